@@ -1,0 +1,81 @@
+# cron_lock: the PostgreSQL extension (PGXS) and the C++ client (CMake, driven from here).
+#
+#   make            build the extension and the client
+#   make install    install both (PREFIX and DESTDIR honoured for the client)
+#   make run        install what is missing, build, and play the incident demo
+#   make test       the same set-up, then every test (regress, isolation, client, faults)
+#   make bench      benchmarks, writes BENCHMARKS.md
+#   make soak       the long fault-injection soak (DURATION=10m)
+
+PG_CONFIG ?= pg_config
+PREFIX ?= /usr/local
+BUILD_TYPE ?= RelWithDebInfo
+BUILD_DIR ?= build/client
+
+MODULE_big = cron_lock
+OBJS = $(patsubst %.c,%.o,$(wildcard extension/*.c))
+MODULEDIR = extension
+DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
+PG_CPPFLAGS = -Iextension
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=cron_lock
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
+
+EXTRA_CLEAN = test/isolation/output results regression.diffs regression.out build
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: deps client client-install test run bench soak uninstall-client
+
+all: client
+
+deps:
+	test/install-deps.sh
+
+client:
+	@if [ -f client/CMakeLists.txt ]; then \
+		cmake -S client -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+			-DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null && \
+		cmake --build $(BUILD_DIR) -j2; \
+	fi
+
+install: client-install
+
+client-install: client
+	@if [ -f client/CMakeLists.txt ]; then \
+		DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) >/dev/null; \
+	fi
+
+uninstall: uninstall-client
+
+uninstall-client:
+	@if [ -f $(BUILD_DIR)/install_manifest.txt ]; then \
+		xargs -r -d '\n' -I{} rm -f "$(DESTDIR){}" < $(BUILD_DIR)/install_manifest.txt; \
+	fi
+
+# Build as the invoking user; only the install step needs root.
+test: deps
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/run-tests.sh
+
+run: deps
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/demo/incident.sh
+
+bench: deps
+	test/install-deps.sh hyperfine gnuplot-nox
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/bench/run.sh
+
+soak: deps
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/faults/soak.sh $(DURATION)

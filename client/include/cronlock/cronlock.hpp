@@ -1,0 +1,158 @@
+// cronlock/cronlock.hpp: leases with fencing tokens for scheduled jobs (cron_lock).
+//
+//   cronlock::Config cfg = cronlock::Config::from_environment();
+//   cronlock::Client client(cfg);
+//   auto outcome = client.run("nightly-report", [](const cronlock::Lease &lease,
+//                                                  std::stop_token lost) {
+//       ... work, checking lost.stop_requested() ...
+//       return cronlock::JobResult{};
+//   });
+//
+// Every outcome is a value; no exception escapes for a database problem. A Client may
+// be shared by threads: acquisitions and releases use one mutex-guarded connection,
+// and each run() heartbeats on a connection of its own, opened only when needed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "cronlock/classify.hpp"
+#include "cronlock/duration.hpp"
+#include "cronlock/lease.hpp"
+#include "cronlock/log.hpp"
+#include "cronlock/retry.hpp"
+#include "cronlock/version.hpp"
+
+namespace cronlock {
+
+struct Config {
+	std::string conninfo;       // "" means libpq's PG* variables
+	std::string instance;       // "" means the host name
+	Millis ttl{60000};          // at least 3s
+	std::optional<Millis> min_gap;
+	Millis stagger{0};          // per-job offset in [0, stagger), same on every host
+	RetryPolicy retry;          // 5 retries, 250ms doubling, 250ms jitter
+	Millis connect_timeout{5000};
+	Millis query_timeout{2000}; // the preflight's and every other statement's deadline
+	std::optional<Millis> grace; // default min(10s, ttl/4)
+	std::shared_ptr<Logger> logger; // null: silent
+	Env *env = nullptr;             // null: system_env()
+
+	// conninfo from $CRONLOCK_DB or $DATABASE_URL, instance from $CRONLOCK_INSTANCE.
+	static Config from_environment();
+	Millis effective_grace() const;
+};
+
+// Checks what the server would refuse anyway (empty, > 200 bytes, control characters,
+// leading or trailing spaces); returns a message, or "" when fine.
+std::string check_name(std::string_view what, std::string_view value);
+
+// A held lease. The deadline moves forward with every successful heartbeat.
+class Lease {
+  public:
+	Lease(std::string job, std::string instance, std::int64_t run_id, std::int64_t token,
+		  SteadyClock::time_point deadline);
+	const std::string &job() const { return job_; }
+	const std::string &instance() const { return instance_; }
+	std::int64_t run_id() const { return run_id_; }
+	std::int64_t token() const { return token_; }
+	SteadyClock::time_point deadline() const;
+	void set_deadline(SteadyClock::time_point d) const;
+
+  private:
+	std::string job_, instance_;
+	std::int64_t run_id_, token_;
+	std::shared_ptr<std::atomic<SteadyClock::rep>> deadline_;
+};
+
+// What the job reports back; decides the release status.
+struct JobResult {
+	RunStatus status = RunStatus::succeeded;
+	int exit_code = 0;
+	std::string message;
+};
+
+using Job = std::function<JobResult(const Lease &, std::stop_token)>;
+
+struct Ran {
+	JobResult result;
+	std::int64_t run_id = 0, token = 0;
+	bool released = false; // false: the release failed; the lease expires on its own
+	Millis duration{0};
+};
+struct Busy {
+	std::optional<std::string> holder;
+	bool locked = false; // still locked after all retries
+	int tries = 0;
+};
+struct TooSoon {
+	int tries = 0;
+};
+struct SkippedUnavailable {
+	Error last;
+	int tries = 0;
+};
+struct LeaseLost {
+	JobResult result;
+	std::int64_t run_id = 0, token = 0;
+	std::string why;
+};
+struct PermanentError {
+	Error error;
+};
+struct Cancelled {}; // the Env's sleep was interrupted before the job started
+
+using Outcome =
+	std::variant<Ran, Busy, TooSoon, SkippedUnavailable, LeaseLost, PermanentError, Cancelled>;
+
+class Client {
+  public:
+	explicit Client(Config cfg);
+	~Client();
+	Client(const Client &) = delete;
+	Client &operator=(const Client &) = delete;
+
+	const Config &config() const;
+	const std::string &instance() const;
+	// Set when the conninfo could not be parsed; every call then fails permanently.
+	const std::optional<Error> &config_error() const;
+
+	// Preflight, then cron_lock_try with retries under one new attempt uuid.
+	AcquireResult try_acquire(std::string_view job,
+							  const std::function<void(const TryEvent &)> &on_try = {});
+	// One heartbeat on the client's heartbeat connection: the new expiry, or nullopt
+	// when the lease is gone.
+	Result<std::optional<std::string>> heartbeat(const Lease &lease);
+	Result<bool> release(const Lease &lease, RunStatus status, const std::string &message = {});
+	Result<bool> force_release(const std::string &job, std::optional<std::int64_t> token = {});
+
+	// The whole protocol: stagger, preflight, acquire with retries, run `job` with a
+	// heartbeat, release; logs every step through config().logger.
+	Outcome run(std::string_view job, const Job &fn);
+
+	// Runs `fn` with the guarded main session (admin queries, doctor).
+	template <class F> auto with_session(F &&fn) {
+		std::lock_guard lock(main_mu_);
+		return fn(*main_);
+	}
+	std::shared_ptr<const ConnectSettings> connect_settings() const { return settings_; }
+
+  private:
+	Config cfg_;
+	std::string instance_;
+	std::optional<Error> config_error_;
+	std::shared_ptr<const ConnectSettings> settings_;
+	std::mutex main_mu_;
+	std::unique_ptr<Session> main_;
+	std::mutex beat_mu_;
+	std::unique_ptr<Session> beat_;
+};
+
+} // namespace cronlock

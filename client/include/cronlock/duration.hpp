@@ -1,0 +1,27 @@
+// cronlock/duration.hpp: DURATION arguments ("250ms", "30s", "1m30s", "1h", "1d", "30").
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cronlock {
+
+using Millis = std::chrono::milliseconds;
+
+// Upper bound of any duration we accept (100 days): far above every sane value and
+// far below what would overflow steady_clock arithmetic.
+inline constexpr Millis max_duration{100LL * 24 * 3600 * 1000};
+
+// Parses a non-negative duration. Units ms, s, m, h, d, each at most once and from the
+// largest down; a bare number is seconds. No signs, decimals or exponents.
+std::optional<Millis> parse_duration(std::string_view text);
+
+// Interval text for the server, e.g. "60000 milliseconds".
+std::string interval_text(Millis d);
+
+// Short human form, e.g. "1m30s", "250ms", "0s".
+std::string format_duration(Millis d);
+
+} // namespace cronlock

@@ -1,0 +1,60 @@
+// cronlock/log.hpp: one line per event on stderr, logfmt or JSON.
+//
+// Each line carries tag, ts, job, instance and pid, then the event's fields. A line is
+// written with a single write(2) so lines of concurrent runners never interleave.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace cronlock {
+
+enum class LogFormat { logfmt, json };
+enum class Level { info, warning, error };
+
+struct Field {
+	using Value = std::variant<std::monostate, std::string_view, std::int64_t, bool>;
+	Field(std::string_view k, std::monostate) : key(k), value(std::monostate{}) {}
+	Field(std::string_view k, std::string_view v) : key(k), value(v) {}
+	Field(std::string_view k, const char *v) : key(k), value(std::string_view(v)) {}
+	Field(std::string_view k, const std::string &v) : key(k), value(std::string_view(v)) {}
+	Field(std::string_view k, std::int64_t v) : key(k), value(v) {}
+	Field(std::string_view k, int v) : key(k), value(std::int64_t{v}) {}
+	Field(std::string_view k, bool v) : key(k), value(v) {}
+	std::string_view key;
+	Value value; // monostate: field left out
+};
+
+class Logger {
+  public:
+	Logger(LogFormat format, bool quiet, int fd = 2);
+
+	void set_context(std::string job, std::string instance);
+	void log(Level level, std::string_view tag, std::initializer_list<Field> fields);
+
+	// The line without its newline; ts is passed in so tests are exact.
+	std::string format_line(std::string_view tag, std::string_view ts,
+							std::initializer_list<Field> fields) const;
+
+  private:
+	LogFormat format_;
+	bool quiet_;
+	int fd_;
+	std::string job_, instance_;
+	long pid_;
+	std::mutex mu_;
+};
+
+// "2026-11-26T14:40:33.123Z" for the current wall clock.
+std::string utc_timestamp();
+
+// A logfmt value: bare when safe, else double-quoted with \" \\ \n escapes.
+std::string logfmt_value(std::string_view v);
+// A JSON string literal with its quotes.
+std::string json_string(std::string_view v);
+
+} // namespace cronlock

@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ * cron_lock.h
+ *	  Declarations shared by the cron_lock backend module.
+ *
+ * The SQL-callable functions (try.c, heartbeat.c, release.c, check.c,
+ * force_release.c) validate their arguments (validate.c), refuse to write on
+ * a standby or in a read-only transaction (durability.c), and reach the
+ * tables only through store.c, which owns every SQL statement and its
+ * prepared plan.  All of them run inside SPI_connect()/SPI_finish().
+ *
+ * Row lock protocol on cron_lock.leases (its only unique index is the
+ * primary key on job, so updates that keep job are "no key" updates):
+ *	- a token change (acquisition, takeover) holds FOR UPDATE, taken with
+ *	  SKIP LOCKED so cron_lock_try never waits;
+ *	- heartbeat, release and force release hold FOR NO KEY UPDATE;
+ *	- cron_lock_check holds FOR KEY SHARE until the caller's transaction
+ *	  ends: it blocks token changes but lets the holder renew and release.
+ *-------------------------------------------------------------------------
+ */
+#ifndef CRON_LOCK_H
+#define CRON_LOCK_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+/* Longest job or instance name, in bytes. */
+#define CRON_LOCK_MAX_NAME	200
+
+/* Longest lease: 31 days. */
+#define CRON_LOCK_MAX_TTL	(INT64CONST(31) * USECS_PER_DAY)
+
+/* Tokens stay exactly representable as a double (JSON, JavaScript). */
+#define CRON_LOCK_MAX_TOKEN ((INT64CONST(1) << 53) - 1)
+
+/* SQLSTATE raised by cron_lock_check when the token is not current. */
+#define ERRCODE_CRON_LOCK_NOT_HELD MAKE_SQLSTATE('L','K','0','0','1')
+
+/* validate.c: argument checks, raising 22004 / 22023. */
+extern text *ArgName(FunctionCallInfo fcinfo, int argno, const char *what);
+extern int64 ArgToken(FunctionCallInfo fcinfo, int argno);
+extern int64 ArgTtl(FunctionCallInfo fcinfo, int argno, const char *job);
+extern bool ArgMinGap(FunctionCallInfo fcinfo, int argno, const char *job,
+					  int64 *usec);
+extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
+
+/* durability.c: where and how lease changes commit. */
+extern void RequireWritable(const char *action, const char *job);
+extern void CommitDurably(void);
+extern void CommitLazilyIfAlone(void);
+
+/* token.c: the next fencing token of a job. */
+extern int64 NextToken(int64 last, const char *job);
+
+/* store.c: the rows behind a lease. */
+typedef enum LeaseLock
+{
+	LEASE_PEEK,					/* plain MVCC read, no lock */
+	LEASE_TAKE,					/* FOR UPDATE SKIP LOCKED: token changes */
+	LEASE_RENEW,				/* FOR NO KEY UPDATE: heartbeat, release */
+	LEASE_GUARD					/* FOR KEY SHARE: cron_lock_check */
+} LeaseLock;
+
+typedef struct Lease
+{
+	int64		token;			/* last token issued for the job */
+	int64		run_id;			/* run of that token */
+	text	   *instance;		/* who took it */
+	bool		held;			/* false once released or force released */
+	bool		has_attempt;
+	pg_uuid_t	attempt;
+	bool		has_pid;
+	int32		backend_pid;
+	TimestampTz acquired_at;
+	TimestampTz expires_at;
+} Lease;
+
+typedef struct RunReport
+{
+	int64		run_id;
+	text	   *instance;
+	text	   *status;
+	bool		forced;			/* ended by cron_lock_force_release */
+	bool		reported;		/* a late report is already stored */
+} RunReport;
+
+typedef struct NewRun
+{
+	text	   *job;
+	text	   *instance;
+	int64		token;
+	pg_uuid_t  *attempt;		/* NULL when the caller gave none */
+	TimestampTz now;
+	TimestampTz expires_at;
+} NewRun;
+
+extern bool LeaseFetch(text *job, LeaseLock mode, Lease *lease);
+extern bool LeaseTryLockNewJob(text *job);
+extern int64 LeaseInsertFirst(const NewRun *run);
+extern int64 LeaseAcquire(const NewRun *run);
+extern void LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id,
+							   TimestampTz now);
+extern void LeaseRenew(text *job, int64 run_id, TimestampTz now,
+					   TimestampTz expires_at);
+extern void LeaseEnd(text *job, int64 run_id, text *status, text *message,
+					 TimestampTz now, const char *forced_by);
+extern bool RunFindByToken(text *job, int64 token, RunReport *run);
+extern void RunStoreLateReport(int64 run_id, text *status, text *message,
+							   TimestampTz now);
+extern void RecordContention(text *job, text *instance, text *holder,
+							 const char *reason, TimestampTz now);
+extern void RecordAnomaly(const char *kind, text *job, int64 run_id,
+						  text *instance, TimestampTz now, const char *detail);
+
+#endif							/* CRON_LOCK_H */

@@ -1,0 +1,79 @@
+/*-------------------------------------------------------------------------
+ * release.c
+ *	  cron_lock_release: end a run and free its lease.
+ *
+ * Locks the lease row FOR NO KEY UPDATE, like a heartbeat.  A release may
+ * arrive twice (the first reply was lost) or too late (the lease was taken
+ * over or force-released); neither changes a run that already ended, but a
+ * late report is kept beside it.
+ *-------------------------------------------------------------------------
+ */
+#include "cron_lock.h"
+
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+/*
+ * LateRelease: the holder reported after losing its run.  The run keeps its
+ * status; the report is stored once and flagged as a late_release anomaly.
+ */
+static void
+LateRelease(text *job, int64 token, const RunReport *run, text *status,
+			text *message, TimestampTz now)
+{
+	if (run->reported)
+		return;
+	RunStoreLateReport(run->run_id, status, message, now);
+	RecordAnomaly("late_release", job, run->run_id, run->instance, now,
+				  psprintf("Instance \"%s\" reported run " INT64_FORMAT " of job \"%s\" (token " INT64_FORMAT ") as %s after the run had %s. Work it did after that point was not protected by the lease; check it for overlap with the next run.",
+						   text_to_cstring(run->instance), run->run_id,
+						   text_to_cstring(job), token, text_to_cstring(status),
+						   run->forced ? "been force-released" : "expired and been taken over"));
+}
+
+/*
+ * cron_lock_release(job, token, status, message): true when this token's
+ * run is now ended by its holder (also for a retried release), false when
+ * it was taken over, force-released, or never existed.
+ */
+PG_FUNCTION_INFO_V1(cron_lock_release);
+Datum
+cron_lock_release(PG_FUNCTION_ARGS)
+{
+	text	   *job = ArgName(fcinfo, 0, "job");
+	char	   *job_name = text_to_cstring(job);
+	int64		token = ArgToken(fcinfo, 1);
+	text	   *status = ArgStatus(fcinfo, 2, job_name);
+	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	Lease		lease;
+	RunReport	run;
+	TimestampTz now;
+	bool		released;
+
+	RequireWritable("release the lease of", job_name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cron_lock: SPI_connect failed");
+
+	if (LeaseFetch(job, LEASE_RENEW, &lease) && lease.held && lease.token == token)
+	{
+		now = GetCurrentTimestamp();
+		CommitDurably();
+		LeaseEnd(job, lease.run_id, status, message, now, NULL);
+		released = true;
+	}
+	else if (RunFindByToken(job, token, &run))
+	{
+		char	   *was = text_to_cstring(run.status);
+
+		released = !run.forced && strcmp(was, "expired") != 0 &&
+			strcmp(was, "running") != 0;
+		if (!released)
+			LateRelease(job, token, &run, status, message, GetCurrentTimestamp());
+	}
+	else
+		released = false;
+
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "cron_lock: SPI_finish failed");
+	PG_RETURN_BOOL(released);
+}

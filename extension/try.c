@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ * try.c
+ *	  cron_lock_try: take a job's lease in one statement, never waiting.
+ *
+ * Order (CONTRACT 1.1): validate, refuse if read-only, lock the lease row
+ * without waiting, then replay, held/locked, too_soon, take over or acquire.
+ *
+ * A plain read of the lease comes first: when it already shows another
+ * holder's unexpired lease, or a gap not yet passed, the answer is final
+ * without locking anything, which keeps busy answers cheap and lets many
+ * rivals ask at once.  Otherwise the row is locked FOR UPDATE SKIP LOCKED
+ * and everything is decided again on the locked row, with the clock read
+ * after the lock.  A job seen for the first time has no row to lock: its
+ * first insert happens under a non-waiting lock of its own (store.c).
+ *-------------------------------------------------------------------------
+ */
+#include "cron_lock.h"
+
+#include "access/htup_details.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+typedef struct TryRequest
+{
+	text	   *job;
+	text	   *instance;
+	char	   *job_name;
+	int64		ttl;
+	pg_uuid_t  *attempt;
+	bool		has_min_gap;
+	int64		min_gap;
+} TryRequest;
+
+/* The row cron_lock_try returns. */
+typedef struct TryAnswer
+{
+	const char *reason;
+	int64		run_id;			/* 0: NULL */
+	int64		token;
+	text	   *holder;			/* NULL: free */
+	bool		has_pid;
+	int32		holder_pid;
+	TimestampTz expires_at;
+	int64		took_over;
+} TryAnswer;
+
+static bool
+SameAttempt(const TryRequest *req, const Lease *lease)
+{
+	return req->attempt != NULL && lease->has_attempt &&
+		memcmp(req->attempt->data, lease->attempt.data, UUID_LEN) == 0;
+}
+
+static bool
+IsLive(const Lease *lease, TimestampTz now)
+{
+	return lease->held && lease->expires_at > now;
+}
+
+static bool
+TooSoon(const TryRequest *req, const Lease *lease, TimestampTz now)
+{
+	return req->has_min_gap && now - lease->acquired_at < req->min_gap;
+}
+
+/* Busy: another holder's lease is live; record it as contention. */
+static void
+AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
+		   TryAnswer *ans)
+{
+	ans->reason = "held";
+	ans->holder = lease->instance;
+	ans->has_pid = lease->has_pid;
+	ans->holder_pid = lease->backend_pid;
+	ans->expires_at = lease->expires_at;
+	CommitLazilyIfAlone();
+	RecordContention(req->job, req->instance, lease->instance, "held", now);
+}
+
+/* Busy: the job started less than min_gap ago; the last starter is blamed. */
+static void
+AnswerTooSoon(const TryRequest *req, const Lease *lease, TimestampTz now,
+			  TryAnswer *ans)
+{
+	ans->reason = "too_soon";
+	CommitLazilyIfAlone();
+	RecordContention(req->job, req->instance, lease->instance, "too_soon", now);
+}
+
+/*
+ * Busy: another transaction has the row (or the first insert) locked.  Who
+ * is behind it is unknown, so only a lease seen live names a holder.
+ */
+static void
+AnswerLocked(const TryRequest *req, const Lease *seen, TimestampTz now,
+			 TryAnswer *ans)
+{
+	text	   *holder = NULL;
+
+	ans->reason = "locked";
+	if (seen != NULL && IsLive(seen, now))
+	{
+		holder = seen->instance;
+		ans->holder = holder;
+		ans->has_pid = seen->has_pid;
+		ans->holder_pid = seen->backend_pid;
+		ans->expires_at = seen->expires_at;
+	}
+	CommitLazilyIfAlone();
+	RecordContention(req->job, req->instance, holder, "locked", now);
+}
+
+static void
+AnswerOwn(const char *reason, int64 run_id, int64 token,
+		  const TryRequest *req, TimestampTz expires_at, TryAnswer *ans)
+{
+	ans->reason = reason;
+	ans->run_id = run_id;
+	ans->token = token;
+	ans->holder = req->instance;
+	ans->has_pid = true;
+	ans->holder_pid = MyProcPid;
+	ans->expires_at = expires_at;
+}
+
+/* A new run on a row this transaction has locked FOR UPDATE (or inserted). */
+static void
+Acquire(const TryRequest *req, const Lease *lease, TimestampTz now,
+		TryAnswer *ans)
+{
+	NewRun		run;
+	int64		run_id;
+
+	run.job = req->job;
+	run.instance = req->instance;
+	run.token = NextToken(lease ? lease->token : 0, req->job_name);
+	run.attempt = req->attempt;
+	run.now = now;
+	run.expires_at = now + req->ttl;
+
+	CommitDurably();
+	if (lease == NULL)
+	{
+		run_id = LeaseInsertFirst(&run);
+		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
+		return;
+	}
+	run_id = LeaseAcquire(&run);
+	if (lease->held)
+	{
+		LeaseMarkTakenOver(lease->run_id, run_id, now);
+		AnswerOwn("took_over", run_id, run.token, req, run.expires_at, ans);
+		ans->took_over = lease->run_id;
+	}
+	else
+		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
+}
+
+/* Decide on the lease row now locked FOR UPDATE, reading the clock anew. */
+static void
+DecideLocked(const TryRequest *req, const Lease *lease, TryAnswer *ans)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (IsLive(lease, now) && SameAttempt(req, lease))
+	{
+		/*
+		 * The same logical acquisition retried (its reply was lost).  Renew
+		 * it so the client's deadline, counted from this call, stays inside
+		 * the lease; the durable commit of the renewal also covers the
+		 * original acquisition.
+		 */
+		TimestampTz expires_at = now + req->ttl;
+
+		CommitDurably();
+		LeaseRenew(req->job, lease->run_id, now, expires_at);
+		AnswerOwn("replayed", lease->run_id, lease->token, req, expires_at, ans);
+	}
+	else if (IsLive(lease, now))
+		AnswerHeld(req, lease, now, ans);
+	else if (TooSoon(req, lease, now))
+		AnswerTooSoon(req, lease, now, ans);
+	else
+		Acquire(req, lease, now, ans);
+}
+
+static void
+Try(const TryRequest *req, TryAnswer *ans)
+{
+	Lease		seen;
+	Lease		locked;
+	TimestampTz now;
+
+	if (LeaseFetch(req->job, LEASE_PEEK, &seen))
+	{
+		now = GetCurrentTimestamp();
+		if (IsLive(&seen, now) && !SameAttempt(req, &seen))
+			AnswerHeld(req, &seen, now, ans);
+		else if (!IsLive(&seen, now) && TooSoon(req, &seen, now))
+			AnswerTooSoon(req, &seen, now, ans);
+		else if (LeaseFetch(req->job, LEASE_TAKE, &locked))
+			DecideLocked(req, &locked, ans);
+		else
+			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
+		return;
+	}
+
+	/* First time this job is seen (by our snapshot). */
+	if (!LeaseTryLockNewJob(req->job))
+	{
+		AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
+		return;
+	}
+
+	/*
+	 * Every first insert holds that lock until it commits, so a fresh
+	 * snapshot now either shows the committed row or proves that no insert
+	 * is in progress: the INSERT below cannot wait.
+	 */
+	if (LeaseFetch(req->job, LEASE_PEEK, &seen))
+	{
+		if (LeaseFetch(req->job, LEASE_TAKE, &locked))
+			DecideLocked(req, &locked, ans);
+		else
+			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
+		return;
+	}
+	Acquire(req, NULL, GetCurrentTimestamp(), ans);
+}
+
+static Datum
+AnswerDatum(FunctionCallInfo fcinfo, const TryAnswer *ans, TupleDesc tupdesc)
+{
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	bool		own = ans->run_id != 0;
+
+	values[0] = BoolGetDatum(own);
+	values[1] = CStringGetTextDatum(ans->reason);
+	values[2] = Int64GetDatum(ans->run_id);
+	nulls[2] = !own;
+	values[3] = Int64GetDatum(ans->token);
+	nulls[3] = !own;
+	values[4] = PointerGetDatum(ans->holder);
+	nulls[4] = ans->holder == NULL;
+	values[5] = Int32GetDatum(ans->holder_pid);
+	nulls[5] = ans->holder == NULL || !ans->has_pid;
+	values[6] = TimestampTzGetDatum(ans->expires_at);
+	nulls[6] = ans->holder == NULL;
+	values[7] = Int64GetDatum(ans->took_over);
+	nulls[7] = ans->took_over == 0;
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * cron_lock_try(job, instance, ttl, attempt, min_gap): one row, see
+ * CONTRACT 1.1.  Never waits for a row or transaction lock.  Raises 22004,
+ * 22023 on bad input and 25006 on a standby or in a read-only transaction.
+ */
+PG_FUNCTION_INFO_V1(cron_lock_try);
+Datum
+cron_lock_try(PG_FUNCTION_ARGS)
+{
+	TryRequest	req;
+	TryAnswer	ans = {0};
+	TupleDesc	tupdesc;
+	MemoryContext outer = CurrentMemoryContext;
+	Datum		result;
+
+	req.job = ArgName(fcinfo, 0, "job");
+	req.job_name = text_to_cstring(req.job);
+	req.instance = ArgName(fcinfo, 1, "instance");
+	req.ttl = ArgTtl(fcinfo, 2, req.job_name);
+	req.attempt = PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3);
+	req.has_min_gap = ArgMinGap(fcinfo, 4, req.job_name, &req.min_gap);
+	RequireWritable("take a lease on", req.job_name);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "cron_lock_try must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cron_lock: SPI_connect failed");
+	Try(&req, &ans);
+
+	/* The answer may point into SPI memory: build it before SPI_finish. */
+	MemoryContextSwitchTo(outer);
+	result = AnswerDatum(fcinfo, &ans, tupdesc);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "cron_lock: SPI_finish failed");
+	PG_RETURN_DATUM(result);
+}

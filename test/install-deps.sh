@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# test/install-deps.sh [extra packages...]: install the Debian packages the build,
+# tests and demo need, and only those that are missing. As root it runs apt-get
+# directly; as anybody else it asks sudo. Safe to run again: a no-op when all is there.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config
+	postgresql-15 postgresql-client-15 postgresql-server-dev-15 libpq-dev
+	libgtest-dev pgbouncer python3 procps iproute2
+	"$@"
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+		exit 1
+	}
+	sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian package starts a cluster of its own; ours are throwaway ones on other ports.

@@ -1,0 +1,79 @@
+# test/lib/cluster.sh: throwaway PostgreSQL clusters for tests, the demo and benchmarks.
+#
+# Source it, then:
+#   cluster_create DIR [PORT]   initdb + config (superuser "postgres", trust on
+#                               loopback and the socket in DIR, scram for roles pw_*)
+#   cluster_start DIR           start and wait until it accepts connections
+#   cluster_stop DIR [MODE]     pg_ctl stop -m MODE (fast by default), ignore if down
+#   cluster_env DIR             print export lines (PGHOST PGPORT PGUSER PGDATABASE)
+#   as_pg CMD...                run CMD as the cluster's owner (root cannot run postgres)
+#
+# initdb and postgres refuse to run as root: as root the cluster belongs to the
+# "postgres" system user; as anybody else, to that user.
+
+PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
+
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A free loopback TCP port: bind port 0 and read what the kernel gave.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + RANDOM % 20000))
+}
+
+cluster_create() {
+	local dir=$1 port=${2:-$(free_port)}
+	mkdir -p "$dir"
+	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+	chmod 700 "$dir"
+	as_pg "$PG_BINDIR/initdb" -D "$dir/data" -U postgres --auth=trust \
+		--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
+		cat "$dir/initdb.log" >&2
+		return 1
+	}
+	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 120
+shared_buffers = 128MB
+wal_level = replica
+max_wal_senders = 4
+hot_standby = on
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%a '
+EOF
+	as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<EOF
+local   all          all                      trust
+host    all          /^pw_           127.0.0.1/32  scram-sha-256
+host    all          all             127.0.0.1/32  trust
+host    replication  all             127.0.0.1/32  trust
+local   replication  all                      trust
+EOF
+	echo "$port" >"$dir/port"
+}
+
+cluster_start() {
+	local dir=$1
+	as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+		tail -n 30 "$dir/server.log" >&2
+		return 1
+	}
+}
+
+cluster_stop() {
+	local dir=$1 mode=${2:-fast}
+	[ -f "$dir/data/postmaster.pid" ] || return 0
+	as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+cluster_env() {
+	local dir=$1
+	echo "export PGHOST='$dir' PGPORT='$(cat "$dir/port")' PGUSER=postgres PGDATABASE=postgres"
+}
