@@ -151,9 +151,8 @@ SELECT a.kind, a.job, a.run_id, a.instance, a.detected_at, a.detail
 UNION ALL
 SELECT 'overlong_run', l.job, l.run_id, l.instance,
 	   l.expires_at + (l.expires_at - l.heartbeat_at),
-	   pg_catalog.format('Run %s of job %s by instance %s (backend pid %s) is still marked running %s after its lease expired and nobody has taken it over. Check whether that runner is stuck; if it is gone, free the job with cron_lock_force_release(%L, %s).',
-						 l.run_id, pg_catalog.quote_literal(l.job),
-						 pg_catalog.quote_literal(l.instance),
+	   pg_catalog.format('Run %s of job "%s" by instance "%s" (backend pid %s) is still marked running %s after its lease expired and nobody has taken it over. Check whether that runner is stuck; if it is gone, free the job with cron_lock_force_release(%L, %s).',
+						 l.run_id, l.job, l.instance,
 						 coalesce(l.backend_pid::text, 'unknown'),
 						 pg_catalog.date_trunc('second', pg_catalog.clock_timestamp() - l.expires_at),
 						 l.job, l.token)

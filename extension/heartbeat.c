@@ -18,18 +18,18 @@ LostDetail(text *job, int64 token, text *instance, const Lease *lease,
 		   bool has_lease)
 {
 	const char *who = instance ? text_to_cstring(instance) : "an unknown instance";
-	const char *now_what;
+	const char *what;
 
 	if (!has_lease)
-		now_what = "the job has never been locked";
+		what = "the job had never been locked";
 	else if (lease->token == token)
-		now_what = "the lease was released or force-released";
+		what = "its lease had been released or force-released";
 	else
-		now_what = psprintf("the lease now belongs to instance \"%s\" with token " INT64_FORMAT,
-							text_to_cstring(lease->instance), lease->token);
-	return psprintf("A heartbeat from %s for job \"%s\" with token " INT64_FORMAT
-					" came after %s. That runner must stop: its work is no longer protected by the lease.",
-					who, text_to_cstring(job), token, now_what);
+		what = psprintf("instance \"%s\" had taken the lease with token " INT64_FORMAT,
+						text_to_cstring(lease->instance), lease->token);
+	return psprintf("A heartbeat from \"%s\" for job \"%s\" with token " INT64_FORMAT
+					" arrived after %s. That runner must stop: its work is no longer protected by the lease.",
+					who, text_to_cstring(job), token, what);
 }
 
 /*

@@ -85,12 +85,13 @@ static Statement mark_taken_over = {
 	" new AS (SELECT instance, token FROM cron_lock.job_runs WHERE run_id = $2)"
 	" INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)"
 	" SELECT 'stale_takeover', old.job, old.run_id, old.instance, $3,"
-	"     format('Run %s of job %s by instance %s (backend pid %s) stopped renewing its lease,"
-	" which expired at %s; instance %s took over as run %s with token %s. The old runner may"
+	"     format('Run %s of job \"%s\" by instance \"%s\" (backend pid %s) stopped renewing its lease,"
+	" which expired at %s; instance \"%s\" took over as run %s with token %s. The old runner may"
 	" still be working: check that host for a stuck or partitioned process.',"
-	"         old.run_id, quote_literal(old.job), quote_literal(old.instance),"
-	"         coalesce(old.backend_pid::text, 'unknown'), old.expires_at,"
-	"         quote_literal(new.instance), $2, new.token)"
+	"         old.run_id, old.job, old.instance,"
+	"         coalesce(old.backend_pid::text, 'unknown'),"
+	"         to_char(old.expires_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),"
+	"         new.instance, $2, new.token)"
 	"   FROM old, new",
 	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
 };

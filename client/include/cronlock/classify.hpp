@@ -55,6 +55,7 @@ struct Failure {
 	bool outcome_unknown = false;  // a writing call was sent and no answer is known
 	std::string_view sqlstate;     // empty when libpq produced the error itself
 	int sys_errno = 0;             // 0 when unknown
+	bool password_missing = false; // libpq: the server asked for a password we lack
 };
 
 struct Classification {
@@ -63,6 +64,15 @@ struct Classification {
 };
 
 Classification classify(const Failure &f);
+
+// What a cron_lock_try reason means for the acquisition loop.
+enum class TryVerdict {
+	acquired, // acquired, took_over, replayed
+	retry,    // locked: another transaction (maybe our own first try) holds the row
+	busy,     // held, or a reason this client does not know
+	too_soon, // too_soon
+};
+TryVerdict classify_reason(std::string_view reason);
 
 std::string_view to_string(ErrorClass c);
 std::string_view to_string(ErrorKind k);
@@ -73,6 +83,7 @@ struct Error {
 	ErrorKind kind = ErrorKind::permanent;
 	std::string sqlstate; // may be empty
 	std::string message;  // scrubbed of passwords, one line
+	bool timed_out = false; // our deadline passed (the server may still be working)
 };
 
 struct Ok {};

@@ -13,10 +13,12 @@
 // and each run() heartbeats on a connection of its own, opened only when needed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -145,6 +147,10 @@ class Client {
 	std::shared_ptr<const ConnectSettings> connect_settings() const { return settings_; }
 
   private:
+	Env &env() const;
+	AcquireResult acquire_attempt(const std::string &job, const std::string &attempt,
+								  const std::function<void(const TryEvent &)> &on_try);
+
 	Config cfg_;
 	std::string instance_;
 	std::optional<Error> config_error_;

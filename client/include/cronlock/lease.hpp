@@ -42,6 +42,9 @@ class Session : public AcquireOps {
 
   private:
 	Deadline query_deadline(std::optional<Deadline> limit = {}) const;
+	// For idempotent statements: a connection that died while idle is replaced once.
+	Result<Rows> exec_idempotent(std::string_view sql, const std::vector<Param> &params,
+								 std::optional<Deadline> limit = {});
 	Result<Ok> ensure(std::optional<Deadline> limit = {});
 
 	Connection conn_;

@@ -1,0 +1,34 @@
+-- cron_lock_prune: old finished history goes; running runs, current leases
+-- and referenced runs stay.
+SELECT token FROM cron_lock_try('pr.done', 'host-1', '1 hour');
+SELECT cron_lock_release('pr.done', 1);
+SELECT token FROM cron_lock_try('pr.done', 'host-1', '1 hour');
+SELECT cron_lock_release('pr.done', 2);
+SELECT token FROM cron_lock_try('pr.running', 'host-1', '1 hour');
+SELECT token FROM cron_lock_try('pr.over', 'host-1', '10 milliseconds');
+SELECT pg_sleep(0.05);
+SELECT reason FROM cron_lock_try('pr.over', 'host-2', '1 hour');
+SELECT cron_lock_release('pr.over', 2);
+SELECT reason FROM cron_lock_try('pr.done', 'host-3', '1 hour', NULL, '1 hour');
+
+-- Age everything by 40 days.
+UPDATE cron_lock.job_runs SET started_at = started_at - interval '40 days',
+	finished_at = finished_at - interval '40 days' WHERE job LIKE 'pr.%';
+UPDATE cron_lock.contention SET at = at - interval '40 days' WHERE job LIKE 'pr.%';
+UPDATE cron_lock.anomaly_log SET detected_at = detected_at - interval '40 days' WHERE job LIKE 'pr.%';
+-- A late report arriving today keeps its run.
+SELECT cron_lock_release('pr.over', 1);
+
+SELECT cron_lock_prune('30 days') AS deleted;
+SELECT job, token, status FROM cron_lock.job_runs WHERE job LIKE 'pr.%' ORDER BY job, token;
+SELECT count(*) AS contention FROM cron_lock.contention WHERE job LIKE 'pr.%';
+SELECT kind, job FROM cron_lock.anomaly_log WHERE job LIKE 'pr.%';
+-- Every reference between runs still resolves.
+SELECT count(*) AS dangling FROM cron_lock.job_runs r
+ WHERE r.taken_over_by IS NOT NULL
+   AND NOT EXISTS (SELECT FROM cron_lock.job_runs n WHERE n.run_id = r.taken_over_by);
+SELECT count(*) AS dangling FROM cron_lock.leases l
+ WHERE NOT EXISTS (SELECT FROM cron_lock.job_runs r WHERE r.run_id = l.run_id);
+-- Tokens continue after pruning.
+SELECT reason, token FROM cron_lock_try('pr.done', 'host-1', '1 hour');
+SELECT cron_lock_prune() AS deleted_with_default;

@@ -1,0 +1,3 @@
+-- acquire, cron_lock: take the lease of a job never seen before (left held).
+\set j random(1, 1000000000000)
+SELECT * FROM cron_lock_try('fresh-' || :client_id || '-' || :j, 'bench-' || :client_id, '60s');

@@ -1,0 +1,3 @@
+-- busy, cron_lock: ask for a lease that 'holder' holds (setup.sql).
+\set j random(1, :jobs)
+SELECT * FROM cron_lock_try('busy-' || :j, 'bench-' || :client_id, '60s');

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test/run-tests.sh: every test suite, against throwaway clusters, after
+# `make install` (make test runs this).  Each suite prints its own details;
+# the last line counts suites as "N passed, N failed".
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+source test/lib/cluster.sh
+
+export CRONLOCK_BIN=${CRONLOCK_BIN:-$repo/build/client/cronlock}
+dir=$(mktemp -d /tmp/cronlock-test.XXXXXX)
+chmod 755 "$dir"
+trap 'cluster_stop "$dir/pg" immediate; rm -rf "$dir"' EXIT
+
+cluster_create "$dir/pg" && cluster_start "$dir/pg" || exit 1
+eval "$(cluster_env "$dir/pg")"
+
+passed=0
+failed=0
+failed_names=()
+
+suite() {
+	local name=$1
+	shift
+	echo
+	echo "=== $name"
+	local start=$SECONDS
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "=== $name: ok ($((SECONDS - start))s)"
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+		echo "=== $name: FAILED ($((SECONDS - start))s)"
+		[ -f regression.diffs ] && [ "$name" != client ] && head -n 200 regression.diffs
+	fi
+}
+
+# Regression and isolation tests need each other's database dropped first.
+suite regress make -s installcheck ISOLATION=
+suite isolation make -s installcheck REGRESS=
+
+[ -f build/client/CTestTestfile.cmake ] && suite client ctest --test-dir build/client --output-on-failure
+[ -x test/client/cli_test.sh ] && suite cli test/client/cli_test.sh
+[ -x test/server/run.sh ] && suite server test/server/run.sh
+[ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh
+[ -x test/faults/sanitize.sh ] && suite sanitizers test/faults/sanitize.sh
+
+echo
+[ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
