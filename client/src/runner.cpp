@@ -1,0 +1,212 @@
+// runner.cpp: Client::run, the protocol of CONTRACT 2.1 for any callable: stagger,
+// preflight and acquire with retries, heartbeat on a connection of its own, lease
+// deadline on the monotonic clock, release, and one log line per event.
+//
+// Threads: the caller's thread runs the job; one heartbeat thread per run() renews the
+// lease every ttl/3 and requests the job's stop_token when the lease is lost. The
+// heartbeat connection is opened on the first renewal, so a short job never opens it.
+#include <condition_variable>
+#include <thread>
+
+#include "cronlock/cronlock.hpp"
+#include "cronlock/uuid.hpp"
+
+namespace cronlock {
+namespace {
+
+std::int64_t ms_since(SteadyClock::time_point t)
+{
+	return std::chrono::duration_cast<Millis>(SteadyClock::now() - t).count();
+}
+
+Field opt_str(std::string_view key, const std::optional<std::string> &v)
+{
+	return v ? Field(key, *v) : Field(key, std::monostate{});
+}
+
+// The heartbeat thread's body. Renews at t_sent + ttl/3; after a failure retries with a
+// doubling wait, but acts no later than deadline - grace.
+void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg,
+					std::shared_ptr<const ConnectSettings> settings,
+					const std::function<void(std::string)> &on_lost)
+{
+	Session session(std::move(settings), cfg.query_timeout);
+	const Millis interval = cfg.ttl / 3;
+	const Millis grace = cfg.effective_grace();
+	auto next = lease.deadline() - cfg.ttl + interval;
+	Millis retry_wait = cfg.retry.backoff;
+	std::mutex mu;
+	std::condition_variable_any cv;
+	for (;;) {
+		{
+			std::unique_lock lock(mu);
+			cv.wait_until(lock, st, next, [] { return false; });
+		}
+		if (st.stop_requested())
+			return;
+		const auto t_sent = SteadyClock::now();
+		const auto limit = lease.deadline() - grace;
+		if (t_sent >= limit) {
+			on_lost("no_renewal"); // the database stayed unreachable until deadline - grace
+			return;
+		}
+		auto r = session.heartbeat(lease.job(), lease.token(), cfg.ttl, limit);
+		if (r && r->has_value()) {
+			lease.set_deadline(t_sent + cfg.ttl);
+			next = t_sent + interval;
+			retry_wait = cfg.retry.backoff;
+			continue;
+		}
+		if (r) {
+			on_lost("heartbeat_null"); // taken over or force-released: gone already
+			return;
+		}
+		next = std::min(SteadyClock::now() + retry_wait, limit);
+		retry_wait = std::min(retry_wait * 2, interval);
+	}
+}
+
+} // namespace
+
+Outcome Client::run(std::string_view job_name, const Job &fn)
+{
+	const std::string job(job_name);
+	Logger *log = cfg_.logger.get();
+	auto emit = [log](Level level, std::string_view tag, std::initializer_list<Field> fields) {
+		if (log)
+			log->log(level, tag, fields);
+	};
+	if (log)
+		log->set_context(job, instance_);
+	const auto t_start = SteadyClock::now();
+	const std::string attempt = uuid_v4();
+	emit(Level::info, "CRON_BOOT",
+		 {{"started_at", utc_timestamp()}, {"version", version}, {"attempt", attempt}});
+
+	if (cfg_.stagger.count() > 0) {
+		Millis offset{static_cast<std::int64_t>(stable_hash(job) %
+												static_cast<std::uint64_t>(cfg_.stagger.count()))};
+		if (!env().sleep_for(offset))
+			return Cancelled{};
+	}
+
+	auto on_try = [&](const TryEvent &ev) {
+		static constexpr std::string_view outcomes[] = {"acquired", "busy", "error"};
+		const Error *e = ev.error ? &*ev.error : nullptr;
+		bool fatal = e && e->kind == ErrorKind::permanent;
+		emit(fatal ? Level::error : Level::info, "CRON_LOCK",
+			 {{"try", ev.try_no},
+			  {"outcome", outcomes[static_cast<int>(ev.outcome)]},
+			  {"elapsed_ms", static_cast<std::int64_t>(ev.elapsed.count())},
+			  ev.answer ? Field("reason", ev.answer->reason) : Field("reason", std::monostate{}),
+			  e ? Field("error_class", to_string(e->cls)) : Field("error_class", std::monostate{}),
+			  e && !e->sqlstate.empty() ? Field("sqlstate", e->sqlstate)
+										: Field("sqlstate", std::monostate{}),
+			  ev.backend_pid ? Field("backend_pid", ev.backend_pid)
+							 : Field("backend_pid", std::monostate{}),
+			  ev.answer && ev.outcome == TryEvent::Outcome::busy ? opt_str("holder", ev.answer->holder)
+																  : Field("holder", std::monostate{}),
+			  e ? Field("message", e->message) : Field("message", std::monostate{})});
+	};
+	AcquireResult acquired = acquire_attempt(job, attempt, on_try);
+	const std::int64_t waited = ms_since(t_start);
+
+	if (std::holds_alternative<Interrupted>(acquired))
+		return Cancelled{};
+	if (auto *p = std::get_if<Permanent>(&acquired)) {
+		if (p->tries == 0) // refused before any try: still one line that says why
+			on_try(TryEvent{1, TryEvent::Outcome::error, Millis{0}, std::nullopt, p->error, 0});
+		emit(Level::error, "CRON_SKIP",
+			 {{"reason", "PERMANENT_ERROR"}, {"tries", p->tries}, {"elapsed_ms", waited},
+			  {"error_class", to_string(p->error.cls)}});
+		return PermanentError{p->error};
+	}
+	if (auto *u = std::get_if<Unavailable>(&acquired)) {
+		emit(Level::warning, "CRON_SKIP",
+			 {{"reason", "DB_UNAVAILABLE"}, {"tries", u->tries}, {"elapsed_ms", waited},
+			  {"error_class", to_string(u->last.cls)}});
+		return SkippedUnavailable{u->last, u->tries};
+	}
+	if (auto *b = std::get_if<BusyAnswer>(&acquired)) {
+		bool too_soon = classify_reason(b->answer.reason) == TryVerdict::too_soon;
+		emit(Level::info, "CRON_SKIP",
+			 {{"reason", too_soon ? "TOO_SOON" : "BUSY"}, {"tries", b->tries}, {"elapsed_ms", waited},
+			  opt_str("holder", b->answer.holder)});
+		if (too_soon)
+			return TooSoon{b->tries};
+		return Busy{b->answer.holder, b->answer.reason == "locked", b->tries};
+	}
+
+	const auto &won = std::get<Acquired>(acquired);
+	Lease lease(job, instance_, *won.answer.run_id, *won.answer.token, won.t_sent + cfg_.ttl);
+	emit(Level::info, "CRON_RUN",
+		 {{"run_id", lease.run_id()},
+		  {"token", lease.token()},
+		  {"backend_pid", with_session([](Session &s) { return s.backend_pid(); })},
+		  {"reason", won.answer.reason},
+		  won.answer.took_over ? Field("took_over", *won.answer.took_over)
+							   : Field("took_over", std::monostate{})});
+
+	std::stop_source lost;
+	std::mutex why_mu;
+	std::string why;
+	auto on_lost = [&](std::string reason) {
+		{
+			std::lock_guard lock(why_mu);
+			why = reason;
+		}
+		emit(Level::warning, "CRON_LOST",
+			 {{"run_id", lease.run_id()}, {"token", lease.token()}, {"why", reason}});
+		lost.request_stop();
+	};
+
+	const auto t_run = SteadyClock::now();
+	JobResult result;
+	try {
+		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), settings_,
+						  std::cref(on_lost));
+		result = fn(lease, lost.get_token());
+	} catch (...) {
+		// The job threw: end its run as failed (best effort), then let the caller see it.
+		release(lease, RunStatus::failed, "the job threw an exception");
+		throw;
+	}
+	const bool was_lost = lost.stop_requested();
+	std::string lost_why;
+	{
+		std::lock_guard lock(why_mu);
+		lost_why = why;
+	}
+
+	std::string message = result.message;
+	if (was_lost)
+		message = "lease lost (" + lost_why + ")" + (message.empty() ? "" : ": " + message);
+	// Release on the main connection; it is idempotent, so a few quick tries are safe.
+	std::optional<Result<bool>> rel;
+	for (int k = 0; k < 3; ++k) {
+		if (k > 0 && !env().sleep_for(retry_delay(k - 1, cfg_.retry.backoff, Millis{0}, env())))
+			break;
+		rel = release(lease, result.status, message);
+		if (*rel || rel->error().kind == ErrorKind::permanent)
+			break;
+	}
+	const bool released = rel && *rel && rel->value();
+	const char *release_state = !rel || !*rel ? "failed" : rel->value() ? "ok" : "taken_over";
+	const Error *rel_err = rel && !*rel ? &rel->error() : nullptr;
+	const Millis duration = std::chrono::duration_cast<Millis>(SteadyClock::now() - t_run);
+	emit(released ? Level::info : Level::warning, "CRON_DONE",
+		 {{"run_id", lease.run_id()},
+		  {"status", was_lost ? std::string_view("lost") : to_string(result.status)},
+		  {"exit_code", result.exit_code},
+		  {"duration_ms", static_cast<std::int64_t>(duration.count())},
+		  {"release", release_state},
+		  rel_err ? Field("error_class", to_string(rel_err->cls))
+				  : Field("error_class", std::monostate{}),
+		  result.message.empty() ? Field("message", std::monostate{})
+								 : Field("message", result.message)});
+	if (was_lost)
+		return LeaseLost{result, lease.run_id(), lease.token(), lost_why};
+	return Ran{result, lease.run_id(), lease.token(), released, duration};
+}
+
+} // namespace cronlock
