@@ -42,6 +42,7 @@ suite regress make -s installcheck ISOLATION=
 suite isolation make -s installcheck REGRESS=
 
 [ -f build/client/CTestTestfile.cmake ] && suite client ctest --test-dir build/client --output-on-failure
+suite storm test/storm/storm.sh 15
 [ -x test/client/cli_test.sh ] && suite cli test/client/cli_test.sh
 [ -x test/server/run.sh ] && suite server test/server/run.sh
 [ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh

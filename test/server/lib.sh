@@ -8,9 +8,10 @@
 #   check_state NAME SQLSTATE [PATTERN]  after sql_error: ok when the error
 #                                had that SQLSTATE (and the text matches)
 #   wait_for SECS WHAT CMD...    poll CMD every 0.1 s until it succeeds
-#   new_cluster NAME             initdb + start a throwaway cluster in $ROOT/NAME
+#   new_cluster NAME [CONF...]   initdb + start a throwaway cluster in $ROOT/NAME
 #   q DIR DB SQL                 run SQL as postgres, print unaligned tuples
 #   q_as ROLE DIR DB SQL         the same as ROLE
+#   q_script DIR DB <SQL         a whole script from stdin
 #   sql_error DIR DB SQL [ROLE]  run SQL expecting an error; sets ERR_STATE
 #                                (00000 when none) and ERR_TEXT (verbose stderr)
 #   summary                      print "N passed, N failed"; exit 1 if any failed
@@ -114,11 +115,20 @@ wait_for() {
 	done
 }
 
-new_cluster() {
+new_cluster() { # NAME [postgresql.conf LINE...]
 	local dir=$ROOT/$1
+	shift
 	cluster_create "$dir" "$(free_port)" || return 1
 	CLUSTERS+=("$dir")
+	[ $# -gt 0 ] && printf '%s\n' "$@" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 	cluster_start "$dir"
+}
+
+# Pipe a script to psql (one statement per transaction unless it says BEGIN).
+q_script() { # DIR DB < SQL
+	local dir=$1 db=$2
+	# shellcheck disable=SC2046
+	psql $(psql_args "$dir") -U postgres -d "$db"
 }
 
 port_of() { cat "$1/port"; }

@@ -17,7 +17,13 @@
 //                         up to and including its ReadyForQuery ('Z') message
 //                         and reset both sides: the client never learns whether
 //                         its COMMIT happened (an in-doubt commit)
-//   stats                 "ok accepted=N live=N dropped=N"
+//   reset-on PAT          one shot: the connection whose client->server chunk
+//                         contains PAT is reset before that chunk is forwarded
+//                         (the request is lost)
+//   freeze-after PAT      one shot: forward that chunk, then stop moving bytes on
+//                         that connection until "thaw" or "reset"
+//   disarm                forget any armed one-shot trigger
+//   stats                 "ok accepted=N live=N dropped=N armed=0|1"
 //   quit                  exit
 //
 // Single-threaded, poll()-based, libc and libstdc++ only.  Refuses any
@@ -134,6 +140,7 @@ struct Conn
 	bool dropping = false;	// in-doubt: swallow the server's answer, then reset
 	int64_t drop_since = 0;
 	std::string drop_buf;	// server bytes since the match, parsed for 'Z'
+	bool frozen = false;	// freeze-after fired on this connection
 	bool dead = false;
 };
 
@@ -152,6 +159,7 @@ struct Proxy
 	int latency = 0;
 	bool frozen = false;
 	std::string drop_pattern;	// empty: not armed
+	enum Trigger { DROP_REPLY, RESET_ON, FREEZE_AFTER } trigger = DROP_REPLY;
 	bool quit = false;
 	pid_t parent = 0;
 
@@ -302,10 +310,15 @@ std::string Proxy::command(const std::string &line)
 		frozen = true;
 	} else if (cmd == "thaw") {
 		frozen = false;
-	} else if (cmd == "drop-reply-after") {
+		for (auto &c : conns)
+			c->frozen = false;
+	} else if (cmd == "drop-reply-after" || cmd == "reset-on" || cmd == "freeze-after") {
 		if (arg.empty())
-			return "err drop-reply-after wants a pattern";
+			return "err " + cmd + " wants a pattern";
 		drop_pattern = arg;
+		trigger = cmd == "reset-on" ? RESET_ON : cmd == "freeze-after" ? FREEZE_AFTER : DROP_REPLY;
+	} else if (cmd == "disarm") {
+		drop_pattern.clear();
 	} else if (cmd == "stats") {
 		size_t live = 0;
 		for (auto &c : conns)
@@ -408,8 +421,20 @@ void Proxy::read_side(Conn &c, bool client_side)
 		size_t keep = drop_pattern.size() > 1 ? drop_pattern.size() - 1 : 0;
 		c.match_tail = hay.size() > keep ? hay.substr(hay.size() - keep) : hay;
 	}
+	if (matched && trigger == RESET_ON) {
+		drop_pattern.clear();	// one shot
+		dropped++;
+		close_conn(c, true);
+		return;
+	}
 	p.queued += data.size();
 	p.q.push_back(Chunk{now_ms() + latency, std::move(data)});
+	if (matched && trigger == FREEZE_AFTER) {
+		drop_pattern.clear();
+		dropped++;
+		c.frozen = true;	// the chunk itself still goes out (see run())
+		return;
+	}
 	if (matched) {
 		drop_pattern.clear();	// one shot
 		c.dropping = true;
@@ -471,6 +496,13 @@ void Proxy::run()
 				cev = POLLIN;
 			} else if (c.connecting) {
 				sev = POLLOUT;
+			} else if (c.frozen && !frozen) {
+				// freeze-after: the triggering request still reaches the server,
+				// nothing else moves.
+				if (!c.up.q.empty() && c.up.q.front().due <= t)
+					sev |= POLLOUT;
+				else if (!c.up.q.empty())
+					next_due = std::min(next_due, c.up.q.front().due);
 			} else if (!frozen) {
 				if (!c.up.eof && c.up.queued < kHighWater)
 					cev |= POLLIN;

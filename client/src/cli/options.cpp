@@ -1,0 +1,321 @@
+// options.cpp: getopt_long per subcommand. "+" stops at the first non-option word, so
+// COMMAND's own options are never taken for ours; "--" works too.
+#include "options.hpp"
+
+#include <getopt.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "cronlock/cronlock.hpp"
+
+namespace cronlock::cli {
+namespace {
+
+enum Id {
+	o_db = 256, o_job, o_ttl, o_instance, o_min_gap, o_stagger, o_retries, o_backoff, o_jitter,
+	o_connect_timeout, o_preflight_timeout, o_timeout, o_on_busy, o_on_unavailable, o_grace,
+	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_quiet = 'q', o_help = 'h',
+};
+
+const option all_options[] = {
+	{"db", required_argument, nullptr, o_db},
+	{"job", required_argument, nullptr, o_job},
+	{"ttl", required_argument, nullptr, o_ttl},
+	{"instance", required_argument, nullptr, o_instance},
+	{"min-gap", required_argument, nullptr, o_min_gap},
+	{"stagger", required_argument, nullptr, o_stagger},
+	{"retries", required_argument, nullptr, o_retries},
+	{"backoff", required_argument, nullptr, o_backoff},
+	{"jitter", required_argument, nullptr, o_jitter},
+	{"connect-timeout", required_argument, nullptr, o_connect_timeout},
+	{"preflight-timeout", required_argument, nullptr, o_preflight_timeout},
+	{"timeout", required_argument, nullptr, o_timeout},
+	{"on-busy", required_argument, nullptr, o_on_busy},
+	{"on-unavailable", required_argument, nullptr, o_on_unavailable},
+	{"grace", required_argument, nullptr, o_grace},
+	{"log-format", required_argument, nullptr, o_log_format},
+	{"json", no_argument, nullptr, o_json},
+	{"limit", required_argument, nullptr, o_limit},
+	{"since", required_argument, nullptr, o_since},
+	{"force", no_argument, nullptr, o_force},
+	{"token", required_argument, nullptr, o_token},
+	{"quiet", no_argument, nullptr, o_quiet},
+	{"help", no_argument, nullptr, o_help},
+};
+
+struct Command {
+	const char *name;
+	std::vector<int> ids;
+	const char *shorts; // getopt short options after "+:"
+};
+
+const Command commands[] = {
+	{"run",
+	 {o_db, o_job, o_ttl, o_instance, o_min_gap, o_stagger, o_retries, o_backoff, o_jitter,
+	  o_connect_timeout, o_preflight_timeout, o_on_busy, o_on_unavailable, o_grace, o_log_format,
+	  o_quiet, o_help},
+	 "qh"},
+	{"status", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
+	{"runs", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_limit, o_help}, "h"},
+	{"duplicates", {o_db, o_connect_timeout, o_timeout, o_json, o_since, o_help}, "h"},
+	{"doctor", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
+	{"release", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_force, o_token, o_help}, "h"},
+};
+
+bool parse_int(const char *s, long long lo, long long hi, long long &out)
+{
+	if (!*s || !std::all_of(s, s + std::strlen(s), [](char c) { return c >= '0' && c <= '9'; }))
+		return false;
+	errno = 0;
+	char *end = nullptr;
+	long long v = std::strtoll(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	out = v;
+	return true;
+}
+
+std::string option_name(int id)
+{
+	for (const auto &o : all_options)
+		if (o.val == id)
+			return std::string("--") + o.name;
+	return "?";
+}
+
+} // namespace
+
+Options parse_options(int argc, char *const argv[], const Getenv &getenv)
+{
+	Options o;
+	if (argc < 2) {
+		o.error = "no subcommand given";
+		return o;
+	}
+	std::string first = argv[1];
+	if (first == "--help" || first == "-h" || first == "help") {
+		o.help = true;
+		if (first == "help" && argc > 2)
+			o.command = argv[2];
+		return o;
+	}
+	if (first == "--version" || first == "-V" || first == "version") {
+		o.version = true;
+		return o;
+	}
+	const Command *cmd = nullptr;
+	for (const auto &c : commands)
+		if (first == c.name)
+			cmd = &c;
+	if (!cmd) {
+		o.error = first.starts_with("-") ? "unknown option '" + first + "' (a subcommand comes first)"
+										 : "unknown subcommand '" + first + "'";
+		return o;
+	}
+	o.command = cmd->name;
+
+	std::vector<option> table;
+	for (const auto &opt : all_options)
+		if (std::find(cmd->ids.begin(), cmd->ids.end(), opt.val) != cmd->ids.end())
+			table.push_back(opt);
+	table.push_back({nullptr, 0, nullptr, 0});
+	std::string shorts = std::string("+:") + cmd->shorts;
+
+	std::optional<std::string> db;
+	bool has_instance = false;
+	auto fail = [&](std::string msg) {
+		if (o.error.empty())
+			o.error = std::move(msg);
+	};
+	auto duration = [&](int id, const char *arg) -> Millis {
+		auto d = parse_duration(arg);
+		if (!d) {
+			fail("invalid duration '" + std::string(arg) + "' for " + option_name(id) +
+				 " (examples: 250ms, 30s, 5m, 1h, 1d, 1m30s, 30)");
+			return Millis{0};
+		}
+		return *d;
+	};
+	auto integer = [&](int id, const char *arg, long long lo, long long hi) -> long long {
+		long long v = 0;
+		if (!parse_int(arg, lo, hi, v))
+			fail("invalid value '" + std::string(arg) + "' for " + option_name(id) + " (an integer from " +
+				 std::to_string(lo) + " to " + std::to_string(hi) + ")");
+		return v;
+	};
+
+	opterr = 0;
+	optind = 0; // GNU: re-initialise, so parse_options may be called more than once
+	const int sub_argc = argc - 1;
+	char *const *sub_argv = argv + 1;
+	int c;
+	while ((c = getopt_long(sub_argc, sub_argv, shorts.c_str(), table.data(), nullptr)) != -1) {
+		const char *arg = optarg;
+		switch (c) {
+		case o_db: db = arg; break;
+		case o_job: o.job = arg; o.has_job = true; break;
+		case o_ttl: o.ttl = duration(c, arg); break;
+		case o_instance: o.instance = arg; has_instance = true; break;
+		case o_min_gap: o.min_gap = duration(c, arg); break;
+		case o_stagger: o.stagger = duration(c, arg); break;
+		case o_retries: o.retries = static_cast<int>(integer(c, arg, 0, 100)); break;
+		case o_backoff: o.backoff = duration(c, arg); break;
+		case o_jitter: o.jitter = duration(c, arg); break;
+		case o_connect_timeout: o.connect_timeout = duration(c, arg); break;
+		case o_preflight_timeout:
+		case o_timeout: o.query_timeout = duration(c, arg); break;
+		case o_on_busy: o.on_busy = static_cast<int>(integer(c, arg, 0, 255)); break;
+		case o_on_unavailable: o.on_unavailable = static_cast<int>(integer(c, arg, 0, 255)); break;
+		case o_grace: o.grace = duration(c, arg); break;
+		case o_log_format:
+			if (std::strcmp(arg, "logfmt") == 0)
+				o.log_format = LogFormat::logfmt;
+			else if (std::strcmp(arg, "json") == 0)
+				o.log_format = LogFormat::json;
+			else
+				fail("invalid value '" + std::string(arg) + "' for --log-format (logfmt or json)");
+			break;
+		case o_json: o.json = true; break;
+		case o_limit: o.limit = static_cast<long>(integer(c, arg, 1, 1000000)); break;
+		case o_since: o.since = duration(c, arg); break;
+		case o_force: o.force = true; break;
+		case o_token: o.token = integer(c, arg, 1, (1LL << 53) - 1); break;
+		case o_quiet: o.quiet = true; break;
+		case o_help: o.help = true; return o;
+		case ':': fail("option '" + std::string(sub_argv[optind - 1]) + "' needs a value"); break;
+		default: {
+			std::string word = optopt ? std::string("-") + static_cast<char>(optopt)
+									  : std::string(sub_argv[optind - 1]);
+			fail("unknown option '" + word + "' for " + o.command);
+		}
+		}
+	}
+	for (int i = optind; i < sub_argc; ++i)
+		o.argv.emplace_back(sub_argv[i]);
+
+	o.conninfo = choose_conninfo(db, getenv);
+	if (!has_instance)
+		if (const char *v = getenv("CRONLOCK_INSTANCE"))
+			o.instance = v;
+	if (!o.error.empty())
+		return o;
+
+	if (o.connect_timeout < Millis{1} || o.query_timeout < Millis{1})
+		fail("timeouts must be positive");
+	if (o.command == "run") {
+		if (!o.has_job)
+			fail("run needs --job NAME");
+		else if (auto m = check_name("--job", o.job); !m.empty())
+			fail(m);
+		if (has_instance || !o.instance.empty())
+			if (auto m = check_name("--instance", o.instance); !m.empty())
+				fail(m);
+		if (o.argv.empty())
+			fail("run needs a COMMAND after the options (cronlock run --job NAME -- COMMAND)");
+		if (o.ttl < Millis{3000})
+			fail("--ttl must be at least 3s");
+		if (o.ttl > Millis{31LL * 86400000})
+			fail("--ttl must be at most 31d");
+		if (o.min_gap && o.min_gap->count() <= 0)
+			fail("--min-gap must be positive");
+		if (o.grace && *o.grace >= o.ttl)
+			fail("--grace must be shorter than --ttl");
+	} else {
+		if (!o.argv.empty())
+			fail("unexpected argument '" + o.argv.front() + "' for " + o.command);
+		if (o.command == "release") {
+			if (!o.has_job)
+				fail("release needs --job NAME");
+			else if (!o.force)
+				fail("release frees another runner's lease: add --force to confirm");
+		}
+		if (o.has_job)
+			if (auto m = check_name("--job", o.job); !m.empty())
+				fail(m);
+	}
+	return o;
+}
+
+std::string version_text()
+{
+	return std::string("cronlock ") + version + "\n";
+}
+
+std::string help_text(const std::string &command)
+{
+	const std::string conn =
+		"Connection:\n"
+		"      --db CONNINFO            libpq conninfo or URI (default $CRONLOCK_DB,\n"
+		"                               else $DATABASE_URL, else libpq's PG* variables)\n"
+		"      --connect-timeout DUR    per connection attempt (default 5s)\n";
+	if (command == "run")
+		return "Usage: cronlock run --job NAME [options] [--] COMMAND [ARG...]\n"
+			   "\n"
+			   "Run COMMAND while holding the lease of job NAME; skip when another runner has it.\n"
+			   "\n" +
+			   conn +
+			   "      --preflight-timeout DUR  deadline of SELECT 1 and every other query (2s)\n"
+			   "Lease:\n"
+			   "      --job NAME               the job (required)\n"
+			   "      --ttl DUR                lease length, at least 3s (60s); renewed every ttl/3\n"
+			   "      --instance ID            runner identity ($CRONLOCK_INSTANCE, else host name)\n"
+			   "      --min-gap DUR            refuse if the job started less than DUR ago\n"
+			   "      --stagger DUR            sleep a per-job offset in [0, DUR) first (0)\n"
+			   "      --grace DUR              SIGTERM-to-SIGKILL time on lease loss\n"
+			   "                               (default the smaller of 10s and ttl/4)\n"
+			   "Retries:\n"
+			   "      --retries N              retries after a failed preflight or try (5)\n"
+			   "      --backoff DUR            first retry delay, doubled each time (250ms)\n"
+			   "      --jitter DUR             random extra delay in [0, DUR) per retry (250ms)\n"
+			   "Exit status and logs:\n"
+			   "      --on-busy CODE           exit status when busy or too soon (0)\n"
+			   "      --on-unavailable CODE    exit status when the database stays unreachable (0)\n"
+			   "      --log-format FMT         logfmt (default) or json, on stderr\n"
+			   "  -q, --quiet                  only warnings and errors\n"
+			   "  -h, --help                   this text\n"
+			   "\n"
+			   "DUR: 250ms, 30s, 5m, 1h, 1d, 1m30s, or bare seconds (30).\n"
+			   "Exit: COMMAND's status; 128+N if it died of signal N; 126 not executable;\n"
+			   "127 not found; --on-busy; --on-unavailable; 64 usage; 75 lease lost;\n"
+			   "78 permanent error (authentication, missing extension, permission).\n";
+	if (command == "status" || command == "runs" || command == "duplicates" ||
+		command == "doctor" || command == "release") {
+		std::string usage = command == "runs"         ? "runs [--job NAME] [--limit N]"
+							: command == "duplicates" ? "duplicates [--since DUR]"
+							: command == "release"    ? "release --job NAME --force [--token N]"
+													  : command;
+		return "Usage: cronlock " + usage + " [--json] [connection options]\n\n" + conn +
+			   "      --timeout DUR            query deadline (2s)\n"
+			   "      --json                   JSON instead of a table\n"
+			   "  -h, --help                   this text\n";
+	}
+	return "Usage: cronlock SUBCOMMAND [options]\n"
+		   "\n"
+		   "Leases with fencing tokens for scheduled jobs (PostgreSQL extension cron_lock).\n"
+		   "\n"
+		   "Subcommands:\n"
+		   "  run --job NAME [options] -- COMMAND [ARG...]\n"
+		   "                          run COMMAND under the job's lease (skip when busy)\n"
+		   "  status                  current lease of every job\n"
+		   "  runs [--job NAME] [--limit N]\n"
+		   "                          recent runs, newest first (default 20)\n"
+		   "  duplicates [--since DUR]\n"
+		   "                          jobs that two or more instances competed for (1d)\n"
+		   "  doctor                  connectivity, timings, versions, standby, pooler\n"
+		   "  release --job NAME --force [--token N]\n"
+		   "                          free a job's lease (administrators)\n"
+		   "\n"
+		   "Options:\n"
+		   "  -h, --help              this text (cronlock SUBCOMMAND --help for details)\n"
+		   "  -V, --version           print the version\n"
+		   "\n"
+		   "Exit status of run: COMMAND's own; 128+N for signal N; 126/127 cannot execute;\n"
+		   "--on-busy; --on-unavailable; 64 usage; 75 lease lost; 78 permanent error.\n"
+		   "Other subcommands: 0 ok, 1 nothing to release, 64 usage, 69 database\n"
+		   "unreachable, 78 permanent error. See cronlock(1).\n";
+}
+
+} // namespace cronlock::cli

@@ -1,0 +1,62 @@
+// options.hpp: the command line of cronlock, parsed into plain values (no side effects,
+// so the tests can feed it any argv and environment).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cronlock/conninfo.hpp"
+#include "cronlock/duration.hpp"
+#include "cronlock/log.hpp"
+
+namespace cronlock::cli {
+
+inline constexpr int exit_usage = 64;       // EX_USAGE
+inline constexpr int exit_unavailable = 69; // EX_UNAVAILABLE (subcommands other than run)
+inline constexpr int exit_lost = 75;        // EX_TEMPFAIL: the lease was lost
+inline constexpr int exit_config = 78;      // EX_CONFIG: permanent database/config error
+
+struct Options {
+	std::string command;  // run, status, runs, duplicates, doctor, release
+	bool help = false;    // print help for `command` ("" = general) to stdout, exit 0
+	bool version = false;
+	std::string error;    // non-empty: usage error, exit 64
+
+	// Connection, every subcommand.
+	std::string conninfo; // resolved: --db, $CRONLOCK_DB, $DATABASE_URL or ""
+	Millis connect_timeout{5000};
+	Millis query_timeout{2000}; // --preflight-timeout (run) or --timeout
+	bool json = false;
+
+	// run
+	std::string job;
+	std::string instance; // --instance, else $CRONLOCK_INSTANCE, else "" (host name)
+	Millis ttl{60000};
+	std::optional<Millis> min_gap;
+	Millis stagger{0};
+	int retries = 5;
+	Millis backoff{250};
+	Millis jitter{250};
+	int on_busy = 0;
+	int on_unavailable = 0;
+	std::optional<Millis> grace;
+	LogFormat log_format = LogFormat::logfmt;
+	bool quiet = false;
+	std::vector<std::string> argv; // COMMAND [ARG...]
+
+	// runs, duplicates, release
+	bool has_job = false;
+	long limit = 20;
+	Millis since{86400000};
+	bool force = false;
+	std::optional<long long> token;
+};
+
+Options parse_options(int argc, char *const argv[], const Getenv &getenv);
+
+// Help texts (stdout) for "" (general) or a subcommand.
+std::string help_text(const std::string &command);
+std::string version_text();
+
+} // namespace cronlock::cli
