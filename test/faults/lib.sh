@@ -15,6 +15,7 @@
 #   wait_for TIMEOUT CMD...       poll CMD every 0.1s until it succeeds or TIMEOUT s pass
 #   cronlock ARGS...              run $CRONLOCK_BIN with a hard timeout; sets CL_RC,
 #                                 CL_LOG (stderr file), CL_MS (wall time)
+#   wait_rc PID [TIMEOUT]        reap a bg child, status in RC
 #   ok DESC CMD... / is DESC WANT GOT / isnt / le DESC A B / skip DESC WHY
 #   finish                        print "N passed, N failed" and exit 0 or 1
 
@@ -373,14 +374,15 @@ cronlock_bg() {
 	bg "$name" "$CRONLOCK_BIN" "$@"
 }
 
-# wait_rc PID TIMEOUT: wait for a background child, print its status (or "timeout")
+# wait_rc PID [TIMEOUT]: wait for a background child (started by bg in this
+# shell, not in a subshell) and set RC to its exit status, or "timeout".
 wait_rc() {
 	local pid=$1 timeout=${2:-60}
 	if wait_for "$timeout" bash -c "! kill -0 $pid 2>/dev/null || [ \"\$(ps -o stat= -p $pid | cut -c1)\" = Z ]"; then
 		wait "$pid"
-		echo $?
+		RC=$?
 	else
-		echo timeout
+		RC=timeout
 	fi
 }
 

@@ -38,8 +38,9 @@ sleeper=$BG_PID
 ok "the long query is running" wait_for 10 bash -c "[ \"\$(psql -XAt -h '$T/db' -p $(pg_port db) -U postgres -d postgres -c \"SELECT count(*) FROM pg_stat_activity WHERE application_name='sleeper' AND state='active'\")\" = 1 ]"
 t0=$(now_ms)
 proxy px reset
-rc=$(wait_rc "$sleeper" 5)
-isnt "reset: the client sees its connection fail" 0 "$rc"
+wait_rc "$sleeper" 5
+isnt "reset: the client sees its connection fail" 0 "$RC"
+isnt "reset: ... at once" timeout "$RC"
 le "reset: within 1s" "$(($(now_ms) - t0))" 1000
 has_line "reset: the client reports a lost connection" "$T/sleeper.out" "server closed the connection|connection|reset"
 
@@ -52,7 +53,8 @@ ok "freeze: the server finishes the query" wait_for 5 bash -c "[ \"\$(psql -XAt 
 sleep 1 # the fault's duration, not synchronisation
 ok "freeze: the client still waits for its answer" alive "$frz"
 proxy px thaw
-is "thaw: the client finishes" 0 "$(wait_rc "$frz" 5)"
+wait_rc "$frz" 5
+is "thaw: the client finishes" 0 "$RC"
 has_line "thaw: the second answer arrives" "$T/frz.out" "^thawed$"
 
 # drop-reply-after: the statement runs, its answer never comes.

@@ -1,0 +1,15 @@
+// commands.hpp: one function per subcommand; each returns the process exit status.
+#pragma once
+
+#include "options.hpp"
+
+namespace cronlock::cli {
+
+int cmd_run(const Options &o);
+int cmd_status(const Options &o);
+int cmd_runs(const Options &o);
+int cmd_duplicates(const Options &o);
+int cmd_release(const Options &o);
+int cmd_doctor(const Options &o);
+
+} // namespace cronlock::cli
