@@ -97,12 +97,14 @@ CREATE TABLE cron_lock.contention (
 	job         text COLLATE "C" NOT NULL,
 	instance    text COLLATE "C" NOT NULL,
 	holder      text COLLATE "C",
-	reason      text COLLATE "C" NOT NULL CHECK (reason IN ('held', 'locked', 'too_soon')),
+	reason      text COLLATE "C" NOT NULL,     -- held, locked, too_soon (no CHECK: hot path)
 	at          timestamptz NOT NULL,
 	backend_pid integer,
 	client_addr inet
 );
-CREATE INDEX contention_at_idx ON cron_lock.contention (at);
+-- Append-only and in time order: BRIN keeps inserts nearly free and still
+-- serves the time-window scans of cron_lock_duplicates and cron_lock_prune.
+CREATE INDEX contention_at_idx ON cron_lock.contention USING brin (at);
 
 -- Recorded anomalies; overlong runs are computed live in the view.
 CREATE TABLE cron_lock.anomaly_log (
@@ -181,13 +183,16 @@ SELECT s.job, s.instance,
   FROM seen s
  GROUP BY s.job, s.instance;
 
+-- A named row type: its descriptor comes from the type cache, where OUT
+-- parameters would be rebuilt from the catalog on every call.
+CREATE TYPE cron_lock.try_result AS (
+	acquired boolean, reason text, run_id bigint, token bigint,
+	holder text COLLATE "C", holder_pid integer, expires_at timestamptz, took_over bigint);
+
 CREATE FUNCTION @extschema@.cron_lock_try(
 	job text, instance text, ttl interval,
-	attempt uuid DEFAULT NULL, min_gap interval DEFAULT NULL,
-	OUT acquired boolean, OUT reason text, OUT run_id bigint, OUT token bigint,
-	OUT holder text, OUT holder_pid integer, OUT expires_at timestamptz,
-	OUT took_over bigint)
-RETURNS record
+	attempt uuid DEFAULT NULL, min_gap interval DEFAULT NULL)
+RETURNS cron_lock.try_result
 AS 'MODULE_PATHNAME', 'cron_lock_try'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp;
