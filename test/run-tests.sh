@@ -11,7 +11,7 @@ source test/lib/cluster.sh
 export CRONLOCK_BIN=${CRONLOCK_BIN:-$repo/build/client/cronlock}
 dir=$(mktemp -d /tmp/cronlock-test.XXXXXX)
 chmod 755 "$dir"
-trap 'cluster_stop "$dir/pg" immediate; rm -rf "$dir"' EXIT
+trap 'cluster_stop "$dir/pg" immediate; cluster_stop "$dir/client" immediate; rm -rf "$dir"' EXIT
 
 cluster_create "$dir/pg" && cluster_start "$dir/pg" || exit 1
 eval "$(cluster_env "$dir/pg")"
@@ -41,9 +41,19 @@ suite() {
 suite regress make -s installcheck ISOLATION=
 suite isolation make -s installcheck REGRESS=
 
-[ -f build/client/CTestTestfile.cmake ] && suite client ctest --test-dir build/client --output-on-failure
 suite storm test/storm/storm.sh 15
-[ -x test/client/cli_test.sh ] && suite cli test/client/cli_test.sh
+suite client-unit build/client/test/cronlock_unit_tests
+suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
+# The client's integration tests restart and SIGSTOP their server: own cluster.
+client_integration() {
+	local d=$dir/client rc
+	cluster_create "$d" && cluster_start "$d" || return 1
+	(eval "$(cluster_env "$d")" && build/client/test/cronlock_integration_tests)
+	rc=$?
+	cluster_stop "$d" immediate
+	return $rc
+}
+suite client-integration client_integration
 [ -x test/server/run.sh ] && suite server test/server/run.sh
 [ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh
 [ -x test/faults/sanitize.sh ] && suite sanitizers test/faults/sanitize.sh

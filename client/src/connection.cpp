@@ -253,14 +253,16 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param> &pa
 		const char *code = PQresultErrorField(bad.get(), PG_DIAG_SQLSTATE);
 		const char *primary = PQresultErrorField(bad.get(), PG_DIAG_MESSAGE_PRIMARY);
 		std::string msg = primary ? primary : PQresultErrorMessage(bad.get());
-		if (broken)
-			drop();
 		// An ERROR on a live connection rolled the statement back; a FATAL or a drop may
 		// have come after the commit.
-		return fail({.connection_lost = broken,
-					 .outcome_unknown = writes && broken,
-					 .sqlstate = code ? code : ""},
-					msg);
+		Error e = fail({.connection_lost = broken,
+						.outcome_unknown = writes && broken,
+						.sqlstate = code ? code : ""},
+					   msg);
+		// A standby stays a standby: reconnect, so libpq can pick a writable host.
+		if (broken || e.cls == ErrorClass::read_only)
+			drop();
+		return e;
 	}
 	if (broken)
 		return lost(true);

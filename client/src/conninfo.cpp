@@ -20,7 +20,8 @@ struct Span {
 bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
 
 // Every password by syntax: URI user:password@, ?password= / &password=, and
-// password = value (quoted or not) in key/value strings.
+// password = value (quoted or not) in key/value strings; sslpassword (the key's
+// passphrase) likewise.
 std::vector<Span> password_spans(const std::string &s)
 {
 	std::vector<Span> spans;
@@ -35,34 +36,35 @@ std::vector<Span> password_spans(const std::string &s)
 		if (i < s.size() && s[i] == '@' && colon != std::string::npos)
 			spans.push_back({colon + 1, i});
 	}
-	const std::string key = "password";
-	for (std::size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + 1)) {
-		char before = at == 0 ? ' ' : s[at - 1];
-		bool uri = before == '?' || before == '&';
-		if (!uri && !is_space(before))
-			continue; // e.g. "sslpassword" or part of a value
-		std::size_t i = at + key.size();
-		while (i < s.size() && is_space(s[i]))
+	for (const std::string key : {"password", "sslpassword"}) {
+		for (std::size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + 1)) {
+			char before = at == 0 ? ' ' : s[at - 1];
+			bool uri = before == '?' || before == '&';
+			if (!uri && !is_space(before))
+				continue; // inside a longer word or a value
+			std::size_t i = at + key.size();
+			while (i < s.size() && is_space(s[i]))
+				++i;
+			if (i >= s.size() || s[i] != '=')
+				continue;
 			++i;
-		if (i >= s.size() || s[i] != '=')
-			continue;
-		++i;
-		while (!uri && i < s.size() && is_space(s[i]))
-			++i;
-		if (!uri && i < s.size() && s[i] == '\'') {
-			std::size_t j = ++i;
-			while (j < s.size() && s[j] != '\'') {
-				if (s[j] == '\\' && j + 1 < s.size())
+			while (!uri && i < s.size() && is_space(s[i]))
+				++i;
+			if (!uri && i < s.size() && s[i] == '\'') {
+				std::size_t j = ++i;
+				while (j < s.size() && s[j] != '\'') {
+					if (s[j] == '\\' && j + 1 < s.size())
+						++j;
 					++j;
-				++j;
+				}
+				spans.push_back({i, j});
+				continue;
 			}
+			std::size_t j = i;
+			while (j < s.size() && !is_space(s[j]) && !(uri && (s[j] == '&' || s[j] == '#')))
+				++j;
 			spans.push_back({i, j});
-			continue;
 		}
-		std::size_t j = i;
-		while (j < s.size() && !is_space(s[j]) && !(uri && (s[j] == '&' || s[j] == '#')))
-			++j;
-		spans.push_back({i, j});
 	}
 	return spans;
 }
@@ -146,10 +148,17 @@ std::string choose_conninfo(const std::optional<std::string> &db_option, const G
 std::string mask_conninfo(const std::string &conninfo)
 {
 	auto spans = password_spans(conninfo);
-	std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin > b.begin; });
+	std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin < b.begin; });
+	std::vector<Span> merged; // spans may nest (a URI inside a quoted password)
+	for (const auto &sp : spans) {
+		if (!merged.empty() && sp.begin <= merged.back().end)
+			merged.back().end = std::max(merged.back().end, sp.end);
+		else
+			merged.push_back(sp);
+	}
 	std::string out = conninfo;
-	for (const auto &sp : spans)
-		out.replace(sp.begin, sp.end - sp.begin, "****");
+	for (auto it = merged.rbegin(); it != merged.rend(); ++it)
+		out.replace(it->begin, it->end - it->begin, "****");
 	return out;
 }
 
@@ -204,7 +213,7 @@ PreparedConninfo prepare_conninfo(const std::string &conninfo, const ConnectTuni
 			continue;
 		cs.params.emplace_back(o->keyword, o->val);
 		std::string_view k(o->keyword);
-		if (k == "password")
+		if (k == "password" || k == "sslpassword")
 			add_secret(cs.secrets, o->val);
 		if (k == "host" || (k == "hostaddr" && hosts.empty()))
 			hosts = o->val;

@@ -109,7 +109,7 @@ std::string utc_timestamp()
 	auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
 	std::tm tm{};
 	gmtime_r(&t, &tm);
-	char buf[40];
+	char buf[64]; // generous: the compiler cannot bound every int field
 	std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 				  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
 	return buf;

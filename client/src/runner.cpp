@@ -5,6 +5,7 @@
 // Threads: the caller's thread runs the job; one heartbeat thread per run() renews the
 // lease every ttl/3 and requests the job's stop_token when the lease is lost. The
 // heartbeat connection is opened on the first renewal, so a short job never opens it.
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 
@@ -86,8 +87,10 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	if (cfg_.stagger.count() > 0) {
 		Millis offset{static_cast<std::int64_t>(stable_hash(job) %
 												static_cast<std::uint64_t>(cfg_.stagger.count()))};
-		if (!env().sleep_for(offset))
+		if (!env().sleep_for(offset)) {
+			emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"tries", 0}});
 			return Cancelled{};
+		}
 	}
 
 	auto on_try = [&](const TryEvent &ev) {
@@ -111,8 +114,10 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	AcquireResult acquired = acquire_attempt(job, attempt, on_try);
 	const std::int64_t waited = ms_since(t_start);
 
-	if (std::holds_alternative<Interrupted>(acquired))
+	if (std::holds_alternative<Interrupted>(acquired)) {
+		emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"elapsed_ms", waited}});
 		return Cancelled{};
+	}
 	if (auto *p = std::get_if<Permanent>(&acquired)) {
 		if (p->tries == 0) // refused before any try: still one line that says why
 			on_try(TryEvent{1, TryEvent::Outcome::error, Millis{0}, std::nullopt, p->error, 0});
@@ -181,10 +186,14 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	std::string message = result.message;
 	if (was_lost)
 		message = "lease lost (" + lost_why + ")" + (message.empty() ? "" : ": " + message);
-	// Release on the main connection; it is idempotent, so a few quick tries are safe.
+	// Release on the main connection. A retried release is answered true, so it gets the
+	// acquisition's retry budget (a server restart should not leave the lease to expire);
+	// after a loss one try records the late report, more would only delay the exit.
 	std::optional<Result<bool>> rel;
-	for (int k = 0; k < 3; ++k) {
-		if (k > 0 && !env().sleep_for(retry_delay(k - 1, cfg_.retry.backoff, Millis{0}, env())))
+	const int attempts = was_lost ? 1 : 1 + std::max(0, cfg_.retry.retries);
+	for (int k = 0; k < attempts; ++k) {
+		if (k > 0 &&
+			!env().sleep_for(retry_delay(k - 1, cfg_.retry.backoff, cfg_.retry.jitter, env())))
 			break;
 		rel = release(lease, result.status, message);
 		if (*rel || rel->error().kind == ErrorKind::permanent)

@@ -2,7 +2,8 @@
 #
 # Source it, then:
 #   cluster_create DIR [PORT]   initdb + config (superuser "postgres", trust on
-#                               loopback and the socket in DIR, scram for roles pw_*)
+#                               loopback and the socket in DIR, except scram over
+#                               TCP for role pw_user and members of role pw_users)
 #   cluster_start DIR           start and wait until it accepts connections
 #   cluster_stop DIR [MODE]     pg_ctl stop -m MODE (fast by default), ignore if down
 #   cluster_env DIR             print export lines (PGHOST PGPORT PGUSER PGDATABASE)
@@ -51,7 +52,8 @@ log_line_prefix = '%m [%p] %q%a '
 EOF
 	as_pg tee "$dir/data/pg_hba.conf" >/dev/null <<EOF
 local   all          all                      trust
-host    all          /^pw_           127.0.0.1/32  scram-sha-256
+host    all          pw_user         127.0.0.1/32  scram-sha-256
+host    all          +pw_users       127.0.0.1/32  scram-sha-256
 host    all          all             127.0.0.1/32  trust
 host    replication  all             127.0.0.1/32  trust
 local   replication  all                      trust

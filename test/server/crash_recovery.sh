@@ -56,6 +56,13 @@ aux_pid() { q "$C" $DB "SELECT pid FROM pg_stat_activity WHERE backend_type = '$
 sleeping_in_txn() {
 	[ "$(q "$C" $DB "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND state = 'active' AND backend_xid IS NOT NULL AND query LIKE '%pg_sleep(600)%'")" = 1 ]
 }
+# A SIGQUIT is pending for process $1 (or it is gone).
+sigquit_pending() {
+	local m
+	m=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -z "$m" ] && return 0
+	(((16#$m & 4) != 0))
+}
 all_gone() {
 	local p
 	for p in "$@"; do kill -0 "$p" 2>/dev/null && return 1; done
@@ -63,12 +70,14 @@ all_gone() {
 }
 
 # crash_round NAME MODE SQL: run SQL (a lease change) with the WAL writer
-# stopped and synchronous_commit = off, crash (kill9 | immediate), restart,
+# stopped and synchronous_commit = off, crash (kill9: every server process;
+# kill9-postmaster: the postmaster alone; immediate: pg_ctl stop -m
+# immediate), restart,
 # and check that everything committed before the crash is still there and
 # that the uncommitted transaction left nothing.  Prints SQL's output to
 # $ROOT/NAME.out.
 crash_round() {
-	local name=$1 mode=$2 sql=$3 pm kids ww bw before after bg
+	local name=$1 mode=$2 sql=$3 pm kids ww bw bg state
 	echo "# round $name ($mode)"
 
 	# A transaction that takes two leases and never commits.
@@ -94,11 +103,21 @@ crash_round() {
 	pm=$(postmaster_pid "$C")
 	kids=$(pgrep -P "$pm" | tr '\n' ' ')
 	if [ "$mode" = kill9 ]; then
+		# Every server process at once, as a power cut would.
 		# shellcheck disable=SC2086
 		kill -9 "$pm" $kids
+	elif [ "$mode" = kill9-postmaster ]; then
+		# Only the postmaster (and the two writers we froze, which could not
+		# notice): the other children must notice and exit by themselves.
+		kill -9 "$pm"
+		kill -9 $ww $bw
 	else
 		as_pg "$PG_BINDIR/pg_ctl" -D "$C/data" -m immediate -W stop >/dev/null
-		kill -CONT $ww $bw 2>/dev/null # they take the pending SIGQUIT first
+		# Resume the stopped writers only once the postmaster's SIGQUIT is
+		# pending for them: they then exit before running any code.
+		wait_for 10 "SIGQUIT to reach the stopped WAL writer" sigquit_pending "$ww"
+		wait_for 10 "SIGQUIT to reach the stopped background writer" sigquit_pending "$bw"
+		kill -CONT $ww $bw 2>/dev/null
 	fi
 	# shellcheck disable=SC2086
 	wait_for 30 "every server process to exit" all_gone "$pm" $kids ||
@@ -135,8 +154,8 @@ echo "r1 $t" >>"$LEDGER"
 check_eq "acquire: the lease taken with synchronous_commit=off is still held with token 1" "t|1|h1" \
 	"$(q "$C" $DB "SELECT held, token, instance FROM cron_lock.leases WHERE job = 'r1'")"
 
-# Round 2: a release must survive kill -9.
-crash_round release kill9 "SELECT cron_lock_release('r1', 1, 'failed', 'crashed later')"
+# Round 2: a release must survive kill -9 of the postmaster alone.
+crash_round release kill9-postmaster "SELECT cron_lock_release('r1', 1, 'failed', 'crashed later')"
 check_eq "release: release answered true" t "$(tail -n 1 "$ROOT/release.out")"
 check_eq "release: the lease is still free and the run ended failed" "f|failed" \
 	"$(q "$C" $DB "SELECT l.held, r.status FROM cron_lock.leases l JOIN cron_lock.job_runs r USING (run_id) WHERE l.job = 'r1'")"

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 echo "# dump_restore"
-new_cluster a || exit 1
+new_cluster a "fsync = off" || exit 1
 A=$ROOT/a
 
 q "$A" postgres "CREATE DATABASE src" >/dev/null
@@ -165,8 +165,31 @@ else
 	fail "pg_restore into a new database" "$(cat "$ROOT/restore.err")"
 fi
 
+# --- a plain-format dump replayed with psql -------------------------------------
+q "$A" postgres "CREATE DATABASE dst_plain" >/dev/null
+if pg_dump -h "$A" -p "$(port_of "$A")" -U postgres -Fp src 2>"$ROOT/dump-plain.err" |
+	psql -X -q -h "$A" -p "$(port_of "$A")" -U postgres -d dst_plain -v ON_ERROR_STOP=1 >/dev/null 2>>"$ROOT/dump-plain.err"; then
+	canon "$A" dst_plain >"$ROOT/plain.txt"
+	check_same "plain-format dump replayed with psql equals the source" "$ROOT/src.txt" "$ROOT/plain.txt"
+else
+	fail "plain-format dump replayed with psql" "$(cat "$ROOT/dump-plain.err")"
+fi
+
+# --- the extension installed in another schema -----------------------------------
+q "$A" postgres "CREATE DATABASE src_schema" >/dev/null
+q "$A" src_schema "CREATE SCHEMA jobs; CREATE EXTENSION cron_lock SCHEMA jobs" >/dev/null
+q "$A" src_schema "SELECT jobs.cron_lock_try('s', 'h', '1h'); SELECT jobs.cron_lock_release('s', 1); SELECT jobs.cron_lock_try('s', 'h', '1h')" >/dev/null
+q "$A" postgres "CREATE DATABASE dst_schema" >/dev/null
+if pg_dump -h "$A" -p "$(port_of "$A")" -U postgres -Fc -f "$ROOT/schema.dump" src_schema 2>"$ROOT/schema.err" &&
+	pg_restore --exit-on-error -h "$A" -p "$(port_of "$A")" -U postgres -d dst_schema "$ROOT/schema.dump" 2>>"$ROOT/schema.err"; then
+	check_eq "extension in schema jobs: restored into jobs, history kept, next token 3" "jobs|2|t|t|3" \
+		"$(q "$A" dst_schema "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'cron_lock'; SELECT count(*) FROM cron_lock.job_runs; SELECT jobs.cron_lock_release('s', 2); SELECT acquired, token FROM jobs.cron_lock_try('s', 'h', '1h')" 2>&1 | tr '\n' '|' | sed 's/|$//')"
+else
+	fail "extension in schema jobs: dump and restore" "$(cat "$ROOT/schema.err")"
+fi
+
 # --- restore into a fresh cluster (roles first, as pg_dumpall -r would) -----
-new_cluster b || exit 1
+new_cluster b "fsync = off" || exit 1
 B=$ROOT/b
 pg_dumpall -h "$A" -p "$(port_of "$A")" -U postgres --roles-only 2>/dev/null |
 	grep -v -E '^(CREATE|ALTER) ROLE postgres( |;)' |

@@ -53,7 +53,7 @@ struct Failure {
 	bool deadline_expired = false; // our steady_clock deadline fired
 	bool connection_lost = false;  // the connection is unusable afterwards
 	bool outcome_unknown = false;  // a writing call was sent and no answer is known
-	std::string_view sqlstate;     // empty when libpq produced the error itself
+	std::string_view sqlstate{};   // empty when libpq produced the error itself
 	int sys_errno = 0;             // 0 when unknown
 	bool password_missing = false; // libpq: the server asked for a password we lack
 };

@@ -1,0 +1,94 @@
+// admin.cpp: status, runs, duplicates and release --force.
+#include <cstdio>
+
+#include "admin_common.hpp"
+#include "commands.hpp"
+#include "table.hpp"
+
+namespace cronlock::cli {
+
+Config admin_config(const Options &o)
+{
+	Config c;
+	c.conninfo = o.conninfo;
+	c.connect_timeout = o.connect_timeout;
+	c.query_timeout = o.query_timeout;
+	return c;
+}
+
+int report_error(const Error &e)
+{
+	std::string where = std::string(to_string(e.cls));
+	if (!e.sqlstate.empty())
+		where += ", SQLSTATE " + e.sqlstate;
+	std::fprintf(stderr, "cronlock: %s (%s)\n", e.message.c_str(), where.c_str());
+	if (e.cls == ErrorClass::extension_missing)
+		std::fprintf(stderr, "cronlock: hint: is the extension installed in this database? "
+							 "(CREATE EXTENSION cron_lock)\n");
+	if (e.cls == ErrorClass::permission_denied)
+		std::fprintf(stderr, "cronlock: hint: GRANT cron_lock_user (or cron_lock_admin) TO the role\n");
+	return e.kind == ErrorKind::permanent ? exit_config : exit_unavailable;
+}
+
+namespace {
+
+int show(const Options &o, std::string_view sql, const std::vector<Param> &params)
+{
+	Client client(admin_config(o));
+	if (client.config_error())
+		return report_error(*client.config_error());
+	auto r = client.with_session([&](Session &s) { return s.query(sql, params); });
+	if (!r)
+		return report_error(r.error());
+	if (o.json)
+		print_json(stdout, *r);
+	else
+		print_table(stdout, *r);
+	return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int cmd_status(const Options &o)
+{
+	return show(o, "SELECT * FROM cron_lock.status ORDER BY job", {});
+}
+
+int cmd_runs(const Options &o)
+{
+	return show(o,
+				"SELECT run_id, job, instance, token, status, started_at, finished_at, "
+				"(extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) "
+				"* 1000)::bigint AS duration_ms, backend_pid, message "
+				"FROM cron_lock.job_runs WHERE $1::text IS NULL OR job = $1::text "
+				"ORDER BY run_id DESC LIMIT $2::bigint",
+				{o.has_job ? Param(o.job) : std::nullopt, std::to_string(o.limit)});
+}
+
+int cmd_duplicates(const Options &o)
+{
+	return show(o, "SELECT * FROM cron_lock_duplicates($1::interval) ORDER BY job",
+				{interval_text(o.since)});
+}
+
+int cmd_release(const Options &o)
+{
+	Client client(admin_config(o));
+	if (client.config_error())
+		return report_error(*client.config_error());
+	auto r = client.force_release(o.job, o.token);
+	if (!r)
+		return report_error(r.error());
+	bool released = r.value();
+	if (o.json)
+		std::printf("{\"job\": %s, \"released\": %s}\n", json_string(o.job).c_str(),
+					released ? "true" : "false");
+	else if (released)
+		std::printf("released the lease of job %s\n", o.job.c_str());
+	else
+		std::printf("job %s: no lease to release%s\n", o.job.c_str(),
+					o.token ? " with that token" : "");
+	return released ? 0 : 1;
+}
+
+} // namespace cronlock::cli

@@ -1,0 +1,35 @@
+// main.cpp: cronlock's entry point: parse, then hand over to one subcommand.
+#include <cstdio>
+#include <cstdlib>
+
+#include "commands.hpp"
+
+int main(int argc, char *argv[])
+{
+	using namespace cronlock::cli;
+	Options o = parse_options(argc, argv, ::getenv);
+	if (o.help) {
+		std::fputs(help_text(o.command).c_str(), stdout);
+		return std::fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (o.version) {
+		std::fputs(version_text().c_str(), stdout);
+		return std::fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (!o.error.empty()) {
+		std::fprintf(stderr, "cronlock: %s\nTry 'cronlock %s--help' for more information.\n",
+					 o.error.c_str(), o.command.empty() ? "" : (o.command + " ").c_str());
+		return exit_usage;
+	}
+	if (o.command == "run")
+		return cmd_run(o);
+	if (o.command == "status")
+		return cmd_status(o);
+	if (o.command == "runs")
+		return cmd_runs(o);
+	if (o.command == "duplicates")
+		return cmd_duplicates(o);
+	if (o.command == "doctor")
+		return cmd_doctor(o);
+	return cmd_release(o);
+}
