@@ -38,7 +38,12 @@ chmod 755 "$T"
 : >"$T/.clusters"
 : >"$T/.bouncers"
 
-log() { printf '[%s] %s\n' "$SCENARIO" "$*" >&2; }
+# log MSG: a trace line, on stderr with FAULTS_VERBOSE=1, always in $T/trace.log
+log() {
+	printf '[%s] %s\n' "$SCENARIO" "$*" >>"$T/trace.log"
+	[ "${FAULTS_VERBOSE:-0}" = 1 ] && printf '[%s] %s\n' "$SCENARIO" "$*" >&2
+	return 0
+}
 
 faults_cleanup() {
 	local pid dir pidfile
@@ -65,7 +70,7 @@ faults_cleanup() {
 		[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
 	done <"$T/.pids"
 	if [ "${FAULTS_KEEP:-0}" = 1 ] || { [ "$FAILED" -gt 0 ] && [ "${FAULTS_KEEP_FAILED:-0}" = 1 ]; }; then
-		log "kept $T"
+		echo "[$SCENARIO] kept $T" >&2
 	else
 		rm -rf "$T"
 	fi
@@ -152,6 +157,19 @@ skip() {
 }
 
 finish() {
+	# Any sanitizer report or core dump from a cronlock run is a failure.
+	if [ "${USED_CRONLOCK:-0}" = 1 ]; then
+		local reports
+		reports=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log "$T"/*.out 2>/dev/null)
+		if [ -z "$reports" ]; then
+			PASSED=$((PASSED + 1))
+			echo "ok - $SCENARIO: no sanitizer report in any cronlock log"
+		else
+			FAILED=$((FAILED + 1))
+			echo "not ok - $SCENARIO: sanitizer reports in: $reports"
+			grep -hE -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' $reports | head -60 | sed 's/^/    | /'
+		fi
+	fi
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 	exit $?
@@ -159,6 +177,7 @@ finish() {
 
 # Call at the top of scenarios that need the cronlock command.
 need_cronlock() {
+	USED_CRONLOCK=1
 	if [ ! -x "$CRONLOCK_BIN" ]; then
 		FAILED=$((FAILED + 1))
 		echo "not ok - $SCENARIO: cronlock binary missing at $CRONLOCK_BIN"
@@ -172,19 +191,16 @@ need_cronlock() {
 wait_for() {
 	local timeout=$1
 	shift
-	local deadline=$((SECONDS + ${timeout%.*} + 1)) start_ns now_ns limit_ns
-	start_ns=$(date +%s%N)
-	limit_ns=$((start_ns + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1e9 }')))
-	while [ $SECONDS -le $deadline ]; do
+	local limit
+	limit=$(($(date +%s%3N) + $(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1000 }')))
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		now_ns=$(date +%s%N)
-		[ "$now_ns" -ge "$limit_ns" ] && return 1
+		[ "$(date +%s%3N)" -ge "$limit" ] && return 1
 		sleep 0.1
 	done
-	return 1
 }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
+now_ms() { date +%s%3N; }
 
 # ---------------------------------------------------------------- PostgreSQL
 
@@ -379,7 +395,7 @@ cronlock_bg() {
 wait_rc() {
 	local pid=$1 timeout=${2:-60}
 	if wait_for "$timeout" bash -c "! kill -0 $pid 2>/dev/null || [ \"\$(ps -o stat= -p $pid | cut -c1)\" = Z ]"; then
-		wait "$pid"
+		{ wait "$pid"; } 2>/dev/null
 		RC=$?
 	else
 		RC=timeout
@@ -394,3 +410,65 @@ field() {
 
 # The pid of the process whose command line matches REGEX and whose parent is PPID.
 child_of() { pgrep -P "$1" -f "$2" | head -1; }
+
+# ---------------------------------------------------------------- standbys
+
+# pg_standby NAME PRIMARY [VIA_PORT]: a streaming standby of PRIMARY made with
+# pg_basebackup -R, on its own port and socket dir, application_name NAME.
+# VIA_PORT: stream WAL through that port (a fault proxy) instead.
+pg_standby() {
+	local name=$1 primary=$2 via=${3:-} dir=$T/$1 port
+	port=$(free_port)
+	mkdir -p "$dir"
+	chown postgres: "$dir"
+	chmod 700 "$dir"
+	echo "$port" >"$dir/port"
+	echo "$dir" >>"$T/.clusters"
+	as_pg "$PG_BINDIR/pg_basebackup" -D "$dir/data" -h 127.0.0.1 -p "$(pg_port "$primary")" \
+		-U postgres -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
+		cat "$dir/basebackup.log" >&2
+		return 1
+	}
+	as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null <<CONF
+port = $port
+unix_socket_directories = '$dir'
+cluster_name = '$name'
+primary_conninfo = 'host=127.0.0.1 port=${via:-$(pg_port "$primary")} user=postgres application_name=$name'
+CONF
+	cluster_start "$dir" || return 1
+	wait_for 30 bash -c "[ \"\$(psql -XAt -h '$T/$primary' -p $(pg_port "$primary") -U postgres -d postgres -c \"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$name' AND state = 'streaming'\")\" = 1 ]"
+}
+
+# replayed NAME PRIMARY: the standby has replayed everything the primary wrote so far
+caught_up() {
+	local lsn
+	lsn=$(q "$2" "SELECT pg_current_wal_lsn()") || return 1
+	wait_for 20 bash -c "[ \"\$(psql -XAt -h '$T/$1' -p $(pg_port "$1") -U postgres -d postgres -c \"SELECT pg_last_wal_replay_lsn() >= '$lsn'\")\" = t ]"
+}
+
+# pg_kill9 NAME: SIGKILL the postmaster (children notice and exit on their own)
+pg_kill9() {
+	local pid
+	pid=$(pg_pid "$1")
+	[ -n "$pid" ] && kill -9 "$pid"
+	wait_for 15 bash -c "! psql -XAt -h 127.0.0.1 -p $(pg_port "$1") -U postgres -d postgres -c 'SELECT 1'"
+}
+
+# sqlstate NAME|CONNINFO SQL: the SQLSTATE of the error SQL raises (empty if none)
+sqlstate() {
+	local target=$1
+	[ -d "$T/$1" ] && target="host=$T/$1 port=$(pg_port "$1") user=postgres dbname=postgres"
+	psql -X -A -t -q -d "$target" -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$2" 2>&1 |
+		sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\).*/\1/p' | head -1
+}
+
+# soak_tables: the DDL of the soak checker's input tables (soak_hist is made earlier)
+soak_tables() {
+	cat <<'DDL'
+CREATE TABLE soak_attempts (attempt text PRIMARY KEY, instance text, job text, rc int,
+	t0_ms bigint, t1_ms bigint, run_ts timestamptz, token bigint, lost_ts timestamptz,
+	done_ts timestamptz, done_status text, skip_reason text, sanitizer int, stopped int, killed int,
+	cmd_start_ms bigint, cmd_end_ms bigint);
+CREATE TABLE soak_faults (kind text, t0_ms bigint, t1_ms bigint, attempt text);
+DDL
+}
