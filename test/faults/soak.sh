@@ -218,7 +218,7 @@ for i in $(seq 1 "$N"); do
 	db=$VIA_PROXY
 	[ "$i" = "$N" ] && db=$VIA_BOUNCER
 	for j in $(seq 1 "$M"); do
-		wrapper_loop "w$i" "j$j" "$db" &
+		wrapper_loop "w$i" "j$j" "$db" 2>>"$T/loops.err" &
 		loops+=($!)
 		echo "$!" >>"$T/.pids"
 	done
@@ -235,27 +235,35 @@ T_DONE=$(now_ms)
 # ---------------------------------------------------------------- history
 # One row per attempt: exit status and what its log says.
 cat "$T"/attempts.*.tsv >"$T/attempts.tsv"
-: >"$T/outcomes.tsv"
-while IFS=$'\t' read -r att inst job rc t0 t1; do
-	f=$T/logs/$att.log
-	runts=$(grep -F '[CRON_RUN]' "$f" | head -1 | grep -oE 'ts=[^ ]+' | head -1 | cut -d= -f2)
-	token=$(grep -F '[CRON_RUN]' "$f" | head -1 | grep -oE ' token=[0-9]+' | cut -d= -f2)
-	lostts=$(grep -F '[CRON_LOST]' "$f" | head -1 | grep -oE 'ts=[^ ]+' | head -1 | cut -d= -f2)
-	donets=$(grep -F '[CRON_DONE]' "$f" | head -1 | grep -oE 'ts=[^ ]+' | head -1 | cut -d= -f2)
-	donest=$(grep -F '[CRON_DONE]' "$f" | head -1 | grep -oE ' status=[a-z_]+' | cut -d= -f2)
-	skip=$(grep -F '[CRON_SKIP]' "$f" | head -1 | grep -oE ' reason=[A-Z_]+' | cut -d= -f2)
-	san=0
-	grep -Eq 'Sanitizer|runtime error:' "$f" && san=1
-	stopped=0
-	grep -qxF "$att" "$T/stopped.txt" 2>/dev/null && stopped=1
-	killed=0
-	grep -qxF "$att" "$T/killed.txt" 2>/dev/null && killed=1
-	cs=$(cat "$T/cmdtimes/$att.start" 2>/dev/null)
-	ce=$(cat "$T/cmdtimes/$att.end" 2>/dev/null)
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$att" "$inst" "$job" "$rc" \
-		"$t0" "$t1" "${runts:-\\N}" "${token:-\\N}" "${lostts:-\\N}" "${donets:-\\N}" "${donest:-\\N}" \
-		"${skip:-\\N}" "$san" "$stopped" "$killed" "${cs:-\\N}" "${ce:-\\N}" >>"$T/outcomes.tsv"
-done <"$T/attempts.tsv"
+touch "$T/stopped.txt" "$T/killed.txt"
+# One awk pass (a few thousand attempts: no process per line).
+awk -F'\t' -v OFS='\t' -v T="$T" '
+	function fld(line, key,    m) {
+		if (match(line, " " key "=[^ ]+")) {
+			m = substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2)
+			gsub(/"/, "", m)
+			return m
+		}
+		return "\\N"
+	}
+	function first(file,    l) { l = ""; if ((getline l < file) > 0) { close(file); return l } close(file); return "\\N" }
+	FILENAME ~ /stopped.txt$/ { stopped[$1] = 1; next }
+	FILENAME ~ /killed.txt$/ { killed[$1] = 1; next }
+	{
+		att = $1; f = T "/logs/" att ".log"
+		runts = token = lostts = donets = donest = skip = "\\N"; san = 0
+		while ((getline line < f) > 0) {
+			if (index(line, "[CRON_RUN]") && runts == "\\N") { runts = fld(line, "ts"); token = fld(line, "token") }
+			else if (index(line, "[CRON_LOST]") && lostts == "\\N") lostts = fld(line, "ts")
+			else if (index(line, "[CRON_DONE]") && donets == "\\N") { donets = fld(line, "ts"); donest = fld(line, "status") }
+			else if (index(line, "[CRON_SKIP]") && skip == "\\N") skip = fld(line, "reason")
+			if (line ~ /Sanitizer|runtime error:/) san = 1
+		}
+		close(f)
+		print att, $2, $3, $4, $5, $6, runts, token, lostts, donets, donest, skip, san,
+			(att in stopped) ? 1 : 0, (att in killed) ? 1 : 0,
+			first(T "/cmdtimes/" att ".start"), first(T "/cmdtimes/" att ".end")
+	}' "$T/stopped.txt" "$T/killed.txt" "$T/attempts.tsv" >"$T/outcomes.tsv"
 SOAK_TABLES=$(soak_tables)
 cores=$(find "$T/work" -maxdepth 1 -name 'core*' | wc -l)
 cp "$T/faults.tsv" "$T/faults.load.tsv" 2>/dev/null || : >"$T/faults.load.tsv"

@@ -38,5 +38,18 @@ for variant in polite stubborn; do
 	le "$variant: stopped by the lease deadline (ttl 6s after the last renewal)" "$((t_exit - t_hb))" 6800
 	le "$variant: not before deadline - grace (>= 4s after the database died)" $((4000 - 2000)) "$((t_exit - t_down))"
 done
-has_line "polite: SIGTERM was enough (128+15 or 75 reported, COMMAND ended early)" "$T/polite.out" '\[CRON_LOST\]'
+
+# The final release cannot reach the database: the status is still COMMAND's,
+# with a warning; the lease expires on its own.
+pg_ctl_ db -w -t 60 start >/dev/null 2>&1
+wait_for 20 pg_up db
+cronlock_bg rel run --job ddrel --ttl 9s --db "$DB" "${FAST[@]}" -- sh -c "while [ ! -e '$T/go' ]; do sleep 0.1; done; exit 3"
+w=$BG_PID
+ok "release: the run starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/rel.out'"
+cluster_stop "$T/db" immediate
+touch "$T/go"
+wait_rc "$w" 20
+is "release unreachable: the exit status is still COMMAND's (3)" 3 "$RC"
+has_line "release unreachable: [CRON_DONE] says the release failed" "$T/rel.out" '\[CRON_DONE\].*(release="?failed|warn)'
+no_line "release unreachable: the lease was not 'lost'" "$T/rel.out" '\[CRON_LOST\]'
 finish

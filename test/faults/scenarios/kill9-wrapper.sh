@@ -33,4 +33,23 @@ is "its COMMAND got token 2" 2 "$(cat "$CL_OUT")"
 is "A's run is expired, taken over" "expired|t" \
 	"$(q db "SELECT status, taken_over_by IS NOT NULL FROM cron_lock.job_runs WHERE job = 'k9' AND token = 1")"
 is "the anomaly view records the stale takeover" 1 "$(q db "SELECT count(*) FROM cron_lock.anomalies WHERE job = 'k9' AND kind = 'stale_takeover'")"
+
+# SIGTERM, SIGINT, SIGHUP, SIGQUIT to the wrapper are passed to COMMAND's group;
+# the run is released as cancelled; the exit status is COMMAND's (128+N).  The
+# wrapper is started with default signal dispositions: a background job of a
+# non-interactive shell inherits SIGINT and SIGQUIT ignored, and cronlock keeps
+# an inherited "ignore" (as nohup users expect for SIGHUP).
+for sig in TERM INT HUP QUIT; do
+	rm -f "$T/cmd.pid"
+	bg s$sig env --default-signal=INT,QUIT,HUP "$CRONLOCK_BIN" run --job sg$sig --ttl 4s --db "$DB" -- sh -c "echo \$\$ >'$T/cmd.pid'; exec sleep 60"
+	w=$BG_PID
+	ok "SIG$sig: the run starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/s$sig.out' && [ -s '$T/cmd.pid' ]"
+	c=$(cat "$T/cmd.pid")
+	kill -$sig "$w"
+	wait_rc "$w" 10
+	is "SIG$sig to the wrapper: COMMAND's status (128+$(kill -l $sig))" $((128 + $(kill -l $sig))) "$RC"
+	ok "SIG$sig: COMMAND is gone" bash -c "! kill -0 $c 2>/dev/null"
+	is "SIG$sig: the run is released as cancelled" "cancelled|free" \
+		"$(q db "SELECT r.status, s.state FROM cron_lock.job_runs r JOIN cron_lock.status s USING (job) WHERE r.job = 'sg$sig'")"
+done
 finish
