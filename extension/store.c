@@ -12,12 +12,23 @@
  */
 #include "cron_lock.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "common/hashfn.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #define MAX_ARGS 10
 
@@ -33,8 +44,8 @@ typedef struct Statement
 	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at, expires_at" \
 	"  FROM cron_lock.leases WHERE job = $1"
 
+/* LEASE_PEEK is a direct index probe (PeekLease), not a statement. */
 static Statement fetch_lease[] = {
-	[LEASE_PEEK] = {LEASE_COLUMNS, 1, {TEXTOID}},
 	[LEASE_TAKE] = {LEASE_COLUMNS " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}},
 	[LEASE_RENEW] = {LEASE_COLUMNS " FOR NO KEY UPDATE", 1, {TEXTOID}},
 	[LEASE_GUARD] = {LEASE_COLUMNS " FOR KEY SHARE", 1, {TEXTOID}},
@@ -186,6 +197,77 @@ NotNullColumn(int col)
 	return value;
 }
 
+/* Columns of cron_lock.leases, in table order (see cron_lock--1.0.sql). */
+enum
+{
+	LEASES_JOB = 1, LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD,
+	LEASES_ATTEMPT, LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
+	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_NATTS = LEASES_EXPIRES_AT
+};
+
+/*
+ * PeekLease: the committed lease row of a job, read by a probe of its primary
+ * key with a snapshot taken now (like a READ COMMITTED statement).  This is
+ * the first step of every cron_lock_try, so it skips the executor: no plan,
+ * no portal.  Takes AccessShareLock on the table and index, held to the end
+ * of the transaction as a statement's would be.
+ */
+static bool
+PeekLease(text *job, Lease *lease)
+{
+	Oid			relid = get_relname_relid("leases", get_namespace_oid("cron_lock", false));
+	Relation	rel;
+	Relation	index;
+	Snapshot	snapshot;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "cron_lock: table cron_lock.leases is missing");
+	rel = table_open(relid, AccessShareLock);
+	if (RelationGetDescr(rel)->natts != LEASES_NATTS)
+		elog(ERROR, "cron_lock: cron_lock.leases has an unexpected shape");
+	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(job));
+	key.sk_collation = C_COLLATION_OID;
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		isnull;
+		Datum		value;
+
+		slot_getallattrs(slot);
+		lease->token = DatumGetInt64(slot->tts_values[LEASES_TOKEN - 1]);
+		lease->run_id = DatumGetInt64(slot->tts_values[LEASES_RUN_ID - 1]);
+		lease->instance = DatumGetTextPCopy(slot->tts_values[LEASES_INSTANCE - 1]);
+		lease->held = DatumGetBool(slot->tts_values[LEASES_HELD - 1]);
+		isnull = slot->tts_isnull[LEASES_ATTEMPT - 1];
+		lease->has_attempt = !isnull;
+		if (!isnull)
+			lease->attempt = *DatumGetUUIDP(slot->tts_values[LEASES_ATTEMPT - 1]);
+		value = slot->tts_values[LEASES_BACKEND_PID - 1];
+		lease->has_pid = !slot->tts_isnull[LEASES_BACKEND_PID - 1];
+		lease->backend_pid = lease->has_pid ? DatumGetInt32(value) : 0;
+		lease->acquired_at = DatumGetTimestampTz(slot->tts_values[LEASES_ACQUIRED_AT - 1]);
+		lease->expires_at = DatumGetTimestampTz(slot->tts_values[LEASES_EXPIRES_AT - 1]);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return found;
+}
+
 /*
  * LeaseFetch: read the lease row of a job, locked as mode says.  False when
  * there is no row, or (LEASE_TAKE) when another transaction has it locked.
@@ -199,6 +281,8 @@ LeaseFetch(text *job, LeaseLock mode, Lease *lease)
 	bool		isnull;
 	Datum		value;
 
+	if (mode == LEASE_PEEK)
+		return PeekLease(job, lease);
 	if (Execute(&fetch_lease[mode], values, NULL, SPI_OK_SELECT) == 0)
 		return false;
 

@@ -44,6 +44,7 @@ suite isolation make -s installcheck REGRESS=
 suite storm test/storm/storm.sh 15
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
+suite install test/install/install_test.sh
 # The client's integration tests restart and SIGSTOP their server: own cluster.
 client_integration() {
 	local d=$dir/client rc
