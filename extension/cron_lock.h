@@ -106,6 +106,8 @@ extern void LeaseRenew(text *job, int64 run_id, TimestampTz now,
 					   TimestampTz expires_at);
 extern void LeaseEnd(text *job, int64 run_id, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
+extern bool LeaseReleaseHeld(text *job, int64 token, text *status,
+							 text *message);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,
 							   TimestampTz now);

@@ -2,7 +2,8 @@
  * release.c
  *	  cron_lock_release: end a run and free its lease.
  *
- * Locks the lease row FOR NO KEY UPDATE, like a heartbeat.  A release may
+ * Updates the lease row (a FOR NO KEY UPDATE row lock, like a heartbeat's) in
+ * one statement when the token still holds it.  A release may
  * arrive twice (the first reply was lost) or too late (the lease was taken
  * over or force-released); neither changes a run that already ended, but a
  * late report is kept beside it.
@@ -45,22 +46,16 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	int64		token = ArgToken(fcinfo, 1);
 	text	   *status = ArgStatus(fcinfo, 2, job_name);
 	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
-	Lease		lease;
 	RunReport	run;
-	TimestampTz now;
 	bool		released;
 
 	RequireWritable("release the lease of", job_name);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 
-	if (LeaseFetch(job, LEASE_RENEW, &lease) && lease.held && lease.token == token)
-	{
-		now = GetCurrentTimestamp();
-		CommitDurably();
-		LeaseEnd(job, lease.run_id, status, message, now, NULL);
+	CommitDurably();
+	if (LeaseReleaseHeld(job, token, status, message))
 		released = true;
-	}
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);

@@ -126,6 +126,22 @@ static Statement end_run = {
 	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
 };
 
+/*
+ * $1 job, $2 token, $3 status, $4 message: the holder's own release in one
+ * statement.  The lease UPDATE takes the same FOR NO KEY UPDATE row lock that
+ * LEASE_RENEW would; the clock is read as the row is updated.
+ */
+static Statement release_held = {
+	"WITH lease AS ("
+	"  UPDATE cron_lock.leases SET held = false, attempt = NULL"
+	"   WHERE job = $1 AND held AND token = $2"
+	"  RETURNING run_id)"
+	" UPDATE cron_lock.job_runs r SET status = $3, message = $4,"
+	"     finished_at = clock_timestamp()"
+	"   FROM lease WHERE r.run_id = lease.run_id RETURNING r.run_id",
+	4, {TEXTOID, INT8OID, TEXTOID, TEXTOID}
+};
+
 static Statement find_run = {
 	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL"
 	"  FROM cron_lock.job_runs WHERE job = $1 AND token = $2",
@@ -396,6 +412,17 @@ LeaseEnd(text *job, int64 run_id, text *status, text *message,
 	forced_by ? ' ' : 'n'};
 
 	Execute(&end_run, values, nulls, SPI_OK_UPDATE);
+}
+
+/* LeaseReleaseHeld: end the run of a held lease with this token; false if none. */
+bool
+LeaseReleaseHeld(text *job, int64 token, text *status, text *message)
+{
+	Datum		values[4] = {PointerGetDatum(job), Int64GetDatum(token),
+	PointerGetDatum(status), PointerGetDatum(message)};
+	char		nulls[4] = {' ', ' ', ' ', message ? ' ' : 'n'};
+
+	return Execute(&release_held, values, nulls, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
 /* RunFindByToken: the run a job issued a token to, if any. */
