@@ -46,16 +46,26 @@ client:
 
 install: client-install
 
+# cmake --install writes install_manifest.txt into the build tree; under sudo
+# it must stay the build tree owner's, or the next unprivileged build fails.
+KEEP_BUILD_OWNER = chown --reference=$(BUILD_DIR) $(BUILD_DIR)/install_manifest.txt 2>/dev/null || true
+
 client-install: client
 	@if [ -f client/CMakeLists.txt ]; then \
-		DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) >/dev/null; \
+		DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) >/dev/null && $(KEEP_BUILD_OWNER); \
 	fi
 
 uninstall: uninstall-client
 
+# The files to remove are those an install of the current PREFIX would write
+# (staged into a scratch directory), not whatever an earlier install listed.
 uninstall-client:
-	@if [ -f $(BUILD_DIR)/install_manifest.txt ]; then \
-		xargs -r -d '\n' -I{} rm -f "$(DESTDIR){}" < $(BUILD_DIR)/install_manifest.txt; \
+	@if [ -f $(BUILD_DIR)/cmake_install.cmake ]; then \
+		stage=$$(mktemp -d) && \
+		DESTDIR=$$stage cmake --install $(BUILD_DIR) --prefix $(PREFIX) >/dev/null && \
+		(cd $$stage && find . \( -type f -o -type l \) -print | sed 's|^\.||') | \
+			while read -r f; do rm -f "$(DESTDIR)$$f"; done; \
+		rm -rf $$stage; $(KEEP_BUILD_OWNER); \
 	fi
 
 # Build as the invoking user; only the install step needs root.

@@ -11,7 +11,7 @@ source test/lib/cluster.sh
 export CRONLOCK_BIN=${CRONLOCK_BIN:-$repo/build/client/cronlock}
 dir=$(mktemp -d /tmp/cronlock-test.XXXXXX)
 chmod 755 "$dir"
-trap 'cluster_stop "$dir/pg" immediate; cluster_stop "$dir/client" immediate; rm -rf "$dir"' EXIT
+trap 'cluster_stop "$dir/pg" immediate; cluster_stop "$dir/own" immediate; rm -rf "$dir"' EXIT
 
 cluster_create "$dir/pg" && cluster_start "$dir/pg" || exit 1
 eval "$(cluster_env "$dir/pg")"
@@ -45,19 +45,21 @@ suite storm test/storm/storm.sh 15
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
-# The client's integration tests restart and SIGSTOP their server: own cluster.
-client_integration() {
-	local d=$dir/client rc
+# The client's integration tests restart and SIGSTOP their server: each run
+# that includes them gets a cluster of its own.
+own_cluster() {
+	local d=$dir/own rc
+	rm -rf "$d"
 	cluster_create "$d" && cluster_start "$d" || return 1
-	(eval "$(cluster_env "$d")" && build/client/test/cronlock_integration_tests)
+	(eval "$(cluster_env "$d")" && "$@")
 	rc=$?
 	cluster_stop "$d" immediate
 	return $rc
 }
-suite client-integration client_integration
+suite client-integration own_cluster build/client/test/cronlock_integration_tests
 [ -x test/server/run.sh ] && suite server test/server/run.sh
 [ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh
-[ -x test/faults/sanitize.sh ] && suite sanitizers test/faults/sanitize.sh
+[ -x test/faults/sanitize.sh ] && suite sanitizers own_cluster test/faults/sanitize.sh
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"

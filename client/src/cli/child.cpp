@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <climits>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -27,6 +29,36 @@ namespace cronlock::cli {
 int exec_failure_status(int err)
 {
 	return err == ENOENT || err == ENOTDIR ? 127 : 126;
+}
+
+// The file a shell would run for `name`: a name with a slash as is; otherwise the
+// first executable regular file on PATH, else the first one found at all (exec then
+// fails with EACCES: 126). Unsearchable PATH entries are skipped, as shells do,
+// instead of turning "not found" (127) into "permission denied".
+static std::optional<std::string> resolve_command(const std::string &name)
+{
+	if (name.find('/') != std::string::npos)
+		return name;
+	const char *env_path = std::getenv("PATH");
+	std::string path = env_path ? env_path : "/usr/local/bin:/usr/bin:/bin";
+	std::optional<std::string> not_executable;
+	size_t start = 0;
+	while (start <= path.size()) {
+		size_t end = path.find(':', start);
+		if (end == std::string::npos)
+			end = path.size();
+		std::string dir = path.substr(start, end - start);
+		std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+		struct stat st;
+		if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(candidate.c_str(), X_OK) == 0)
+				return candidate;
+			if (!not_executable)
+				not_executable = candidate;
+		}
+		start = end + 1;
+	}
+	return not_executable;
 }
 
 int exit_status_of(int ws)
@@ -58,6 +90,7 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 		envp.push_back(s.data());
 	envp.push_back(nullptr);
 	std::vector<std::string> argv_copy = argv;
+	const std::optional<std::string> file = resolve_command(argv.at(0));
 	for (auto &s : argv_copy)
 		args.push_back(s.data());
 	args.push_back(nullptr);
@@ -87,8 +120,9 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, nullptr);
-		execvpe(args[0], args.data(), envp.data());
-		int err = errno;
+		if (file)
+			execve(file->c_str(), args.data(), envp.data());
+		int err = file ? errno : ENOENT;
 		ssize_t ignored = write(pipefd[1], &err, sizeof err);
 		(void)ignored;
 		_exit(exec_failure_status(err));
