@@ -91,7 +91,7 @@ CREATE TABLE cron_lock.leases (
 	acquired_at   timestamptz NOT NULL,
 	heartbeat_at  timestamptz NOT NULL,
 	expires_at    timestamptz NOT NULL
-) WITH (fillfactor = 50);  -- every run updates its row twice: room for HOT updates
+);
 
 -- Every held, locked or too_soon answer: who asked, who held.
 CREATE TABLE cron_lock.contention (
