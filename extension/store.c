@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * store.c
- *	  Every statement on cron_lock's tables, prepared once per backend.
+ *	  Every access to cron_lock's tables: statements prepared once per
+ *	  backend, and the direct primary-key probe that starts every try.
  *
  * Callers are inside SPI_connect(); results (text pointers included) stay
  * valid until their SPI_finish().  The plans are saved with SPI_keepplan and

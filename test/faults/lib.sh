@@ -417,24 +417,9 @@ child_of() { pgrep -P "$1" -f "$2" | head -1; }
 # pg_basebackup -R, on its own port and socket dir, application_name NAME.
 # VIA_PORT: stream WAL through that port (a fault proxy) instead.
 pg_standby() {
-	local name=$1 primary=$2 via=${3:-} dir=$T/$1 port
-	port=$(free_port)
-	mkdir -p "$dir"
-	chown postgres: "$dir"
-	chmod 700 "$dir"
-	echo "$port" >"$dir/port"
+	local name=$1 primary=$2 via=${3:-} dir=$T/$1
 	echo "$dir" >>"$T/.clusters"
-	as_pg "$PG_BINDIR/pg_basebackup" -D "$dir/data" -h 127.0.0.1 -p "$(pg_port "$primary")" \
-		-U postgres -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
-		cat "$dir/basebackup.log" >&2
-		return 1
-	}
-	as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null <<CONF
-port = $port
-unix_socket_directories = '$dir'
-cluster_name = '$name'
-primary_conninfo = 'host=127.0.0.1 port=${via:-$(pg_port "$primary")} user=postgres application_name=$name'
-CONF
+	cluster_standby "$dir" "$T/$primary" "$via" || return 1
 	cluster_start "$dir" || return 1
 	wait_for 30 bash -c "[ \"\$(psql -XAt -h '$T/$primary' -p $(pg_port "$primary") -U postgres -d postgres -c \"SELECT count(*) FROM pg_stat_replication WHERE application_name = '$name' AND state = 'streaming'\")\" = 1 ]"
 }

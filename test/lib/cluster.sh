@@ -6,6 +6,11 @@
 #                               TCP for role pw_user and members of role pw_users)
 #   cluster_start DIR           start and wait until it accepts connections
 #   cluster_stop DIR [MODE]     pg_ctl stop -m MODE (fast by default), ignore if down
+#   cluster_standby DIR PRIMARY [VIA_PORT]
+#                               a streaming standby of the cluster in PRIMARY
+#                               (pg_basebackup -R over loopback), own port and
+#                               socket, application_name = basename DIR; not
+#                               started.  VIA_PORT streams WAL through that port.
 #   cluster_env DIR             print export lines (PGHOST PGPORT PGUSER PGDATABASE)
 #   as_pg CMD...                run CMD as the cluster's owner (root cannot run postgres)
 #
@@ -57,6 +62,27 @@ host    all          +pw_users       127.0.0.1/32  scram-sha-256
 host    all          all             127.0.0.1/32  trust
 host    replication  all             127.0.0.1/32  trust
 local   replication  all                      trust
+EOF
+	echo "$port" >"$dir/port"
+}
+
+cluster_standby() {
+	local dir=$1 primary=$2 via=${3:-} port name
+	port=$(free_port)
+	name=$(basename "$dir")
+	mkdir -p "$dir"
+	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+	chmod 700 "$dir"
+	as_pg "$PG_BINDIR/pg_basebackup" -D "$dir/data" -h 127.0.0.1 -p "$(cat "$primary/port")" \
+		-U postgres -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
+		cat "$dir/basebackup.log" >&2
+		return 1
+	}
+	as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null <<EOF
+port = $port
+unix_socket_directories = '$dir'
+cluster_name = '$name'
+primary_conninfo = 'host=127.0.0.1 port=${via:-$(cat "$primary/port")} user=postgres application_name=$name'
 EOF
 	echo "$port" >"$dir/port"
 }

@@ -46,20 +46,13 @@ acquire "$P" d h2 1h >/dev/null
 # own port and socket, started.
 make_standby() {
 	local from=$1 dir=$ROOT/$2
-	mkdir -p "$dir"
-	chown postgres: "$dir" 2>/dev/null
-	chmod 700 "$dir"
-	if as_pg "$PG_BINDIR/pg_basebackup" -h "$from" -p "$(port_of "$from")" -U postgres -D "$dir/data" \
-		-R -X stream -c fast >"$ROOT/$2.basebackup.log" 2>&1; then
+	CLUSTERS+=("$dir")
+	if cluster_standby "$dir" "$from" >"$ROOT/$2.standby.log" 2>&1; then
 		ok "$2: pg_basebackup -R"
 	else
-		fail "$2: pg_basebackup -R" "$(cat "$ROOT/$2.basebackup.log")"
+		fail "$2: pg_basebackup -R" "$(cat "$ROOT/$2.standby.log")"
 		summary
 	fi
-	free_port >"$dir/port"
-	printf "port = %s\nunix_socket_directories = '%s'\n" "$(cat "$dir/port")" "$dir" |
-		as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-	CLUSTERS+=("$dir")
 	cluster_start "$dir" || {
 		fail "$2: standby started" "$(tail -n 20 "$dir/server.log")"
 		summary
