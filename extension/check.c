@@ -12,7 +12,6 @@
  */
 #include "cron_lock.h"
 
-#include "executor/spi.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(cron_lock_check);
@@ -28,8 +27,6 @@ cron_lock_check(PG_FUNCTION_ARGS)
 	char	   *why = NULL;
 
 	RequireWritable("check the lease of", job_name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
 
 	has_lease = LeaseFetch(job, LEASE_GUARD, &lease);
 	now = GetCurrentTimestamp();
@@ -51,7 +48,5 @@ cron_lock_check(PG_FUNCTION_ARGS)
 				 errdetail_internal("%s", why),
 				 errhint("Stop writing: another runner may own this job now.")));
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
 	PG_RETURN_VOID();
 }

@@ -190,38 +190,36 @@ CREATE TYPE cron_lock.try_result AS (
 	acquired boolean, reason text, run_id bigint, token bigint,
 	holder text COLLATE "C", holder_pid integer, expires_at timestamptz, took_over bigint);
 
+-- The C functions carry no SET search_path (a GUC save and restore on every
+-- call): their hot paths resolve no names, and their few SQL statements run
+-- under search_path = pg_catalog, cron_lock, pg_temp set by the module itself.
 CREATE FUNCTION @extschema@.cron_lock_try(
 	job text, instance text, ttl interval,
 	attempt uuid DEFAULT NULL, min_gap interval DEFAULT NULL)
 RETURNS cron_lock.try_result
 AS 'MODULE_PATHNAME', 'cron_lock_try'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, cron_lock, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION @extschema@.cron_lock_heartbeat(job text, token bigint, ttl interval)
 RETURNS timestamptz
 AS 'MODULE_PATHNAME', 'cron_lock_heartbeat'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, cron_lock, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION @extschema@.cron_lock_release(
 	job text, token bigint, status text DEFAULT 'succeeded', message text DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'cron_lock_release'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, cron_lock, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION @extschema@.cron_lock_check(job text, token bigint)
 RETURNS void
 AS 'MODULE_PATHNAME', 'cron_lock_check'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, cron_lock, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION @extschema@.cron_lock_force_release(job text, token bigint DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'cron_lock_force_release'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, cron_lock, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- Deletes finished runs and events older than keep; returns the rows deleted.
 -- Never a running run or the run of a lease, never a run that a kept

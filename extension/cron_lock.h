@@ -5,8 +5,8 @@
  * The SQL-callable functions (try.c, heartbeat.c, release.c, check.c,
  * force_release.c) validate their arguments (validate.c), refuse to write on
  * a standby or in a read-only transaction (durability.c), and reach the
- * tables only through store.c, which owns every SQL statement and its
- * prepared plan.  All of them run inside SPI_connect()/SPI_finish().
+ * tables only through store.c: one-row reads and writes go directly to the
+ * table (rows.c); the rare multi-row paths are SQL statements run by SPI.
  *
  * Row lock protocol on cron_lock.leases (its only unique index is the
  * primary key on job, so updates that keep job are "no key" updates):
@@ -22,7 +22,9 @@
 
 #include "postgres.h"
 
+#include "access/tableam.h"
 #include "fmgr.h"
+#include "nodes/execnodes.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -54,6 +56,24 @@ extern void CommitLazilyIfAlone(void);
 /* token.c: the next fencing token of a job. */
 extern int64 NextToken(int64 last, const char *job);
 
+/* rows.c: one-row reads and writes of a cron_lock table. */
+typedef struct Table
+{
+	Relation	rel;
+	Snapshot	snapshot;		/* of the last probe */
+	TupleTableSlot *row;		/* the row the last probe found */
+	EState	   *estate;			/* made by the first write */
+	ResultRelInfo *rri;
+} Table;
+
+extern void TableOpen(Table *t, const char *name, int natts, LOCKMODE lockmode);
+extern bool TableFind(Table *t, Datum key, RegProcedure eq, Oid collation);
+extern TM_Result TableLockRow(Table *t, LockTupleMode mode, LockWaitPolicy wait);
+extern void TableInsert(Table *t, const Datum *values, const bool *nulls);
+extern void TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
+						const Datum *values, const bool *nulls);
+extern void TableClose(Table *t);
+
 /* store.c: the rows behind a lease. */
 typedef enum LeaseLock
 {
@@ -65,6 +85,7 @@ typedef enum LeaseLock
 
 typedef struct Lease
 {
+	ItemPointerData tid;		/* the row version read (locked, if asked) */
 	int64		token;			/* last token issued for the job */
 	int64		run_id;			/* run of that token */
 	text	   *instance;		/* who took it */
@@ -99,12 +120,12 @@ typedef struct NewRun
 extern bool LeaseFetch(text *job, LeaseLock mode, Lease *lease);
 extern bool LeaseTryLockNewJob(text *job);
 extern int64 LeaseInsertFirst(const NewRun *run);
-extern int64 LeaseAcquire(const NewRun *run);
+extern int64 LeaseAcquire(const Lease *lease, const NewRun *run);
 extern void LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id,
 							   TimestampTz now);
-extern void LeaseRenew(text *job, int64 run_id, TimestampTz now,
+extern void LeaseRenew(const Lease *lease, TimestampTz now,
 					   TimestampTz expires_at);
-extern void LeaseEnd(text *job, int64 run_id, text *status, text *message,
+extern void LeaseEnd(const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
 extern bool LeaseReleaseHeld(text *job, int64 token, text *status,
 							 text *message);

@@ -9,7 +9,6 @@
  */
 #include "cron_lock.h"
 
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -27,8 +26,6 @@ cron_lock_force_release(PG_FUNCTION_ARGS)
 	bool		freed = false;
 
 	RequireWritable("force-release", job_name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
 
 	if (LeaseFetch(job, LEASE_RENEW, &lease) && lease.held &&
 		(any_token || lease.token == token))
@@ -36,12 +33,10 @@ cron_lock_force_release(PG_FUNCTION_ARGS)
 		TimestampTz now = GetCurrentTimestamp();
 
 		CommitDurably();
-		LeaseEnd(job, lease.run_id, cstring_to_text("cancelled"),
+		LeaseEnd(&lease, cstring_to_text("cancelled"),
 				 cstring_to_text(psprintf("force-released by %s", who)), now, who);
 		freed = true;
 	}
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
 	PG_RETURN_BOOL(freed);
 }

@@ -9,7 +9,6 @@
  */
 #include "cron_lock.h"
 
-#include "executor/spi.h"
 #include "utils/builtins.h"
 
 /* Why a heartbeat found its token no longer current, as one sentence. */
@@ -51,8 +50,6 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 	TimestampTz expires_at = 0;
 
 	RequireWritable("renew the lease of", job_name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
 
 	has_lease = LeaseFetch(job, LEASE_RENEW, &lease);
 	now = GetCurrentTimestamp();
@@ -65,7 +62,7 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 								   (double) (now - lease.expires_at) / USECS_PER_SEC));
 		expires_at = now + ttl;
 		CommitDurably();
-		LeaseRenew(job, lease.run_id, now, expires_at);
+		LeaseRenew(&lease, now, expires_at);
 	}
 	else
 	{
@@ -78,8 +75,6 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 								 &lease, has_lease));
 	}
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
 	if (expires_at == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(expires_at);

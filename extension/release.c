@@ -11,7 +11,6 @@
  */
 #include "cron_lock.h"
 
-#include "executor/spi.h"
 #include "utils/builtins.h"
 
 /*
@@ -50,8 +49,6 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	bool		released;
 
 	RequireWritable("release the lease of", job_name);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
 
 	CommitDurably();
 	if (LeaseReleaseHeld(job, token, status, message))
@@ -68,7 +65,5 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	else
 		released = false;
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
 	PG_RETURN_BOOL(released);
 }

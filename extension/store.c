@@ -1,37 +1,428 @@
 /*-------------------------------------------------------------------------
  * store.c
- *	  Every access to cron_lock's tables: statements prepared once per
- *	  backend, and the direct primary-key probe that starts every try.
+ *	  Every access to cron_lock's tables.
  *
- * Callers are inside SPI_connect(); results (text pointers included) stay
- * valid until their SPI_finish().  The plans are saved with SPI_keepplan and
- * revalidated by the plan cache if the tables change.  Each statement is one
- * executor run; data-modifying CTEs keep related writes in one statement.
- * Times are always passed in by the caller, taken after the lease row lock
- * (see cron_lock.h for the lock protocol).
+ * The one-row reads and writes of every try, heartbeat and release go
+ * directly to the tables (rows.c): a primary-key probe, a row lock, an
+ * insert, an update.  The rare paths that read or write several rows
+ * (takeover, late reports) are SQL statements, prepared once per backend
+ * and run by SPI under a fixed search path.  Times are always passed in by
+ * the caller, taken after the lease row lock (see cron_lock.h for the lock
+ * protocol).
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
 
-#include "access/genam.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/inet.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
+#include "utils/memutils.h"
 
 #define MAX_ARGS 10
+
+/* Columns of the tables, in table order (see cron_lock--1.0.sql). */
+enum
+{
+	LEASES_JOB = 1, LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD,
+	LEASES_ATTEMPT, LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
+	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_NATTS = LEASES_EXPIRES_AT
+};
+
+enum
+{
+	RUNS_RUN_ID = 1, RUNS_JOB, RUNS_INSTANCE, RUNS_TOKEN, RUNS_ATTEMPT,
+	RUNS_STATUS, RUNS_STARTED_AT, RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT,
+	RUNS_FINISHED_AT, RUNS_BACKEND_PID, RUNS_BACKEND_START, RUNS_CLIENT_ADDR,
+	RUNS_APPLICATION_NAME, RUNS_MESSAGE, RUNS_TAKEN_OVER_BY,
+	RUNS_REPORTED_STATUS, RUNS_REPORTED_AT, RUNS_FORCED_BY,
+	RUNS_NATTS = RUNS_FORCED_BY
+};
+
+enum
+{
+	CONTENTION_JOB = 1, CONTENTION_INSTANCE, CONTENTION_HOLDER,
+	CONTENTION_REASON, CONTENTION_AT, CONTENTION_BACKEND_PID,
+	CONTENTION_CLIENT_ADDR, CONTENTION_NATTS = CONTENTION_CLIENT_ADDR
+};
+
+enum
+{
+	ANOMALY_KIND = 1, ANOMALY_JOB, ANOMALY_RUN_ID, ANOMALY_INSTANCE,
+	ANOMALY_DETECTED_AT, ANOMALY_DETAIL, ANOMALY_NATTS = ANOMALY_DETAIL
+};
+
+/* A row being built: values and nulls, 1-based like attnums. */
+#define SET(v, n, col, datum) ((v)[(col) - 1] = (datum), (n)[(col) - 1] = false)
+
+/* The client's address (NULL on a unix socket), fixed for the session. */
+static Datum
+ClientAddr(bool *isnull)
+{
+	static bool known = false;
+	static bool addr_null;
+	static Datum addr;
+
+	if (!known)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		value;
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+		value = inet_client_addr(fcinfo);
+		addr_null = fcinfo->isnull;
+		addr = addr_null ? (Datum) 0 : value;
+		MemoryContextSwitchTo(old);
+		known = true;
+	}
+	*isnull = addr_null;
+	return addr;
+}
+
+/* application_name as the runner set it, NULL when empty. */
+static Datum
+ApplicationName(bool *isnull)
+{
+	*isnull = application_name == NULL || application_name[0] == '\0';
+	return *isnull ? (Datum) 0 : CStringGetTextDatum(application_name);
+}
+
+/* --- the lease row ------------------------------------------------------ */
+
+static void
+LeaseFromRow(TupleTableSlot *row, Lease *lease)
+{
+	Datum	   *v;
+	bool	   *n;
+
+	slot_getallattrs(row);
+	v = row->tts_values;
+	n = row->tts_isnull;
+	lease->tid = row->tts_tid;
+	lease->token = DatumGetInt64(v[LEASES_TOKEN - 1]);
+	lease->run_id = DatumGetInt64(v[LEASES_RUN_ID - 1]);
+	lease->instance = DatumGetTextPCopy(v[LEASES_INSTANCE - 1]);
+	lease->held = DatumGetBool(v[LEASES_HELD - 1]);
+	lease->has_attempt = !n[LEASES_ATTEMPT - 1];
+	if (lease->has_attempt)
+		lease->attempt = *DatumGetUUIDP(v[LEASES_ATTEMPT - 1]);
+	lease->has_pid = !n[LEASES_BACKEND_PID - 1];
+	lease->backend_pid = lease->has_pid ? DatumGetInt32(v[LEASES_BACKEND_PID - 1]) : 0;
+	lease->acquired_at = DatumGetTimestampTz(v[LEASES_ACQUIRED_AT - 1]);
+	lease->expires_at = DatumGetTimestampTz(v[LEASES_EXPIRES_AT - 1]);
+}
+
+static const LockTupleMode row_lock[] = {
+	[LEASE_TAKE] = LockTupleExclusive,
+	[LEASE_RENEW] = LockTupleNoKeyExclusive,
+	[LEASE_GUARD] = LockTupleKeyShare,
+};
+
+/*
+ * LeaseFetch: read the lease row of a job, locked as mode says.  False when
+ * there is no row, or (LEASE_TAKE) when another transaction has it locked.
+ * LEASE_RENEW and LEASE_GUARD may wait, but only behind a transaction that
+ * holds LEASE_TAKE, and those never wait themselves.  LEASE_PEEK is a plain
+ * read with a snapshot taken now, the first step of every try.
+ */
+bool
+LeaseFetch(text *job, LeaseLock mode, Lease *lease)
+{
+	Table		leases;
+	bool		found;
+
+	TableOpen(&leases, "leases", LEASES_NATTS,
+			  mode == LEASE_PEEK ? AccessShareLock : RowShareLock);
+	found = TableFind(&leases, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
+	if (found && mode != LEASE_PEEK)
+		found = TableLockRow(&leases, row_lock[mode],
+							 mode == LEASE_TAKE ? LockWaitSkip : LockWaitBlock) == TM_Ok;
+	if (found)
+		LeaseFromRow(leases.row, lease);
+	TableClose(&leases);
+	return found;
+}
+
+/*
+ * LeaseTryLockNewJob: the right to insert the first lease row of a job,
+ * without waiting.  INSERT waits for a concurrent inserter of the same key,
+ * so every first insert happens under this transaction-scoped lock; field4
+ * keeps it apart from the keys of pg_advisory_xact_lock().  A hash
+ * collision only makes one of two brand-new jobs answer "locked".
+ */
+bool
+LeaseTryLockNewJob(text *job)
+{
+	LOCKTAG		tag;
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
+										   VARSIZE_ANY_EXHDR(job), 0);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
+						 (uint32) hash, 0x434C);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* The columns a new run sets on its lease row, in table order after job. */
+static const int lease_run_cols[] = {
+	LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD, LEASES_ATTEMPT,
+	LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
+	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT
+};
+
+/* The lease row of a new run (job and the lease_run_cols). */
+static void
+NewLeaseRow(const NewRun *run, int64 run_id, Datum *v, bool *n)
+{
+	memset(n, true, LEASES_NATTS * sizeof(bool));
+	SET(v, n, LEASES_JOB, PointerGetDatum(run->job));
+	SET(v, n, LEASES_TOKEN, Int64GetDatum(run->token));
+	SET(v, n, LEASES_RUN_ID, Int64GetDatum(run_id));
+	SET(v, n, LEASES_INSTANCE, PointerGetDatum(run->instance));
+	SET(v, n, LEASES_HELD, BoolGetDatum(true));
+	if (run->attempt != NULL)
+		SET(v, n, LEASES_ATTEMPT, UUIDPGetDatum(run->attempt));
+	SET(v, n, LEASES_BACKEND_PID, Int32GetDatum(MyProcPid));
+	SET(v, n, LEASES_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
+	SET(v, n, LEASES_ACQUIRED_AT, TimestampTzGetDatum(run->now));
+	SET(v, n, LEASES_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
+	SET(v, n, LEASES_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
+}
+
+/* Insert the run row of a new run; returns its run_id. */
+static int64
+InsertRun(const NewRun *run)
+{
+	Oid			seq = get_relname_relid("job_runs_run_id_seq",
+										get_namespace_oid("cron_lock", false));
+	int64		run_id;
+	Datum		v[RUNS_NATTS];
+	bool		n[RUNS_NATTS];
+	Table		runs;
+
+	if (!OidIsValid(seq))
+		elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
+	run_id = nextval_internal(seq, false);
+
+	memset(n, true, sizeof(n));
+	SET(v, n, RUNS_RUN_ID, Int64GetDatum(run_id));
+	SET(v, n, RUNS_JOB, PointerGetDatum(run->job));
+	SET(v, n, RUNS_INSTANCE, PointerGetDatum(run->instance));
+	SET(v, n, RUNS_TOKEN, Int64GetDatum(run->token));
+	if (run->attempt != NULL)
+		SET(v, n, RUNS_ATTEMPT, UUIDPGetDatum(run->attempt));
+	SET(v, n, RUNS_STATUS, CStringGetTextDatum("running"));
+	SET(v, n, RUNS_STARTED_AT, TimestampTzGetDatum(run->now));
+	SET(v, n, RUNS_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
+	SET(v, n, RUNS_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
+	SET(v, n, RUNS_BACKEND_PID, Int32GetDatum(MyProcPid));
+	SET(v, n, RUNS_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
+	v[RUNS_CLIENT_ADDR - 1] = ClientAddr(&n[RUNS_CLIENT_ADDR - 1]);
+	v[RUNS_APPLICATION_NAME - 1] = ApplicationName(&n[RUNS_APPLICATION_NAME - 1]);
+
+	TableOpen(&runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
+	TableInsert(&runs, v, n);
+	TableClose(&runs);
+	return run_id;
+}
+
+/* LeaseInsertFirst: the first lease of a job and its run; returns run_id. */
+int64
+LeaseInsertFirst(const NewRun *run)
+{
+	int64		run_id = InsertRun(run);
+	Datum		v[LEASES_NATTS];
+	bool		n[LEASES_NATTS];
+	Table		leases;
+
+	NewLeaseRow(run, run_id, v, n);
+	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
+	TableInsert(&leases, v, n);
+	TableClose(&leases);
+	return run_id;
+}
+
+/* LeaseAcquire: a new run holding an existing lease row, locked FOR UPDATE. */
+int64
+LeaseAcquire(const Lease *lease, const NewRun *run)
+{
+	int64		run_id = InsertRun(run);
+	Datum		v[LEASES_NATTS];
+	bool		n[LEASES_NATTS];
+	Datum		set_v[lengthof(lease_run_cols)];
+	bool		set_n[lengthof(lease_run_cols)];
+	Table		leases;
+
+	NewLeaseRow(run, run_id, v, n);
+	for (int i = 0; i < lengthof(lease_run_cols); i++)
+	{
+		set_v[i] = v[lease_run_cols[i] - 1];
+		set_n[i] = n[lease_run_cols[i] - 1];
+	}
+	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
+	TableUpdate(&leases, (ItemPointer) &lease->tid, lengthof(lease_run_cols),
+				lease_run_cols, set_v, set_n);
+	TableClose(&leases);
+	return run_id;
+}
+
+/* Set n columns of a job's lease row, locked by this transaction. */
+static void
+UpdateLease(const Lease *lease, int n, const int *cols, const Datum *v,
+			const bool *nulls)
+{
+	Table		leases;
+
+	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
+	TableUpdate(&leases, (ItemPointer) &lease->tid, n, cols, v, nulls);
+	TableClose(&leases);
+}
+
+/* Set n columns of a run, whose lease row this transaction has locked. */
+static void
+UpdateRun(int64 run_id, int n, const int *cols, const Datum *v,
+		  const bool *nulls)
+{
+	Table		runs;
+
+	TableOpen(&runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
+	if (!TableFind(&runs, Int64GetDatum(run_id), F_INT8EQ, InvalidOid))
+		elog(ERROR, "cron_lock: run " INT64_FORMAT " is missing", run_id);
+	TableUpdate(&runs, &runs.row->tts_tid, n, cols, v, nulls);
+	TableClose(&runs);
+}
+
+/* LeaseRenew: move the expiry of a held lease and of its run. */
+void
+LeaseRenew(const Lease *lease, TimestampTz now, TimestampTz expires_at)
+{
+	static const int lease_cols[] = {LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT};
+	static const int run_cols[] = {RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT};
+	Datum		v[2] = {TimestampTzGetDatum(now), TimestampTzGetDatum(expires_at)};
+	bool		n[2] = {false, false};
+
+	UpdateLease(lease, 2, lease_cols, v, n);
+	UpdateRun(lease->run_id, 2, run_cols, v, n);
+}
+
+/* Free a lease and end its run with status, message and who forced it. */
+static void
+EndRun(const Lease *lease, text *status, text *message, TimestampTz now,
+	   const char *forced_by)
+{
+	static const int lease_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
+	static const int run_cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT,
+	RUNS_FORCED_BY};
+	Datum		lease_v[2] = {BoolGetDatum(false), (Datum) 0};
+	bool		lease_n[2] = {false, true};
+	Datum		run_v[4] = {PointerGetDatum(status), PointerGetDatum(message),
+		TimestampTzGetDatum(now),
+	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
+	bool		run_n[4] = {false, message == NULL, false, forced_by == NULL};
+
+	UpdateLease(lease, 2, lease_cols, lease_v, lease_n);
+	UpdateRun(lease->run_id, 4, run_cols, run_v, run_n);
+}
+
+/* LeaseEnd: finish the current run of a locked lease and free the lease. */
+void
+LeaseEnd(const Lease *lease, text *status, text *message, TimestampTz now,
+		 const char *forced_by)
+{
+	EndRun(lease, status, message, now, forced_by);
+}
+
+/*
+ * LeaseReleaseHeld: end the run of a held lease with this token; false if
+ * the lease is not held with it.  As an UPDATE ... WHERE held AND token
+ * would: a row that does not match is left alone without waiting; a match
+ * is locked FOR NO KEY UPDATE, like a heartbeat's, and checked again on its
+ * newest version.  The clock is read after the lock.
+ */
+bool
+LeaseReleaseHeld(text *job, int64 token, text *status, text *message)
+{
+	Table		leases;
+	Lease		lease;
+	bool		match;
+
+	TableOpen(&leases, "leases", LEASES_NATTS, RowShareLock);
+	match = TableFind(&leases, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
+	if (match)
+	{
+		LeaseFromRow(leases.row, &lease);
+		match = lease.held && lease.token == token &&
+			TableLockRow(&leases, LockTupleNoKeyExclusive, LockWaitBlock) == TM_Ok;
+	}
+	if (match)
+	{
+		LeaseFromRow(leases.row, &lease);
+		match = lease.held && lease.token == token;
+	}
+	TableClose(&leases);
+	if (match)
+		EndRun(&lease, status, message, GetCurrentTimestamp(), NULL);
+	return match;
+}
+
+/* RecordContention: one busy answer, the evidence of duplicate runners. */
+void
+RecordContention(text *job, text *instance, text *holder, const char *reason,
+				 TimestampTz now)
+{
+	Datum		v[CONTENTION_NATTS];
+	bool		n[CONTENTION_NATTS];
+	Table		contention;
+
+	memset(n, true, sizeof(n));
+	SET(v, n, CONTENTION_JOB, PointerGetDatum(job));
+	SET(v, n, CONTENTION_INSTANCE, PointerGetDatum(instance));
+	if (holder != NULL)
+		SET(v, n, CONTENTION_HOLDER, PointerGetDatum(holder));
+	SET(v, n, CONTENTION_REASON, CStringGetTextDatum(reason));
+	SET(v, n, CONTENTION_AT, TimestampTzGetDatum(now));
+	SET(v, n, CONTENTION_BACKEND_PID, Int32GetDatum(MyProcPid));
+	v[CONTENTION_CLIENT_ADDR - 1] = ClientAddr(&n[CONTENTION_CLIENT_ADDR - 1]);
+
+	TableOpen(&contention, "contention", CONTENTION_NATTS, RowExclusiveLock);
+	TableInsert(&contention, v, n);
+	TableClose(&contention);
+}
+
+/* RecordAnomaly: something a person should look at; see the anomalies view. */
+void
+RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
+			  TimestampTz now, const char *detail)
+{
+	Datum		v[ANOMALY_NATTS];
+	bool		n[ANOMALY_NATTS];
+	Table		log;
+
+	memset(n, true, sizeof(n));
+	SET(v, n, ANOMALY_KIND, CStringGetTextDatum(kind));
+	SET(v, n, ANOMALY_JOB, PointerGetDatum(job));
+	if (run_id != 0)
+		SET(v, n, ANOMALY_RUN_ID, Int64GetDatum(run_id));
+	if (instance != NULL)
+		SET(v, n, ANOMALY_INSTANCE, PointerGetDatum(instance));
+	SET(v, n, ANOMALY_DETECTED_AT, TimestampTzGetDatum(now));
+	SET(v, n, ANOMALY_DETAIL, CStringGetTextDatum(detail));
+
+	TableOpen(&log, "anomaly_log", ANOMALY_NATTS, RowExclusiveLock);
+	TableInsert(&log, v, n);
+	TableClose(&log);
+}
+
+/* --- the rare paths: SQL statements ------------------------------------ */
 
 typedef struct Statement
 {
@@ -40,52 +431,6 @@ typedef struct Statement
 	Oid			types[MAX_ARGS];
 	SPIPlanPtr	plan;
 } Statement;
-
-#define LEASE_COLUMNS \
-	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at, expires_at" \
-	"  FROM cron_lock.leases WHERE job = $1"
-
-/* LEASE_PEEK is a direct index probe (PeekLease), not a statement. */
-static Statement fetch_lease[] = {
-	[LEASE_TAKE] = {LEASE_COLUMNS " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}},
-	[LEASE_RENEW] = {LEASE_COLUMNS " FOR NO KEY UPDATE", 1, {TEXTOID}},
-	[LEASE_GUARD] = {LEASE_COLUMNS " FOR KEY SHARE", 1, {TEXTOID}},
-};
-
-/* $1 job, $2 instance, $3 token, $4 attempt, $5 now, $6 expires_at, $7 pid, $8 backend start */
-#define NEW_RUN_TYPES {TEXTOID, TEXTOID, INT8OID, UUIDOID, TIMESTAMPTZOID, \
-					   TIMESTAMPTZOID, INT4OID, TIMESTAMPTZOID}
-
-static Statement insert_first = {
-	"WITH lease AS ("
-	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt,"
-	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at)"
-	"  VALUES ($1, $3, nextval('cron_lock.job_runs_run_id_seq'), $2, true, $4,"
-	"      $7, $8, $5, $5, $6)"
-	"  RETURNING run_id)"
-	" INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt, status,"
-	"     started_at, heartbeat_at, expires_at, backend_pid, backend_start,"
-	"     client_addr, application_name)"
-	" SELECT lease.run_id, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8,"
-	"     inet_client_addr(), nullif(current_setting('application_name'), '')"
-	"   FROM lease RETURNING run_id",
-	8, NEW_RUN_TYPES
-};
-
-static Statement acquire = {
-	"WITH run AS ("
-	"  INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status,"
-	"      started_at, heartbeat_at, expires_at, backend_pid, backend_start,"
-	"      client_addr, application_name)"
-	"  VALUES ($1, $2, $3, $4, 'running', $5, $5, $6, $7, $8,"
-	"      inet_client_addr(), nullif(current_setting('application_name'), ''))"
-	"  RETURNING run_id)"
-	" UPDATE cron_lock.leases l SET token = $3, run_id = run.run_id, instance = $2,"
-	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8,"
-	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6"
-	"   FROM run WHERE l.job = $1 RETURNING run.run_id",
-	8, NEW_RUN_TYPES
-};
 
 /* $1 old run, $2 new run, $3 now */
 static Statement mark_taken_over = {
@@ -108,41 +453,6 @@ static Statement mark_taken_over = {
 	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
 };
 
-/* $1 job, $2 run, $3 now, $4 expires_at */
-static Statement renew = {
-	"WITH run AS ("
-	"  UPDATE cron_lock.job_runs SET heartbeat_at = $3, expires_at = $4"
-	"   WHERE run_id = $2)"
-	" UPDATE cron_lock.leases SET heartbeat_at = $3, expires_at = $4 WHERE job = $1",
-	4, {TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
-};
-
-/* $1 job, $2 run, $3 status, $4 message, $5 now, $6 forced_by */
-static Statement end_run = {
-	"WITH run AS ("
-	"  UPDATE cron_lock.job_runs SET status = $3, message = $4, finished_at = $5,"
-	"      forced_by = $6"
-	"   WHERE run_id = $2)"
-	" UPDATE cron_lock.leases SET held = false, attempt = NULL WHERE job = $1",
-	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
-};
-
-/*
- * $1 job, $2 token, $3 status, $4 message: the holder's own release in one
- * statement.  The lease UPDATE takes the same FOR NO KEY UPDATE row lock that
- * LEASE_RENEW would; the clock is read as the row is updated.
- */
-static Statement release_held = {
-	"WITH lease AS ("
-	"  UPDATE cron_lock.leases SET held = false, attempt = NULL"
-	"   WHERE job = $1 AND held AND token = $2"
-	"  RETURNING run_id)"
-	" UPDATE cron_lock.job_runs r SET status = $3, message = $4,"
-	"     finished_at = clock_timestamp()"
-	"   FROM lease WHERE r.run_id = lease.run_id RETURNING r.run_id",
-	4, {TEXTOID, INT8OID, TEXTOID, TEXTOID}
-};
-
 static Statement find_run = {
 	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL"
 	"  FROM cron_lock.job_runs WHERE job = $1 AND token = $2",
@@ -157,28 +467,28 @@ static Statement late_report = {
 	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
 };
 
-static Statement contention = {
-	"INSERT INTO cron_lock.contention (job, instance, holder, reason, at,"
-	"    backend_pid, client_addr)"
-	" VALUES ($1, $2, $3, $4, $5, pg_backend_pid(), inet_client_addr())",
-	5, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
-};
-
-static Statement anomaly = {
-	"INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)"
-	" VALUES ($1, $2, $3, $4, $5, $6)",
-	6, {TEXTOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
-};
-
 /*
- * Execute: run a statement, preparing and saving its plan on first use.
- * Raises on any unexpected SPI result; returns the number of rows.
+ * Execute: run a statement inside its own SPI_connect()/SPI_finish(),
+ * preparing and saving its plan on first use.  Names resolve in pg_catalog
+ * and cron_lock only, whatever the caller's search_path.  The first row's
+ * first ncols columns are copied out to row/isnull.  Raises on any
+ * unexpected SPI result; returns the number of rows.
  */
 static uint64
-Execute(Statement *stmt, Datum *values, const char *nulls, int expected)
+Execute(Statement *stmt, Datum *values, const char *nulls, int expected,
+		int ncols, Datum *row, bool *isnull)
 {
+	int			guc_level;
+	uint64		processed;
 	int			rc;
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cron_lock: SPI_connect failed");
+	/* As a function's SET clause does it: undone at the end or on error. */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, cron_lock, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 	if (stmt->plan == NULL)
 	{
 		SPIPlanPtr	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->types);
@@ -194,190 +504,20 @@ Execute(Statement *stmt, Datum *values, const char *nulls, int expected)
 	if (rc != expected)
 		elog(ERROR, "cron_lock: unexpected SPI result %s for \"%.60s\"",
 			 SPI_result_code_string(rc), stmt->sql);
-	return SPI_processed;
-}
-
-static Datum
-Column(int col, bool *isnull)
-{
-	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
-}
-
-static Datum
-NotNullColumn(int col)
-{
-	bool		isnull;
-	Datum		value = Column(col, &isnull);
-
-	if (isnull)
-		elog(ERROR, "cron_lock: unexpected NULL in column %d", col);
-	return value;
-}
-
-/* Columns of cron_lock.leases, in table order (see cron_lock--1.0.sql). */
-enum
-{
-	LEASES_JOB = 1, LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD,
-	LEASES_ATTEMPT, LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
-	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_NATTS = LEASES_EXPIRES_AT
-};
-
-/*
- * PeekLease: the committed lease row of a job, read by a probe of its primary
- * key with a snapshot taken now (like a READ COMMITTED statement).  This is
- * the first step of every cron_lock_try, so it skips the executor: no plan,
- * no portal.  Takes AccessShareLock on the table and index, held to the end
- * of the transaction as a statement's would be.
- */
-static bool
-PeekLease(text *job, Lease *lease)
-{
-	Oid			relid = get_relname_relid("leases", get_namespace_oid("cron_lock", false));
-	Relation	rel;
-	Relation	index;
-	Snapshot	snapshot;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	bool		found;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "cron_lock: table cron_lock.leases is missing");
-	rel = table_open(relid, AccessShareLock);
-	if (RelationGetDescr(rel)->natts != LEASES_NATTS)
-		elog(ERROR, "cron_lock: cron_lock.leases has an unexpected shape");
-	index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(job));
-	key.sk_collation = C_COLLATION_OID;
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	slot = table_slot_create(rel, NULL);
-
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
+	processed = SPI_processed;
+	for (int i = 0; processed > 0 && i < ncols; i++)
 	{
-		bool		isnull;
-		Datum		value;
+		Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, i);
+		Datum		value = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, i + 1, &isnull[i]);
 
-		slot_getallattrs(slot);
-		lease->token = DatumGetInt64(slot->tts_values[LEASES_TOKEN - 1]);
-		lease->run_id = DatumGetInt64(slot->tts_values[LEASES_RUN_ID - 1]);
-		lease->instance = DatumGetTextPCopy(slot->tts_values[LEASES_INSTANCE - 1]);
-		lease->held = DatumGetBool(slot->tts_values[LEASES_HELD - 1]);
-		isnull = slot->tts_isnull[LEASES_ATTEMPT - 1];
-		lease->has_attempt = !isnull;
-		if (!isnull)
-			lease->attempt = *DatumGetUUIDP(slot->tts_values[LEASES_ATTEMPT - 1]);
-		value = slot->tts_values[LEASES_BACKEND_PID - 1];
-		lease->has_pid = !slot->tts_isnull[LEASES_BACKEND_PID - 1];
-		lease->backend_pid = lease->has_pid ? DatumGetInt32(value) : 0;
-		lease->acquired_at = DatumGetTimestampTz(slot->tts_values[LEASES_ACQUIRED_AT - 1]);
-		lease->expires_at = DatumGetTimestampTz(slot->tts_values[LEASES_EXPIRES_AT - 1]);
+		row[i] = isnull[i] ? (Datum) 0 :
+			SPI_datumTransfer(value, att->attbyval, att->attlen);
 	}
-
-	ExecDropSingleTupleTableSlot(slot);
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
-	return found;
-}
-
-/*
- * LeaseFetch: read the lease row of a job, locked as mode says.  False when
- * there is no row, or (LEASE_TAKE) when another transaction has it locked.
- * LEASE_RENEW and LEASE_GUARD may wait, but only behind a transaction that
- * holds LEASE_TAKE, and those never wait themselves.
- */
-bool
-LeaseFetch(text *job, LeaseLock mode, Lease *lease)
-{
-	Datum		values[1] = {PointerGetDatum(job)};
-	bool		isnull;
-	Datum		value;
-
-	if (mode == LEASE_PEEK)
-		return PeekLease(job, lease);
-	if (Execute(&fetch_lease[mode], values, NULL, SPI_OK_SELECT) == 0)
-		return false;
-
-	lease->token = DatumGetInt64(NotNullColumn(1));
-	lease->run_id = DatumGetInt64(NotNullColumn(2));
-	lease->instance = DatumGetTextPP(NotNullColumn(3));
-	lease->held = DatumGetBool(NotNullColumn(4));
-	value = Column(5, &isnull);
-	lease->has_attempt = !isnull;
-	if (!isnull)
-		lease->attempt = *DatumGetUUIDP(value);
-	value = Column(6, &isnull);
-	lease->has_pid = !isnull;
-	lease->backend_pid = isnull ? 0 : DatumGetInt32(value);
-	lease->acquired_at = DatumGetTimestampTz(NotNullColumn(7));
-	lease->expires_at = DatumGetTimestampTz(NotNullColumn(8));
-	return true;
-}
-
-/*
- * LeaseTryLockNewJob: the right to insert the first lease row of a job,
- * without waiting.  INSERT waits for a concurrent inserter of the same key,
- * so every first insert happens under this transaction-scoped lock; field4
- * keeps it apart from the keys of pg_advisory_xact_lock().  A hash
- * collision only makes one of two brand-new jobs answer "locked".
- */
-bool
-LeaseTryLockNewJob(text *job)
-{
-	LOCKTAG		tag;
-	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
-										   VARSIZE_ANY_EXHDR(job), 0);
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
-						 (uint32) hash, 0x434C);
-	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
-}
-
-static void
-NewRunValues(const NewRun *run, Datum *values, char *nulls)
-{
-	values[0] = PointerGetDatum(run->job);
-	values[1] = PointerGetDatum(run->instance);
-	values[2] = Int64GetDatum(run->token);
-	values[3] = UUIDPGetDatum(run->attempt);
-	values[4] = TimestampTzGetDatum(run->now);
-	values[5] = TimestampTzGetDatum(run->expires_at);
-	values[6] = Int32GetDatum(MyProcPid);
-	values[7] = TimestampTzGetDatum(MyStartTimestamp);
-	memset(nulls, ' ', 8);
-	if (run->attempt == NULL)
-		nulls[3] = 'n';
-}
-
-/* LeaseInsertFirst: the first lease of a job and its run; returns run_id. */
-int64
-LeaseInsertFirst(const NewRun *run)
-{
-	Datum		values[8];
-	char		nulls[8];
-
-	NewRunValues(run, values, nulls);
-	if (Execute(&insert_first, values, nulls, SPI_OK_INSERT_RETURNING) != 1)
-		elog(ERROR, "cron_lock: first lease of a job was not inserted");
-	return DatumGetInt64(NotNullColumn(1));
-}
-
-/* LeaseAcquire: a new run holding an existing (locked) lease row. */
-int64
-LeaseAcquire(const NewRun *run)
-{
-	Datum		values[8];
-	char		nulls[8];
-
-	NewRunValues(run, values, nulls);
-	if (Execute(&acquire, values, nulls, SPI_OK_UPDATE_RETURNING) != 1)
-		elog(ERROR, "cron_lock: lease row vanished while locked");
-	return DatumGetInt64(NotNullColumn(1));
+	AtEOXact_GUC(true, guc_level);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "cron_lock: SPI_finish failed");
+	return processed;
 }
 
 /* LeaseMarkTakenOver: end a stale run as expired and record the anomaly. */
@@ -387,43 +527,7 @@ LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id, TimestampTz now)
 	Datum		values[3] = {Int64GetDatum(old_run_id), Int64GetDatum(new_run_id),
 	TimestampTzGetDatum(now)};
 
-	Execute(&mark_taken_over, values, NULL, SPI_OK_INSERT);
-}
-
-/* LeaseRenew: move the expiry of a held lease and of its run. */
-void
-LeaseRenew(text *job, int64 run_id, TimestampTz now, TimestampTz expires_at)
-{
-	Datum		values[4] = {PointerGetDatum(job), Int64GetDatum(run_id),
-	TimestampTzGetDatum(now), TimestampTzGetDatum(expires_at)};
-
-	Execute(&renew, values, NULL, SPI_OK_UPDATE);
-}
-
-/* LeaseEnd: finish the current run with status and free the lease. */
-void
-LeaseEnd(text *job, int64 run_id, text *status, text *message,
-		 TimestampTz now, const char *forced_by)
-{
-	Datum		values[6] = {PointerGetDatum(job), Int64GetDatum(run_id),
-		PointerGetDatum(status), PointerGetDatum(message),
-		TimestampTzGetDatum(now),
-	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
-	char		nulls[6] = {' ', ' ', ' ', message ? ' ' : 'n', ' ',
-	forced_by ? ' ' : 'n'};
-
-	Execute(&end_run, values, nulls, SPI_OK_UPDATE);
-}
-
-/* LeaseReleaseHeld: end the run of a held lease with this token; false if none. */
-bool
-LeaseReleaseHeld(text *job, int64 token, text *status, text *message)
-{
-	Datum		values[4] = {PointerGetDatum(job), Int64GetDatum(token),
-	PointerGetDatum(status), PointerGetDatum(message)};
-	char		nulls[4] = {' ', ' ', ' ', message ? ' ' : 'n'};
-
-	return Execute(&release_held, values, nulls, SPI_OK_UPDATE_RETURNING) > 0;
+	Execute(&mark_taken_over, values, NULL, SPI_OK_INSERT, 0, NULL, NULL);
 }
 
 /* RunFindByToken: the run a job issued a token to, if any. */
@@ -431,14 +535,19 @@ bool
 RunFindByToken(text *job, int64 token, RunReport *run)
 {
 	Datum		values[2] = {PointerGetDatum(job), Int64GetDatum(token)};
+	Datum		row[5];
+	bool		isnull[5];
 
-	if (Execute(&find_run, values, NULL, SPI_OK_SELECT) == 0)
+	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 5, row, isnull) == 0)
 		return false;
-	run->run_id = DatumGetInt64(NotNullColumn(1));
-	run->instance = DatumGetTextPP(NotNullColumn(2));
-	run->status = DatumGetTextPP(NotNullColumn(3));
-	run->forced = DatumGetBool(NotNullColumn(4));
-	run->reported = DatumGetBool(NotNullColumn(5));
+	for (int i = 0; i < 5; i++)
+		if (isnull[i])
+			elog(ERROR, "cron_lock: unexpected NULL in column %d", i + 1);
+	run->run_id = DatumGetInt64(row[0]);
+	run->instance = DatumGetTextPP(row[1]);
+	run->status = DatumGetTextPP(row[2]);
+	run->forced = DatumGetBool(row[3]);
+	run->reported = DatumGetBool(row[4]);
 	return true;
 }
 
@@ -450,32 +559,5 @@ RunStoreLateReport(int64 run_id, text *status, text *message, TimestampTz now)
 	PointerGetDatum(message), TimestampTzGetDatum(now)};
 	char		nulls[4] = {' ', ' ', message ? ' ' : 'n', ' '};
 
-	Execute(&late_report, values, nulls, SPI_OK_UPDATE);
-}
-
-/* RecordContention: one busy answer, the evidence of duplicate runners. */
-void
-RecordContention(text *job, text *instance, text *holder, const char *reason,
-				 TimestampTz now)
-{
-	Datum		values[5] = {PointerGetDatum(job), PointerGetDatum(instance),
-		PointerGetDatum(holder), CStringGetTextDatum(reason),
-	TimestampTzGetDatum(now)};
-	char		nulls[5] = {' ', ' ', holder ? ' ' : 'n', ' ', ' '};
-
-	Execute(&contention, values, nulls, SPI_OK_INSERT);
-}
-
-/* RecordAnomaly: something a person should look at; see the anomalies view. */
-void
-RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
-			  TimestampTz now, const char *detail)
-{
-	Datum		values[6] = {CStringGetTextDatum(kind), PointerGetDatum(job),
-		Int64GetDatum(run_id), PointerGetDatum(instance),
-	TimestampTzGetDatum(now), CStringGetTextDatum(detail)};
-	char		nulls[6] = {' ', ' ', run_id ? ' ' : 'n', instance ? ' ' : 'n',
-	' ', ' '};
-
-	Execute(&anomaly, values, nulls, SPI_OK_INSERT);
+	Execute(&late_report, values, nulls, SPI_OK_UPDATE, 0, NULL, NULL);
 }

@@ -17,7 +17,6 @@
 #include "cron_lock.h"
 
 #include "access/htup_details.h"
-#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -147,7 +146,7 @@ Acquire(const TryRequest *req, const Lease *lease, TimestampTz now,
 		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
 		return;
 	}
-	run_id = LeaseAcquire(&run);
+	run_id = LeaseAcquire(lease, &run);
 	if (lease->held)
 	{
 		LeaseMarkTakenOver(lease->run_id, run_id, now);
@@ -175,7 +174,7 @@ DecideLocked(const TryRequest *req, const Lease *lease, TryAnswer *ans)
 		TimestampTz expires_at = now + req->ttl;
 
 		CommitDurably();
-		LeaseRenew(req->job, lease->run_id, now, expires_at);
+		LeaseRenew(lease, now, expires_at);
 		AnswerOwn("replayed", lease->run_id, lease->token, req, expires_at, ans);
 	}
 	else if (IsLive(lease, now))
@@ -266,8 +265,6 @@ cron_lock_try(PG_FUNCTION_ARGS)
 	TryRequest	req;
 	TryAnswer	ans = {0};
 	TupleDesc	tupdesc;
-	MemoryContext outer = CurrentMemoryContext;
-	Datum		result;
 
 	req.job = ArgName(fcinfo, 0, "job");
 	req.job_name = text_to_cstring(req.job);
@@ -281,14 +278,6 @@ cron_lock_try(PG_FUNCTION_ARGS)
 		elog(ERROR, "cron_lock_try must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
 	Try(&req, &ans);
-
-	/* The answer may point into SPI memory: build it before SPI_finish. */
-	MemoryContextSwitchTo(outer);
-	result = AnswerDatum(fcinfo, &ans, tupdesc);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
-	PG_RETURN_DATUM(result);
+	PG_RETURN_DATUM(AnswerDatum(fcinfo, &ans, tupdesc));
 }

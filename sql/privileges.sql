@@ -44,14 +44,24 @@ CREATE FUNCTION regress_evil.current_setting(text) RETURNS text LANGUAGE sql AS 
 CREATE FUNCTION regress_evil.clock_timestamp() RETURNS timestamptz LANGUAGE sql AS $$SELECT 'epoch'::timestamptz$$;
 CREATE FUNCTION regress_evil.texteq(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT true';
 CREATE OPERATOR regress_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = regress_evil.texteq);
+CREATE FUNCTION regress_evil.to_char(timestamptz, text) RETURNS text LANGUAGE sql AS $$SELECT 'evil'$$;
+CREATE FUNCTION regress_evil.int8eq(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR regress_evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = regress_evil.int8eq);
 SET search_path = regress_evil, public;
 SELECT reason, token FROM public.cron_lock_try('priv.b', 'runner', '1 hour');
 SELECT reason, token FROM public.cron_lock_try('priv.b', 'rival', '1 hour');
 SELECT public.cron_lock_release('priv.b', 1);
+-- The statements of the rare paths too: a takeover, then a late release.
+SELECT reason, token FROM public.cron_lock_try('priv.c', 'runner', '1 ms');
+SELECT pg_sleep(0.01);
+SELECT reason, token, took_over IS NOT NULL AS took_over FROM public.cron_lock_try('priv.c', 'rival', '1 hour');
+SELECT public.cron_lock_release('priv.c', 1) AS late_release;
 SELECT count(*) FROM regress_evil.leases;
 RESET search_path;
 RESET ROLE;
 SELECT job, token, application_name, client_addr FROM cron_lock.job_runs WHERE job = 'priv.b';
+SELECT job, token, status, reported_status FROM cron_lock.job_runs WHERE job = 'priv.c' ORDER BY token;
+SELECT kind, detail LIKE '%evil%' AS hijacked FROM cron_lock.anomaly_log WHERE job = 'priv.c' ORDER BY kind;
 
 SET ROLE regress_cron_lock_boss;
 SELECT cron_lock_force_release('priv.a', 99) AS wrong_token;

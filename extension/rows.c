@@ -1,0 +1,215 @@
+/*-------------------------------------------------------------------------
+ * rows.c
+ *	  One-row reads and writes of cron_lock's tables without the planner,
+ *	  the plan cache or SPI: a primary-key probe, a row lock, an insert, an
+ *	  update.
+ *
+ * These are the hot paths of every try, release and heartbeat, where a
+ * prepared SPI statement spent most of its time building executor state
+ * for one row.  The writes go through the routines logical replication's
+ * apply uses for the same job (ExecSimpleRelationInsert/Update), so they
+ * keep everything a one-row INSERT or UPDATE keeps: NOT NULL and CHECK
+ * constraints, every index (partial ones included), HOT, row triggers an
+ * administrator may have added.  Like SPI before each statement, a probe
+ * first advances the command counter, so it sees this transaction's own
+ * earlier writes.  Privileges are not checked here: only the extension's
+ * SECURITY DEFINER functions call this.
+ *-------------------------------------------------------------------------
+ */
+#include "cron_lock.h"
+
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+/* TableOpen: open cron_lock.NAME, which must have natts columns. */
+void
+TableOpen(Table *t, const char *name, int natts, LOCKMODE lockmode)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("cron_lock", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "cron_lock: table cron_lock.%s is missing", name);
+	memset(t, 0, sizeof(*t));
+	t->rel = table_open(relid, lockmode);
+	if (RelationGetDescr(t->rel)->natts != natts)
+		elog(ERROR, "cron_lock: cron_lock.%s has an unexpected shape", name);
+}
+
+/*
+ * TableFind: the row whose one-column primary key equals key, as a fresh
+ * snapshot (READ COMMITTED) or the transaction's (REPEATABLE READ) sees it.
+ * The row stays in t->row until the next probe or TableClose.
+ */
+bool
+TableFind(Table *t, Datum key, RegProcedure eq, Oid collation)
+{
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	CommandCounterIncrement();
+	if (t->snapshot != NULL)
+		UnregisterSnapshot(t->snapshot);
+	t->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	if (t->row == NULL)
+		t->row = table_slot_create(t->rel, NULL);
+
+	index = index_open(RelationGetPrimaryKeyIndex(t->rel), AccessShareLock);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eq, key);
+	skey.sk_collation = collation;
+	scan = index_beginscan(t->rel, index, t->snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, t->row);
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return found;
+}
+
+/*
+ * TableLockRow: lock the row TableFind found, as SELECT ... FOR <mode> would
+ * in READ COMMITTED: if it was updated since, the newest version is locked
+ * and left in t->row.  Returns TM_Ok, TM_WouldBlock (wait is LockWaitSkip
+ * and another transaction holds a conflicting lock) or TM_Deleted.
+ */
+TM_Result
+TableLockRow(Table *t, LockTupleMode mode, LockWaitPolicy wait)
+{
+	ItemPointerData tid = t->row->tts_tid;
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	result = table_tuple_lock(t->rel, &tid, t->snapshot, t->row,
+							  GetCurrentCommandId(true), mode, wait,
+							  IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	switch (result)
+	{
+		case TM_Ok:
+		case TM_WouldBlock:
+		case TM_Deleted:
+			return result;
+		case TM_Updated:
+			/* Only without FIND_LAST_VERSION, i.e. REPEATABLE READ or above. */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		default:
+			break;
+	}
+	elog(ERROR, "cron_lock: unexpected row lock result %d", (int) result);
+	return result;				/* keep the compiler quiet */
+}
+
+/* The executor state a write needs, made on the table's first write. */
+static void
+PrepareWrite(Table *t)
+{
+	RangeTblEntry *rte;
+
+	if (t->estate != NULL)
+		return;
+	t->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(t->rel);
+	rte->relkind = t->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(t->estate, list_make1(rte));
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	t->estate->es_opened_result_relations = list_make1(t->rri);
+	t->estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(t->rri, false);
+	if (t->rri->ri_TrigDesc != NULL)
+		AfterTriggerBeginQuery();
+}
+
+static TupleTableSlot *
+NewRowSlot(Table *t)
+{
+	TupleTableSlot *slot = ExecInitExtraTupleSlot(t->estate, RelationGetDescr(t->rel),
+												  &TTSOpsVirtual);
+
+	ExecClearTuple(slot);
+	return slot;
+}
+
+/* TableInsert: insert one row, given every column. */
+void
+TableInsert(Table *t, const Datum *values, const bool *nulls)
+{
+	int			natts = RelationGetDescr(t->rel)->natts;
+	TupleTableSlot *slot;
+
+	PrepareWrite(t);
+	slot = NewRowSlot(t);
+	memcpy(slot->tts_values, values, natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+	ExecSimpleRelationInsert(t->rri, t->estate, slot);
+}
+
+/*
+ * TableUpdate: set n columns (1-based attnums) of the row version at tid,
+ * keeping the others.  The caller holds a lock on that row (or on the lease
+ * row that guards it), so tid is its newest version.
+ */
+void
+TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
+			const Datum *values, const bool *nulls)
+{
+	int			natts = RelationGetDescr(t->rel)->natts;
+	TupleTableSlot *old;
+	TupleTableSlot *slot;
+
+	PrepareWrite(t);
+	old = table_slot_create(t->rel, &t->estate->es_tupleTable);
+	if (!table_tuple_fetch_row_version(t->rel, tid, SnapshotAny, old))
+		elog(ERROR, "cron_lock: row to update vanished from cron_lock.%s",
+			 RelationGetRelationName(t->rel));
+	slot_getallattrs(old);
+
+	slot = NewRowSlot(t);
+	memcpy(slot->tts_values, old->tts_values, natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, old->tts_isnull, natts * sizeof(bool));
+	for (int i = 0; i < n; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i];
+	}
+	ExecStoreVirtualTuple(slot);
+	/* Own copies: the kept columns point into the old version's page. */
+	ExecMaterializeSlot(slot);
+	ExecSimpleRelationUpdate(t->rri, t->estate, NULL, old, slot);
+}
+
+/* TableClose: fire queued AFTER triggers, release everything but the lock. */
+void
+TableClose(Table *t)
+{
+	if (t->estate != NULL)
+	{
+		if (t->rri->ri_TrigDesc != NULL)
+			AfterTriggerEndQuery(t->estate);
+		ExecCloseResultRelations(t->estate);
+		ExecResetTupleTable(t->estate->es_tupleTable, false);
+		FreeExecutorState(t->estate);
+	}
+	if (t->row != NULL)
+		ExecDropSingleTupleTableSlot(t->row);
+	if (t->snapshot != NULL)
+		UnregisterSnapshot(t->snapshot);
+	table_close(t->rel, NoLock);
+}
