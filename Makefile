@@ -18,7 +18,7 @@ MODULEDIR = extension
 DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges install
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges tables install
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
@@ -27,6 +27,9 @@ EXTRA_CLEAN = test/isolation/output results regression.diffs regression.out buil
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every module file includes these.
+$(OBJS): $(wildcard extension/*.h)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

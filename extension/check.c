@@ -25,10 +25,13 @@ cron_lock_check(PG_FUNCTION_ARGS)
 	bool		has_lease;
 	TimestampTz now;
 	char	   *why = NULL;
+	Store		st;
 
 	RequireWritable("check the lease of", job_name);
 
-	has_lease = LeaseFetch(job, LEASE_GUARD, &lease);
+	StoreBegin(&st);
+	has_lease = LeaseFetch(&st, job, LEASE_GUARD, &lease);
+	StoreEnd(&st);
 	now = GetCurrentTimestamp();
 	if (!has_lease)
 		why = "The job has never been locked.";

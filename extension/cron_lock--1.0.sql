@@ -70,7 +70,10 @@ CREATE TABLE cron_lock.job_runs (
 	forced_by        text,
 	-- Enforces "never issued twice" and serves per-job history in token order.
 	CONSTRAINT job_runs_job_token_key UNIQUE (job, token)
-);
+) WITH (fillfactor = 90);
+-- A run is inserted at the end of the table and updated soon after (release,
+-- heartbeats); the room left on its page keeps those updates HOT, so they
+-- touch no index.
 ALTER SEQUENCE cron_lock.job_runs_run_id_seq OWNED BY cron_lock.job_runs.run_id;
 -- Partial: written only at a takeover, so releases stay HOT updates.
 CREATE INDEX job_runs_taken_over_by_idx ON cron_lock.job_runs (taken_over_by)

@@ -59,22 +59,38 @@ extern int64 NextToken(int64 last, const char *job);
 /* rows.c: one-row reads and writes of a cron_lock table. */
 typedef struct Table
 {
-	Relation	rel;
+	Relation	rel;			/* NULL until first used */
+	LOCKMODE	lockmode;		/* strongest lock taken on it */
 	Snapshot	snapshot;		/* of the last probe */
-	TupleTableSlot *row;		/* the row the last probe found */
+	TupleTableSlot *row;		/* the row the last probe or lock found */
 	EState	   *estate;			/* made by the first write */
 	ResultRelInfo *rri;
+	bool		indices_open;
+	uint64		write_order;	/* tables close in reverse order of it */
 } Table;
 
-extern void TableOpen(Table *t, const char *name, int natts, LOCKMODE lockmode);
+extern Oid	CronLockRelid(const char *name);
+extern void TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode);
 extern bool TableFind(Table *t, Datum key, RegProcedure eq, Oid collation);
-extern TM_Result TableLockRow(Table *t, LockTupleMode mode, LockWaitPolicy wait);
+extern TM_Result TableLockRow(Table *t, ItemPointer tid, LockTupleMode mode,
+							  LockWaitPolicy wait);
 extern void TableInsert(Table *t, const Datum *values, const bool *nulls);
 extern void TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 						const Datum *values, const bool *nulls);
 extern void TableClose(Table *t);
 
-/* store.c: the rows behind a lease. */
+/*
+ * store.c: the rows behind a lease.  One SQL function call opens each table
+ * once: StoreBegin, then any of the functions below, then StoreEnd.
+ */
+typedef struct Store
+{
+	Table		leases;
+	Table		runs;
+} Store;
+
+extern void StoreBegin(Store *st);
+extern void StoreEnd(Store *st);
 typedef enum LeaseLock
 {
 	LEASE_PEEK,					/* plain MVCC read, no lock */
@@ -117,17 +133,18 @@ typedef struct NewRun
 	TimestampTz expires_at;
 } NewRun;
 
-extern bool LeaseFetch(text *job, LeaseLock mode, Lease *lease);
+extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
+extern bool LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease);
 extern bool LeaseTryLockNewJob(text *job);
-extern int64 LeaseInsertFirst(const NewRun *run);
-extern int64 LeaseAcquire(const Lease *lease, const NewRun *run);
+extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
+extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);
 extern void LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id,
 							   TimestampTz now);
-extern void LeaseRenew(const Lease *lease, TimestampTz now,
+extern void LeaseRenew(Store *st, const Lease *lease, TimestampTz now,
 					   TimestampTz expires_at);
-extern void LeaseEnd(const Lease *lease, text *status, text *message,
+extern void LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
-extern bool LeaseReleaseHeld(text *job, int64 token, text *status,
+extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *status,
 							 text *message);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,

@@ -24,19 +24,22 @@ cron_lock_force_release(PG_FUNCTION_ARGS)
 	char	   *who = GetUserNameFromId(GetOuterUserId(), false);
 	Lease		lease;
 	bool		freed = false;
+	Store		st;
 
 	RequireWritable("force-release", job_name);
 
-	if (LeaseFetch(job, LEASE_RENEW, &lease) && lease.held &&
+	StoreBegin(&st);
+	if (LeaseFetch(&st, job, LEASE_RENEW, &lease) && lease.held &&
 		(any_token || lease.token == token))
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
 		CommitDurably();
-		LeaseEnd(&lease, cstring_to_text("cancelled"),
+		LeaseEnd(&st, &lease, cstring_to_text("cancelled"),
 				 cstring_to_text(psprintf("force-released by %s", who)), now, who);
 		freed = true;
 	}
+	StoreEnd(&st);
 
 	PG_RETURN_BOOL(freed);
 }

@@ -48,10 +48,12 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 	bool		has_lease;
 	TimestampTz now;
 	TimestampTz expires_at = 0;
+	Store		st;
 
 	RequireWritable("renew the lease of", job_name);
 
-	has_lease = LeaseFetch(job, LEASE_RENEW, &lease);
+	StoreBegin(&st);
+	has_lease = LeaseFetch(&st, job, LEASE_RENEW, &lease);
 	now = GetCurrentTimestamp();
 	if (has_lease && lease.held && lease.token == token)
 	{
@@ -62,7 +64,7 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 								   (double) (now - lease.expires_at) / USECS_PER_SEC));
 		expires_at = now + ttl;
 		CommitDurably();
-		LeaseRenew(&lease, now, expires_at);
+		LeaseRenew(&st, &lease, now, expires_at);
 	}
 	else
 	{
@@ -74,6 +76,7 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 					  LostDetail(job, token, has_run ? run.instance : NULL,
 								 &lease, has_lease));
 	}
+	StoreEnd(&st);
 
 	if (expires_at == 0)
 		PG_RETURN_NULL();

@@ -47,11 +47,13 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
 	RunReport	run;
 	bool		released;
+	Store		st;
 
 	RequireWritable("release the lease of", job_name);
 
 	CommitDurably();
-	if (LeaseReleaseHeld(job, token, status, message))
+	StoreBegin(&st);
+	if (LeaseReleaseHeld(&st, job, token, status, message))
 		released = true;
 	else if (RunFindByToken(job, token, &run))
 	{
@@ -64,6 +66,7 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	}
 	else
 		released = false;
+	StoreEnd(&st);
 
 	PG_RETURN_BOOL(released);
 }

@@ -27,20 +27,84 @@
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-/* TableOpen: open cron_lock.NAME, which must have natts columns. */
-void
-TableOpen(Table *t, const char *name, int natts, LOCKMODE lockmode)
+/* OIDs of cron_lock's relations by name, forgotten when any of them changes. */
+typedef struct KnownRelid
 {
-	Oid			relid = get_relname_relid(name, get_namespace_oid("cron_lock", false));
+	const char *name;
+	Oid			relid;
+} KnownRelid;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "cron_lock: table cron_lock.%s is missing", name);
-	memset(t, 0, sizeof(*t));
-	t->rel = table_open(relid, lockmode);
+static KnownRelid known[] = {
+	{"leases"}, {"job_runs"}, {"job_runs_run_id_seq"}, {"contention"}, {"anomaly_log"}
+};
+static bool forget_registered = false;
+
+static void
+ForgetRelids(Datum arg, Oid relid)
+{
+	for (int i = 0; i < lengthof(known); i++)
+		if (!OidIsValid(relid) || known[i].relid == relid)
+		{
+			for (int j = 0; j < lengthof(known); j++)
+				known[j].relid = InvalidOid;
+			return;
+		}
+}
+
+/*
+ * CronLockRelid: the OID of relation cron_lock.NAME, looked up once per
+ * backend (a DROP or ALTER of it sends the relcache invalidation that makes
+ * us look again).
+ */
+Oid
+CronLockRelid(const char *name)
+{
+	for (int i = 0; i < lengthof(known); i++)
+	{
+		if (strcmp(known[i].name, name) != 0)
+			continue;
+		if (!OidIsValid(known[i].relid))
+		{
+			if (!forget_registered)
+			{
+				CacheRegisterRelcacheCallback(ForgetRelids, (Datum) 0);
+				forget_registered = true;
+			}
+			known[i].relid = get_relname_relid(name, get_namespace_oid("cron_lock", false));
+			if (!OidIsValid(known[i].relid))
+				elog(ERROR, "cron_lock: relation cron_lock.%s is missing", name);
+		}
+		return known[i].relid;
+	}
+	elog(ERROR, "cron_lock: unknown relation %s", name);
+	return InvalidOid;			/* keep the compiler quiet */
+}
+
+/*
+ * TableUse: open cron_lock.NAME (which must have natts columns) on first use,
+ * or take the stronger lock a later use needs.  Locks are held to the end
+ * of the transaction, as a statement's are.
+ */
+void
+TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode)
+{
+	if (t->rel != NULL)
+	{
+		if (lockmode > t->lockmode)
+		{
+			LockRelationOid(RelationGetRelid(t->rel), lockmode);
+			t->lockmode = lockmode;
+		}
+		return;
+	}
+	t->rel = table_open(CronLockRelid(name), lockmode);
+	t->lockmode = lockmode;
 	if (RelationGetDescr(t->rel)->natts != natts)
 		elog(ERROR, "cron_lock: cron_lock.%s has an unexpected shape", name);
 }
@@ -77,19 +141,24 @@ TableFind(Table *t, Datum key, RegProcedure eq, Oid collation)
 }
 
 /*
- * TableLockRow: lock the row TableFind found, as SELECT ... FOR <mode> would
- * in READ COMMITTED: if it was updated since, the newest version is locked
- * and left in t->row.  Returns TM_Ok, TM_WouldBlock (wait is LockWaitSkip
- * and another transaction holds a conflicting lock) or TM_Deleted.
+ * TableLockRow: lock the row version at tid (read by this call's last probe),
+ * as SELECT ... FOR <mode> would in READ COMMITTED: if it was updated since,
+ * the newest version is locked.  The locked version is left in t->row.
+ * Returns TM_Ok, TM_WouldBlock (wait is LockWaitSkip and another transaction
+ * holds a conflicting lock) or TM_Deleted.
  */
 TM_Result
-TableLockRow(Table *t, LockTupleMode mode, LockWaitPolicy wait)
+TableLockRow(Table *t, ItemPointer tid, LockTupleMode mode, LockWaitPolicy wait)
 {
-	ItemPointerData tid = t->row->tts_tid;
+	ItemPointerData target = *tid;
 	TM_FailureData tmfd;
 	TM_Result	result;
 
-	result = table_tuple_lock(t->rel, &tid, t->snapshot, t->row,
+	if (t->row == NULL)
+		t->row = table_slot_create(t->rel, NULL);
+	if (t->snapshot == NULL)
+		t->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	result = table_tuple_lock(t->rel, &target, t->snapshot, t->row,
 							  GetCurrentCommandId(true), mode, wait,
 							  IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd);
@@ -118,8 +187,16 @@ PrepareWrite(Table *t)
 {
 	RangeTblEntry *rte;
 
+	static uint64 writes_begun = 0;
+
 	if (t->estate != NULL)
 		return;
+	t->write_order = ++writes_begun;
+	if (t->lockmode < RowExclusiveLock)
+	{
+		LockRelationOid(RelationGetRelid(t->rel), RowExclusiveLock);
+		t->lockmode = RowExclusiveLock;
+	}
 	t->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
@@ -131,9 +208,31 @@ PrepareWrite(Table *t)
 	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 	t->estate->es_opened_result_relations = list_make1(t->rri);
 	t->estate->es_output_cid = GetCurrentCommandId(true);
-	ExecOpenIndices(t->rri, false);
 	if (t->rri->ri_TrigDesc != NULL)
 		AfterTriggerBeginQuery();
+}
+
+/* The indexes, opened only once a write needs them (a HOT update does not). */
+static void
+OpenIndices(Table *t)
+{
+	if (t->indices_open)
+		return;
+	ExecOpenIndices(t->rri, false);
+	t->indices_open = true;
+}
+
+/*
+ * Nothing to enforce beyond NOT NULL and the indexes: no triggers, CHECK
+ * constraints or generated columns (the extension creates none).
+ */
+static bool
+IsPlainTable(Relation rel)
+{
+	TupleConstr *constr = rel->rd_att->constr;
+
+	return rel->trigdesc == NULL && !rel->rd_rel->relispartition &&
+		(constr == NULL || (constr->num_check == 0 && !constr->has_generated_stored));
 }
 
 static TupleTableSlot *
@@ -158,6 +257,7 @@ TableInsert(Table *t, const Datum *values, const bool *nulls)
 	memcpy(slot->tts_values, values, natts * sizeof(Datum));
 	memcpy(slot->tts_isnull, nulls, natts * sizeof(bool));
 	ExecStoreVirtualTuple(slot);
+	OpenIndices(t);
 	ExecSimpleRelationInsert(t->rri, t->estate, slot);
 }
 
@@ -192,13 +292,39 @@ TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 	ExecStoreVirtualTuple(slot);
 	/* Own copies: the kept columns point into the old version's page. */
 	ExecMaterializeSlot(slot);
-	ExecSimpleRelationUpdate(t->rri, t->estate, NULL, old, slot);
+	if (IsPlainTable(t->rel))
+	{
+		/* ExecSimpleRelationUpdate's steps, opening indexes only if not HOT. */
+		bool		update_indexes;
+
+		CheckCmdReplicaIdentity(t->rel, CMD_UPDATE);
+		if (t->rel->rd_att->constr != NULL)
+			ExecConstraints(t->rri, slot, t->estate);
+		simple_table_tuple_update(t->rel, &old->tts_tid, slot,
+								  t->estate->es_snapshot, &update_indexes);
+		if (update_indexes)
+		{
+			OpenIndices(t);
+			list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, true,
+											false, NULL, NIL));
+		}
+	}
+	else
+	{
+		OpenIndices(t);
+		ExecSimpleRelationUpdate(t->rri, t->estate, NULL, old, slot);
+	}
 }
 
-/* TableClose: fire queued AFTER triggers, release everything but the lock. */
+/*
+ * TableClose: fire queued AFTER triggers, release everything but the lock.
+ * A table never used is left alone.
+ */
 void
 TableClose(Table *t)
 {
+	if (t->rel == NULL)
+		return;
 	if (t->estate != NULL)
 	{
 		if (t->rri->ri_TrigDesc != NULL)
@@ -212,4 +338,5 @@ TableClose(Table *t)
 	if (t->snapshot != NULL)
 		UnregisterSnapshot(t->snapshot);
 	table_close(t->rel, NoLock);
+	memset(t, 0, sizeof(*t));
 }

@@ -122,6 +122,39 @@ LeaseFromRow(TupleTableSlot *row, Lease *lease)
 	lease->expires_at = DatumGetTimestampTz(v[LEASES_EXPIRES_AT - 1]);
 }
 
+void
+StoreBegin(Store *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * StoreEnd: close the tables, the one written last first, so that each
+ * closes the AFTER trigger query level it began (see rows.c).
+ */
+void
+StoreEnd(Store *st)
+{
+	bool		runs_last = st->runs.write_order > st->leases.write_order;
+
+	TableClose(runs_last ? &st->runs : &st->leases);
+	TableClose(runs_last ? &st->leases : &st->runs);
+}
+
+static Table *
+Leases(Store *st, LOCKMODE lockmode)
+{
+	TableUse(&st->leases, "leases", LEASES_NATTS, lockmode);
+	return &st->leases;
+}
+
+static Table *
+Runs(Store *st)
+{
+	TableUse(&st->runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
+	return &st->runs;
+}
+
 static const LockTupleMode row_lock[] = {
 	[LEASE_TAKE] = LockTupleExclusive,
 	[LEASE_RENEW] = LockTupleNoKeyExclusive,
@@ -136,21 +169,41 @@ static const LockTupleMode row_lock[] = {
  * read with a snapshot taken now, the first step of every try.
  */
 bool
-LeaseFetch(text *job, LeaseLock mode, Lease *lease)
+LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 {
-	Table		leases;
+	Table	   *t = Leases(st, mode == LEASE_PEEK ? AccessShareLock : RowShareLock);
 	bool		found;
 
-	TableOpen(&leases, "leases", LEASES_NATTS,
-			  mode == LEASE_PEEK ? AccessShareLock : RowShareLock);
-	found = TableFind(&leases, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
+	found = TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
 	if (found && mode != LEASE_PEEK)
-		found = TableLockRow(&leases, row_lock[mode],
+		found = TableLockRow(t, &t->row->tts_tid, row_lock[mode],
 							 mode == LEASE_TAKE ? LockWaitSkip : LockWaitBlock) == TM_Ok;
 	if (found)
-		LeaseFromRow(leases.row, lease);
-	TableClose(&leases);
+		LeaseFromRow(t->row, lease);
 	return found;
+}
+
+/*
+ * LeaseTake: LEASE_TAKE on the row a peek just read, without probing the
+ * index again: the newest version of that row is locked FOR UPDATE, or
+ * false comes back at once if another transaction has it locked.
+ */
+bool
+LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease)
+{
+	Table	   *t = Leases(st, RowShareLock);
+
+	switch (TableLockRow(t, (ItemPointer) &seen->tid, LockTupleExclusive, LockWaitSkip))
+	{
+		case TM_Ok:
+			LeaseFromRow(t->row, lease);
+			return true;
+		case TM_Deleted:
+			/* Deleted and maybe inserted anew: look it up again. */
+			return LeaseFetch(st, job, LEASE_TAKE, lease);
+		default:
+			return false;
+	}
 }
 
 /*
@@ -200,18 +253,11 @@ NewLeaseRow(const NewRun *run, int64 run_id, Datum *v, bool *n)
 
 /* Insert the run row of a new run; returns its run_id. */
 static int64
-InsertRun(const NewRun *run)
+InsertRun(Store *st, const NewRun *run)
 {
-	Oid			seq = get_relname_relid("job_runs_run_id_seq",
-										get_namespace_oid("cron_lock", false));
-	int64		run_id;
+	int64		run_id = nextval_internal(CronLockRelid("job_runs_run_id_seq"), false);
 	Datum		v[RUNS_NATTS];
 	bool		n[RUNS_NATTS];
-	Table		runs;
-
-	if (!OidIsValid(seq))
-		elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
-	run_id = nextval_internal(seq, false);
 
 	memset(n, true, sizeof(n));
 	SET(v, n, RUNS_RUN_ID, Int64GetDatum(run_id));
@@ -229,38 +275,32 @@ InsertRun(const NewRun *run)
 	v[RUNS_CLIENT_ADDR - 1] = ClientAddr(&n[RUNS_CLIENT_ADDR - 1]);
 	v[RUNS_APPLICATION_NAME - 1] = ApplicationName(&n[RUNS_APPLICATION_NAME - 1]);
 
-	TableOpen(&runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
-	TableInsert(&runs, v, n);
-	TableClose(&runs);
+	TableInsert(Runs(st), v, n);
 	return run_id;
 }
 
 /* LeaseInsertFirst: the first lease of a job and its run; returns run_id. */
 int64
-LeaseInsertFirst(const NewRun *run)
+LeaseInsertFirst(Store *st, const NewRun *run)
 {
-	int64		run_id = InsertRun(run);
+	int64		run_id = InsertRun(st, run);
 	Datum		v[LEASES_NATTS];
 	bool		n[LEASES_NATTS];
-	Table		leases;
 
 	NewLeaseRow(run, run_id, v, n);
-	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
-	TableInsert(&leases, v, n);
-	TableClose(&leases);
+	TableInsert(Leases(st, RowExclusiveLock), v, n);
 	return run_id;
 }
 
 /* LeaseAcquire: a new run holding an existing lease row, locked FOR UPDATE. */
 int64
-LeaseAcquire(const Lease *lease, const NewRun *run)
+LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 {
-	int64		run_id = InsertRun(run);
+	int64		run_id = InsertRun(st, run);
 	Datum		v[LEASES_NATTS];
 	bool		n[LEASES_NATTS];
 	Datum		set_v[lengthof(lease_run_cols)];
 	bool		set_n[lengthof(lease_run_cols)];
-	Table		leases;
 
 	NewLeaseRow(run, run_id, v, n);
 	for (int i = 0; i < lengthof(lease_run_cols); i++)
@@ -268,55 +308,48 @@ LeaseAcquire(const Lease *lease, const NewRun *run)
 		set_v[i] = v[lease_run_cols[i] - 1];
 		set_n[i] = n[lease_run_cols[i] - 1];
 	}
-	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
-	TableUpdate(&leases, (ItemPointer) &lease->tid, lengthof(lease_run_cols),
-				lease_run_cols, set_v, set_n);
-	TableClose(&leases);
+	TableUpdate(Leases(st, RowExclusiveLock), (ItemPointer) &lease->tid,
+				lengthof(lease_run_cols), lease_run_cols, set_v, set_n);
 	return run_id;
 }
 
 /* Set n columns of a job's lease row, locked by this transaction. */
 static void
-UpdateLease(const Lease *lease, int n, const int *cols, const Datum *v,
-			const bool *nulls)
+UpdateLease(Store *st, const Lease *lease, int n, const int *cols,
+			const Datum *v, const bool *nulls)
 {
-	Table		leases;
-
-	TableOpen(&leases, "leases", LEASES_NATTS, RowExclusiveLock);
-	TableUpdate(&leases, (ItemPointer) &lease->tid, n, cols, v, nulls);
-	TableClose(&leases);
+	TableUpdate(Leases(st, RowExclusiveLock), (ItemPointer) &lease->tid, n, cols,
+				v, nulls);
 }
 
 /* Set n columns of a run, whose lease row this transaction has locked. */
 static void
-UpdateRun(int64 run_id, int n, const int *cols, const Datum *v,
+UpdateRun(Store *st, int64 run_id, int n, const int *cols, const Datum *v,
 		  const bool *nulls)
 {
-	Table		runs;
+	Table	   *t = Runs(st);
 
-	TableOpen(&runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
-	if (!TableFind(&runs, Int64GetDatum(run_id), F_INT8EQ, InvalidOid))
+	if (!TableFind(t, Int64GetDatum(run_id), F_INT8EQ, InvalidOid))
 		elog(ERROR, "cron_lock: run " INT64_FORMAT " is missing", run_id);
-	TableUpdate(&runs, &runs.row->tts_tid, n, cols, v, nulls);
-	TableClose(&runs);
+	TableUpdate(t, &t->row->tts_tid, n, cols, v, nulls);
 }
 
 /* LeaseRenew: move the expiry of a held lease and of its run. */
 void
-LeaseRenew(const Lease *lease, TimestampTz now, TimestampTz expires_at)
+LeaseRenew(Store *st, const Lease *lease, TimestampTz now, TimestampTz expires_at)
 {
 	static const int lease_cols[] = {LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT};
 	static const int run_cols[] = {RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT};
 	Datum		v[2] = {TimestampTzGetDatum(now), TimestampTzGetDatum(expires_at)};
 	bool		n[2] = {false, false};
 
-	UpdateLease(lease, 2, lease_cols, v, n);
-	UpdateRun(lease->run_id, 2, run_cols, v, n);
+	UpdateLease(st, lease, 2, lease_cols, v, n);
+	UpdateRun(st, lease->run_id, 2, run_cols, v, n);
 }
 
 /* Free a lease and end its run with status, message and who forced it. */
 static void
-EndRun(const Lease *lease, text *status, text *message, TimestampTz now,
+EndRun(Store *st, const Lease *lease, text *status, text *message, TimestampTz now,
 	   const char *forced_by)
 {
 	static const int lease_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
@@ -329,16 +362,16 @@ EndRun(const Lease *lease, text *status, text *message, TimestampTz now,
 	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
 	bool		run_n[4] = {false, message == NULL, false, forced_by == NULL};
 
-	UpdateLease(lease, 2, lease_cols, lease_v, lease_n);
-	UpdateRun(lease->run_id, 4, run_cols, run_v, run_n);
+	UpdateLease(st, lease, 2, lease_cols, lease_v, lease_n);
+	UpdateRun(st, lease->run_id, 4, run_cols, run_v, run_n);
 }
 
 /* LeaseEnd: finish the current run of a locked lease and free the lease. */
 void
-LeaseEnd(const Lease *lease, text *status, text *message, TimestampTz now,
-		 const char *forced_by)
+LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
+		 TimestampTz now, const char *forced_by)
 {
-	EndRun(lease, status, message, now, forced_by);
+	EndRun(st, lease, status, message, now, forced_by);
 }
 
 /*
@@ -349,28 +382,27 @@ LeaseEnd(const Lease *lease, text *status, text *message, TimestampTz now,
  * newest version.  The clock is read after the lock.
  */
 bool
-LeaseReleaseHeld(text *job, int64 token, text *status, text *message)
+LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 {
-	Table		leases;
+	Table	   *t = Leases(st, RowShareLock);
 	Lease		lease;
 	bool		match;
 
-	TableOpen(&leases, "leases", LEASES_NATTS, RowShareLock);
-	match = TableFind(&leases, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
+	match = TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
 	if (match)
 	{
-		LeaseFromRow(leases.row, &lease);
+		LeaseFromRow(t->row, &lease);
 		match = lease.held && lease.token == token &&
-			TableLockRow(&leases, LockTupleNoKeyExclusive, LockWaitBlock) == TM_Ok;
+			TableLockRow(t, &t->row->tts_tid, LockTupleNoKeyExclusive,
+						 LockWaitBlock) == TM_Ok;
 	}
 	if (match)
 	{
-		LeaseFromRow(leases.row, &lease);
+		LeaseFromRow(t->row, &lease);
 		match = lease.held && lease.token == token;
 	}
-	TableClose(&leases);
 	if (match)
-		EndRun(&lease, status, message, GetCurrentTimestamp(), NULL);
+		EndRun(st, &lease, status, message, GetCurrentTimestamp(), NULL);
 	return match;
 }
 
@@ -393,7 +425,8 @@ RecordContention(text *job, text *instance, text *holder, const char *reason,
 	SET(v, n, CONTENTION_BACKEND_PID, Int32GetDatum(MyProcPid));
 	v[CONTENTION_CLIENT_ADDR - 1] = ClientAddr(&n[CONTENTION_CLIENT_ADDR - 1]);
 
-	TableOpen(&contention, "contention", CONTENTION_NATTS, RowExclusiveLock);
+	memset(&contention, 0, sizeof(contention));
+	TableUse(&contention, "contention", CONTENTION_NATTS, RowExclusiveLock);
 	TableInsert(&contention, v, n);
 	TableClose(&contention);
 }
@@ -417,7 +450,8 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 	SET(v, n, ANOMALY_DETECTED_AT, TimestampTzGetDatum(now));
 	SET(v, n, ANOMALY_DETAIL, CStringGetTextDatum(detail));
 
-	TableOpen(&log, "anomaly_log", ANOMALY_NATTS, RowExclusiveLock);
+	memset(&log, 0, sizeof(log));
+	TableUse(&log, "anomaly_log", ANOMALY_NATTS, RowExclusiveLock);
 	TableInsert(&log, v, n);
 	TableClose(&log);
 }

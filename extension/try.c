@@ -126,7 +126,7 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
 
 /* A new run on a row this transaction has locked FOR UPDATE (or inserted). */
 static void
-Acquire(const TryRequest *req, const Lease *lease, TimestampTz now,
+Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 		TryAnswer *ans)
 {
 	NewRun		run;
@@ -142,11 +142,11 @@ Acquire(const TryRequest *req, const Lease *lease, TimestampTz now,
 	CommitDurably();
 	if (lease == NULL)
 	{
-		run_id = LeaseInsertFirst(&run);
+		run_id = LeaseInsertFirst(st, &run);
 		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
 		return;
 	}
-	run_id = LeaseAcquire(lease, &run);
+	run_id = LeaseAcquire(st, lease, &run);
 	if (lease->held)
 	{
 		LeaseMarkTakenOver(lease->run_id, run_id, now);
@@ -159,7 +159,7 @@ Acquire(const TryRequest *req, const Lease *lease, TimestampTz now,
 
 /* Decide on the lease row now locked FOR UPDATE, reading the clock anew. */
 static void
-DecideLocked(const TryRequest *req, const Lease *lease, TryAnswer *ans)
+DecideLocked(Store *st, const TryRequest *req, const Lease *lease, TryAnswer *ans)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -174,7 +174,7 @@ DecideLocked(const TryRequest *req, const Lease *lease, TryAnswer *ans)
 		TimestampTz expires_at = now + req->ttl;
 
 		CommitDurably();
-		LeaseRenew(lease, now, expires_at);
+		LeaseRenew(st, lease, now, expires_at);
 		AnswerOwn("replayed", lease->run_id, lease->token, req, expires_at, ans);
 	}
 	else if (IsLive(lease, now))
@@ -182,25 +182,25 @@ DecideLocked(const TryRequest *req, const Lease *lease, TryAnswer *ans)
 	else if (TooSoon(req, lease, now))
 		AnswerTooSoon(req, lease, now, ans);
 	else
-		Acquire(req, lease, now, ans);
+		Acquire(st, req, lease, now, ans);
 }
 
 static void
-Try(const TryRequest *req, TryAnswer *ans)
+Try(Store *st, const TryRequest *req, TryAnswer *ans)
 {
 	Lease		seen;
 	Lease		locked;
 	TimestampTz now;
 
-	if (LeaseFetch(req->job, LEASE_PEEK, &seen))
+	if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 	{
 		now = GetCurrentTimestamp();
 		if (IsLive(&seen, now) && !SameAttempt(req, &seen))
 			AnswerHeld(req, &seen, now, ans);
 		else if (!IsLive(&seen, now) && TooSoon(req, &seen, now))
 			AnswerTooSoon(req, &seen, now, ans);
-		else if (LeaseFetch(req->job, LEASE_TAKE, &locked))
-			DecideLocked(req, &locked, ans);
+		else if (LeaseTake(st, req->job, &seen, &locked))
+			DecideLocked(st, req, &locked, ans);
 		else
 			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
 		return;
@@ -218,15 +218,15 @@ Try(const TryRequest *req, TryAnswer *ans)
 	 * snapshot now either shows the committed row or proves that no insert
 	 * is in progress: the INSERT below cannot wait.
 	 */
-	if (LeaseFetch(req->job, LEASE_PEEK, &seen))
+	if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 	{
-		if (LeaseFetch(req->job, LEASE_TAKE, &locked))
-			DecideLocked(req, &locked, ans);
+		if (LeaseTake(st, req->job, &seen, &locked))
+			DecideLocked(st, req, &locked, ans);
 		else
 			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
 		return;
 	}
-	Acquire(req, NULL, GetCurrentTimestamp(), ans);
+	Acquire(st, req, NULL, GetCurrentTimestamp(), ans);
 }
 
 static Datum
@@ -264,6 +264,7 @@ cron_lock_try(PG_FUNCTION_ARGS)
 {
 	TryRequest	req;
 	TryAnswer	ans = {0};
+	Store		st;
 	TupleDesc	tupdesc;
 
 	req.job = ArgName(fcinfo, 0, "job");
@@ -278,6 +279,8 @@ cron_lock_try(PG_FUNCTION_ARGS)
 		elog(ERROR, "cron_lock_try must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	Try(&req, &ans);
+	StoreBegin(&st);
+	Try(&st, &req, &ans);
+	StoreEnd(&st);
 	PG_RETURN_DATUM(AnswerDatum(fcinfo, &ans, tupdesc));
 }
