@@ -79,6 +79,11 @@ extern void TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 						const Datum *values, const bool *nulls);
 extern void TableClose(Table *t);
 
+/* row_hints.c: where rows were last found. */
+extern bool RowHintGet(Oid relid, uint32 hash, ItemPointer tid);
+extern void RowHintSet(Oid relid, uint32 hash, ItemPointer tid);
+extern void RowHintsForget(void);
+
 /*
  * store.c: the rows behind a lease.  One SQL function call opens each table
  * once: StoreBegin, then any of the functions below, then StoreEnd.

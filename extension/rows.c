@@ -24,11 +24,15 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "common/hashfn.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
 #include "utils/inval.h"
+#include "storage/bufmgr.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -53,6 +57,7 @@ ForgetRelids(Datum arg, Oid relid)
 		{
 			for (int j = 0; j < lengthof(known); j++)
 				known[j].relid = InvalidOid;
+			RowHintsForget();
 			return;
 		}
 }
@@ -110,15 +115,73 @@ TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode)
 }
 
 /*
- * TableFind: the row whose one-column primary key equals key, as a fresh
- * snapshot (READ COMMITTED) or the transaction's (REPEATABLE READ) sees it.
- * The row stays in t->row until the next probe or TableClose.
+ * The primary keys TableFind probes: one column, the table's first, of type
+ * text (compared bytewise: the tables use collation "C") or bigint.
+ */
+static uint32
+KeyHash(Datum key, RegProcedure eq)
+{
+	if (eq == F_TEXTEQ)
+		return hash_bytes((const unsigned char *) VARDATA_ANY(DatumGetPointer(key)),
+						  VARSIZE_ANY_EXHDR(DatumGetPointer(key)));
+	if (eq == F_INT8EQ)
+		return hash_bytes_uint32((uint32) DatumGetInt64(key)) ^
+			(uint32) (DatumGetInt64(key) >> 32);
+	elog(ERROR, "cron_lock: unexpected key equality function %u", eq);
+	return 0;					/* keep the compiler quiet */
+}
+
+static bool
+KeyEquals(TupleTableSlot *row, Datum key, RegProcedure eq)
+{
+	bool		isnull;
+	Datum		value = slot_getattr(row, 1, &isnull);
+
+	if (isnull)
+		return false;
+	if (eq == F_INT8EQ)
+		return DatumGetInt64(value) == DatumGetInt64(key);
+	return VARSIZE_ANY_EXHDR(DatumGetPointer(value)) == VARSIZE_ANY_EXHDR(DatumGetPointer(key)) &&
+		memcmp(VARDATA_ANY(DatumGetPointer(value)), VARDATA_ANY(DatumGetPointer(key)),
+			   VARSIZE_ANY_EXHDR(DatumGetPointer(key))) == 0;
+}
+
+/* The visible version of the row whose HOT chain starts at a hinted tid. */
+static bool
+FindByHint(Table *t, Datum key, RegProcedure eq, uint32 hash)
+{
+	ItemPointerData tid;
+	IndexFetchTableData *fetch;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		found;
+
+	/* Not under SERIALIZABLE: its index probes also lock the index page. */
+	if (IsolationIsSerializable() ||
+		!RowHintGet(RelationGetRelid(t->rel), hash, &tid) ||
+		ItemPointerGetBlockNumber(&tid) >= RelationGetNumberOfBlocks(t->rel))
+		return false;
+	fetch = table_index_fetch_begin(t->rel);
+	found = table_index_fetch_tuple(fetch, &tid, t->snapshot, t->row,
+									&call_again, &all_dead);
+	table_index_fetch_end(fetch);
+	return found && KeyEquals(t->row, key, eq);
+}
+
+/*
+ * TableFind: the row whose primary key (one column, the table's first)
+ * equals key, as a fresh snapshot (READ COMMITTED) or the transaction's
+ * (REPEATABLE READ) sees it: where the row was last found if it is still
+ * there, else through the index.  The row stays in t->row until the next
+ * probe or TableClose.
  */
 bool
 TableFind(Table *t, Datum key, RegProcedure eq, Oid collation)
 {
+	uint32		hash = KeyHash(key, eq);
 	Relation	index;
 	IndexScanDesc scan;
+	ItemPointer root;
 	ScanKeyData skey;
 	bool		found;
 
@@ -128,13 +191,30 @@ TableFind(Table *t, Datum key, RegProcedure eq, Oid collation)
 	t->snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	if (t->row == NULL)
 		t->row = table_slot_create(t->rel, NULL);
+	if (FindByHint(t, key, eq, hash))
+		return true;
 
-	index = index_open(RelationGetPrimaryKeyIndex(t->rel), AccessShareLock);
+	index = index_open(RelationGetPrimaryKeyIndex(t->rel),
+					   t->lockmode >= RowExclusiveLock ? RowExclusiveLock : AccessShareLock);
+	if (index->rd_index->indnkeyatts != 1 || index->rd_index->indkey.values[0] != 1)
+		elog(ERROR, "cron_lock: primary key of %s is not its first column",
+			 RelationGetRelationName(t->rel));
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, eq, key);
 	skey.sk_collation = collation;
 	scan = index_beginscan(t->rel, index, t->snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, t->row);
+	/* index_getnext_slot, keeping the root of the HOT chain for the hint */
+	found = false;
+	while (!found && (root = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		ItemPointerData chain = *root;
+
+		if (index_fetch_heap(scan, t->row))
+		{
+			RowHintSet(RelationGetRelid(t->rel), hash, &chain);
+			found = true;
+		}
+	}
 	index_endscan(scan);
 	index_close(index, NoLock);
 	return found;
@@ -245,6 +325,25 @@ NewRowSlot(Table *t)
 	return slot;
 }
 
+/* A new row with a primary key is the root of its HOT chain: a hint. */
+static void
+RememberInserted(Table *t, TupleTableSlot *slot)
+{
+	Oid			type = TupleDescAttr(RelationGetDescr(t->rel), 0)->atttypid;
+	bool		isnull;
+	Datum		key;
+
+	if (!OidIsValid(RelationGetPrimaryKeyIndex(t->rel)) ||
+		!ItemPointerIsValid(&slot->tts_tid) ||
+		(type != TEXTOID && type != INT8OID))
+		return;
+	key = slot_getattr(slot, 1, &isnull);
+	if (!isnull)
+		RowHintSet(RelationGetRelid(t->rel),
+				   KeyHash(key, type == TEXTOID ? F_TEXTEQ : F_INT8EQ),
+				   &slot->tts_tid);
+}
+
 /* TableInsert: insert one row, given every column. */
 void
 TableInsert(Table *t, const Datum *values, const bool *nulls)
@@ -259,6 +358,7 @@ TableInsert(Table *t, const Datum *values, const bool *nulls)
 	ExecStoreVirtualTuple(slot);
 	OpenIndices(t);
 	ExecSimpleRelationInsert(t->rri, t->estate, slot);
+	RememberInserted(t, slot);
 }
 
 /*

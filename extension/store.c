@@ -384,7 +384,8 @@ LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 bool
 LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 {
-	Table	   *t = Leases(st, RowShareLock);
+	/* The lock an UPDATE takes: this is one in all but name. */
+	Table	   *t = Leases(st, RowExclusiveLock);
 	Lease		lease;
 	bool		match;
 

@@ -83,6 +83,23 @@ DROP TRIGGER regress_after ON cron_lock.leases;
 DROP TABLE regress_seen;
 DROP FUNCTION regress_see();
 
+-- Each backend remembers where it last found a row and looks there first.
+-- A row rewritten elsewhere (VACUUM FULL), or gone with its slot taken by
+-- another job's row, is noticed, and the index asked instead.
+SELECT reason, token FROM cron_lock_try('tab.f', 'host-1', '1 hour');
+VACUUM FULL cron_lock.leases;
+SELECT reason, holder FROM cron_lock_try('tab.f', 'host-2', '1 hour');
+SELECT cron_lock_release('tab.f', 1);
+SELECT reason, token FROM cron_lock_try('tab.g', 'host-1', '1 hour');
+SELECT ctid AS g_ctid FROM cron_lock.leases WHERE job = 'tab.g' \gset
+SELECT cron_lock_release('tab.g', 1);
+DELETE FROM cron_lock.job_runs WHERE job IN ('tab.f', 'tab.g');
+DELETE FROM cron_lock.leases WHERE job = 'tab.g';
+VACUUM cron_lock.leases;
+SELECT reason, token FROM cron_lock_try('tab.h', 'host-1', '1 hour');
+-- The scenario holds: tab.h's row sits where tab.g's was.
+SELECT ctid = :'g_ctid' AS in_g_slot FROM cron_lock.leases WHERE job = 'tab.h';
+SELECT reason, token, holder FROM cron_lock_try('tab.g', 'host-2', '1 hour');
 SELECT indexes_agree();
 DROP FUNCTION indexes_agree();
 DROP EXTENSION amcheck;
