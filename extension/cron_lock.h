@@ -61,6 +61,7 @@ typedef struct Table
 {
 	Relation	rel;			/* NULL until first used */
 	LOCKMODE	lockmode;		/* strongest lock taken on it */
+	BlockNumber nblocks;		/* its size, once a row hint needed it */
 	Snapshot	snapshot;		/* of the last probe */
 	TupleTableSlot *row;		/* the row the last probe or lock found */
 	EState	   *estate;			/* made by the first write */
@@ -77,6 +78,9 @@ extern TM_Result TableLockRow(Table *t, ItemPointer tid, LockTupleMode mode,
 extern void TableInsert(Table *t, const Datum *values, const bool *nulls);
 extern void TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 						const Datum *values, const bool *nulls);
+extern bool TableUpdateIfCurrent(Table *t, ItemPointer tid, int n,
+								 const int *attnums, const Datum *values,
+								 const bool *nulls);
 extern void TableClose(Table *t);
 
 /* row_hints.c: where rows were last found. */

@@ -110,6 +110,7 @@ TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode)
 	}
 	t->rel = table_open(CronLockRelid(name), lockmode);
 	t->lockmode = lockmode;
+	t->nblocks = InvalidBlockNumber;
 	if (RelationGetDescr(t->rel)->natts != natts)
 		elog(ERROR, "cron_lock: cron_lock.%s has an unexpected shape", name);
 }
@@ -158,8 +159,17 @@ FindByHint(Table *t, Datum key, RegProcedure eq, uint32 hash)
 
 	/* Not under SERIALIZABLE: its index probes also lock the index page. */
 	if (IsolationIsSerializable() ||
-		!RowHintGet(RelationGetRelid(t->rel), hash, &tid) ||
-		ItemPointerGetBlockNumber(&tid) >= RelationGetNumberOfBlocks(t->rel))
+		!RowHintGet(RelationGetRelid(t->rel), hash, &tid))
+		return false;
+
+	/*
+	 * The table may have been truncated since.  Truncation takes an
+	 * AccessExclusiveLock, which our lock on the table has excluded since
+	 * TableUse, so its size needs reading once per call.
+	 */
+	if (t->nblocks == InvalidBlockNumber)
+		t->nblocks = RelationGetNumberOfBlocks(t->rel);
+	if (ItemPointerGetBlockNumber(&tid) >= t->nblocks)
 		return false;
 	fetch = table_index_fetch_begin(t->rel);
 	found = table_index_fetch_tuple(fetch, &tid, t->snapshot, t->row,
@@ -362,28 +372,26 @@ TableInsert(Table *t, const Datum *values, const bool *nulls)
 }
 
 /*
- * TableUpdate: set n columns (1-based attnums) of the row version at tid,
- * keeping the others.  The caller holds a lock on that row (or on the lease
- * row that guards it), so tid is its newest version.
+ * The new version of the row at tid: its columns, with n of them (1-based
+ * attnums) set.  The old version is left in *old.
  */
-void
-TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
-			const Datum *values, const bool *nulls)
+static TupleTableSlot *
+NewVersion(Table *t, ItemPointer tid, int n, const int *attnums,
+		   const Datum *values, const bool *nulls, TupleTableSlot **old)
 {
 	int			natts = RelationGetDescr(t->rel)->natts;
-	TupleTableSlot *old;
 	TupleTableSlot *slot;
 
 	PrepareWrite(t);
-	old = table_slot_create(t->rel, &t->estate->es_tupleTable);
-	if (!table_tuple_fetch_row_version(t->rel, tid, SnapshotAny, old))
+	*old = table_slot_create(t->rel, &t->estate->es_tupleTable);
+	if (!table_tuple_fetch_row_version(t->rel, tid, SnapshotAny, *old))
 		elog(ERROR, "cron_lock: row to update vanished from cron_lock.%s",
 			 RelationGetRelationName(t->rel));
-	slot_getallattrs(old);
+	slot_getallattrs(*old);
 
 	slot = NewRowSlot(t);
-	memcpy(slot->tts_values, old->tts_values, natts * sizeof(Datum));
-	memcpy(slot->tts_isnull, old->tts_isnull, natts * sizeof(bool));
+	memcpy(slot->tts_values, (*old)->tts_values, natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, (*old)->tts_isnull, natts * sizeof(bool));
 	for (int i = 0; i < n; i++)
 	{
 		slot->tts_values[attnums[i] - 1] = values[i];
@@ -392,28 +400,87 @@ TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 	ExecStoreVirtualTuple(slot);
 	/* Own copies: the kept columns point into the old version's page. */
 	ExecMaterializeSlot(slot);
-	if (IsPlainTable(t->rel))
-	{
-		/* ExecSimpleRelationUpdate's steps, opening indexes only if not HOT. */
-		bool		update_indexes;
+	return slot;
+}
 
-		CheckCmdReplicaIdentity(t->rel, CMD_UPDATE);
-		if (t->rel->rd_att->constr != NULL)
-			ExecConstraints(t->rri, slot, t->estate);
-		simple_table_tuple_update(t->rel, &old->tts_tid, slot,
-								  t->estate->es_snapshot, &update_indexes);
-		if (update_indexes)
-		{
-			OpenIndices(t);
-			list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, true,
-											false, NULL, NIL));
-		}
+/*
+ * Update a plain table's row as ExecSimpleRelationUpdate would, opening the
+ * indexes only if the update is not HOT; waits for a concurrent writer.
+ * TM_Ok, or TM_Updated / TM_Deleted if the version at tid is outdated.
+ */
+static TM_Result
+UpdatePlain(Table *t, TupleTableSlot *old, TupleTableSlot *slot)
+{
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+
+	CheckCmdReplicaIdentity(t->rel, CMD_UPDATE);
+	if (t->rel->rd_att->constr != NULL)
+		ExecConstraints(t->rri, slot, t->estate);
+	result = table_tuple_update(t->rel, &old->tts_tid, slot,
+								GetCurrentCommandId(true), t->snapshot,
+								InvalidSnapshot, true, &tmfd, &lockmode,
+								&update_indexes);
+	if (result == TM_Ok && update_indexes)
+	{
+		OpenIndices(t);
+		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, true,
+										false, NULL, NIL));
 	}
-	else
+	if (result != TM_Ok && result != TM_Updated && result != TM_Deleted)
+		elog(ERROR, "cron_lock: unexpected row update result %d", (int) result);
+	return result;
+}
+
+/*
+ * TableUpdate: set n columns (1-based attnums) of the row version at tid,
+ * keeping the others.  The caller holds a lock on that row (or on the lease
+ * row that guards it), so tid is its newest version.
+ */
+void
+TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
+			const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *old;
+	TupleTableSlot *slot = NewVersion(t, tid, n, attnums, values, nulls, &old);
+
+	if (!IsPlainTable(t->rel))
 	{
 		OpenIndices(t);
 		ExecSimpleRelationUpdate(t->rri, t->estate, NULL, old, slot);
 	}
+	else if (UpdatePlain(t, old, slot) != TM_Ok)
+		elog(ERROR, "cron_lock: locked row of cron_lock.%s was updated concurrently",
+			 RelationGetRelationName(t->rel));
+}
+
+/*
+ * TableUpdateIfCurrent: TableUpdate on a row version this transaction has
+ * not locked, as an UPDATE statement would: it waits for a concurrent
+ * writer, and answers false, changing nothing, if that writer committed a
+ * newer version (the caller then locks the newest one and decides again).
+ * Saves the separate row lock, and its WAL record, in the common case.
+ */
+bool
+TableUpdateIfCurrent(Table *t, ItemPointer tid, int n, const int *attnums,
+					 const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *old;
+	TupleTableSlot *slot;
+
+	if (!IsPlainTable(t->rel))
+	{
+		/* Row triggers run on a locked row (TableUpdate). */
+		if (TableLockRow(t, tid, LockTupleNoKeyExclusive, LockWaitBlock) != TM_Ok ||
+			!ItemPointerEquals(tid, &t->row->tts_tid))
+			return false;
+		TableUpdate(t, tid, n, attnums, values, nulls);
+		return true;
+	}
+	slot = NewVersion(t, tid, n, attnums, values, nulls, &old);
+	return UpdatePlain(t, old, slot) == TM_Ok;
 }
 
 /*

@@ -376,35 +376,43 @@ LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 
 /*
  * LeaseReleaseHeld: end the run of a held lease with this token; false if
- * the lease is not held with it.  As an UPDATE ... WHERE held AND token
- * would: a row that does not match is left alone without waiting; a match
- * is locked FOR NO KEY UPDATE, like a heartbeat's, and checked again on its
- * newest version.  The clock is read after the lock.
+ * the lease is not held with it.  As UPDATE ... WHERE held AND token would:
+ * a row that does not match is left alone without waiting; a match is
+ * updated (a no-key update, like a heartbeat's, so a guarded transaction's
+ * KEY SHARE lock does not hold it up), and if a concurrent transaction
+ * committed a newer version first, that version is locked and checked
+ * again.  The finish time is read once the lease row is ours.
  */
 bool
 LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 {
+	static const int lease_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
+	static const int run_cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT};
+	Datum		lease_v[2] = {BoolGetDatum(false), (Datum) 0};
+	bool		lease_n[2] = {false, true};
+	Datum		run_v[3] = {PointerGetDatum(status), PointerGetDatum(message), 0};
+	bool		run_n[3] = {false, message == NULL, false};
 	/* The lock an UPDATE takes: this is one in all but name. */
 	Table	   *t = Leases(st, RowExclusiveLock);
 	Lease		lease;
-	bool		match;
 
-	match = TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
-	if (match)
+	if (!TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID))
+		return false;
+	LeaseFromRow(t->row, &lease);
+	if (!lease.held || lease.token != token)
+		return false;
+	if (!TableUpdateIfCurrent(t, &lease.tid, 2, lease_cols, lease_v, lease_n))
 	{
+		if (TableLockRow(t, &lease.tid, LockTupleNoKeyExclusive, LockWaitBlock) != TM_Ok)
+			return false;
 		LeaseFromRow(t->row, &lease);
-		match = lease.held && lease.token == token &&
-			TableLockRow(t, &t->row->tts_tid, LockTupleNoKeyExclusive,
-						 LockWaitBlock) == TM_Ok;
+		if (!lease.held || lease.token != token)
+			return false;
+		UpdateLease(st, &lease, 2, lease_cols, lease_v, lease_n);
 	}
-	if (match)
-	{
-		LeaseFromRow(t->row, &lease);
-		match = lease.held && lease.token == token;
-	}
-	if (match)
-		EndRun(st, &lease, status, message, GetCurrentTimestamp(), NULL);
-	return match;
+	run_v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	UpdateRun(st, lease.run_id, 3, run_cols, run_v, run_n);
+	return true;
 }
 
 /* RecordContention: one busy answer, the evidence of duplicate runners. */
