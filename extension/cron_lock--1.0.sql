@@ -75,9 +75,9 @@ CREATE TABLE cron_lock.job_runs (
 -- heartbeats); the room left on its page keeps those updates HOT, so they
 -- touch no index.
 ALTER SEQUENCE cron_lock.job_runs_run_id_seq OWNED BY cron_lock.job_runs.run_id;
--- Partial: written only at a takeover, so releases stay HOT updates.
-CREATE INDEX job_runs_taken_over_by_idx ON cron_lock.job_runs (taken_over_by)
-	WHERE taken_over_by IS NOT NULL;
+-- No index on taken_over_by: only cron_lock_prune looks runs up by it, and
+-- every new run would pay for one (a partial index's predicate is compiled
+-- again for each insert).
 
 -- The current lease per job.  The primary key must stay its only unique
 -- index: updates that keep job are then "no key" updates, which is what lets

@@ -72,6 +72,7 @@ typedef struct Table
 
 extern Oid	CronLockRelid(const char *name);
 extern void TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode);
+extern bool TableHinted(Table *t, Datum key, RegProcedure eq);
 extern bool TableFind(Table *t, Datum key, RegProcedure eq, Oid collation);
 extern TM_Result TableLockRow(Table *t, ItemPointer tid, LockTupleMode mode,
 							  LockWaitPolicy wait);
@@ -144,6 +145,7 @@ typedef struct NewRun
 
 extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
 extern bool LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease);
+extern bool LeaseSeenBefore(Store *st, text *job);
 extern bool LeaseTryLockNewJob(text *job);
 extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
 extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);

@@ -178,6 +178,15 @@ FindByHint(Table *t, Datum key, RegProcedure eq, uint32 hash)
 	return found && KeyEquals(t->row, key, eq);
 }
 
+/* TableHinted: whether this backend knows where the row with key was. */
+bool
+TableHinted(Table *t, Datum key, RegProcedure eq)
+{
+	ItemPointerData tid;
+
+	return RowHintGet(RelationGetRelid(t->rel), KeyHash(key, eq), &tid);
+}
+
 /*
  * TableFind: the row whose primary key (one column, the table's first)
  * equals key, as a fresh snapshot (READ COMMITTED) or the transaction's

@@ -183,6 +183,13 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	return found;
 }
 
+/* LeaseSeenBefore: whether this backend has found the job's lease row before. */
+bool
+LeaseSeenBefore(Store *st, text *job)
+{
+	return TableHinted(Leases(st, AccessShareLock), PointerGetDatum(job), F_TEXTEQ);
+}
+
 /*
  * LeaseTake: LEASE_TAKE on the row a peek just read, without probing the
  * index again: the newest version of that row is locked FOR UPDATE, or

@@ -192,6 +192,14 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 	Lease		locked;
 	TimestampTz now;
 
+	/*
+	 * A job this backend has not found before may be new: take the right to
+	 * insert its first lease before the peek, so that a miss is final.  Held
+	 * to commit, it holds up nothing but another first insert of the job.
+	 */
+	bool		may_insert = !LeaseSeenBefore(st, req->job) &&
+		LeaseTryLockNewJob(req->job);
+
 	if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 	{
 		now = GetCurrentTimestamp();
@@ -206,25 +214,27 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 		return;
 	}
 
-	/* First time this job is seen (by our snapshot). */
-	if (!LeaseTryLockNewJob(req->job))
-	{
-		AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
-		return;
-	}
-
 	/*
-	 * Every first insert holds that lock until it commits, so a fresh
-	 * snapshot now either shows the committed row or proves that no insert
-	 * is in progress: the INSERT below cannot wait.
+	 * First time this job is seen (by our snapshot).  Every first insert
+	 * holds that lock until it commits, so a snapshot taken under it either
+	 * shows the committed row or proves that no insert is in progress: the
+	 * INSERT below cannot wait.
 	 */
-	if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
+	if (!may_insert)
 	{
-		if (LeaseTake(st, req->job, &seen, &locked))
-			DecideLocked(st, req, &locked, ans);
-		else
-			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
-		return;
+		if (!LeaseTryLockNewJob(req->job))
+		{
+			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
+			return;
+		}
+		if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
+		{
+			if (LeaseTake(st, req->job, &seen, &locked))
+				DecideLocked(st, req, &locked, ans);
+			else
+				AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
+			return;
+		}
 	}
 	Acquire(st, req, NULL, GetCurrentTimestamp(), ans);
 }
