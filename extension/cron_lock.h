@@ -64,6 +64,8 @@ typedef struct Table
 	BlockNumber nblocks;		/* its size, once a row hint needed it */
 	Snapshot	snapshot;		/* of the last probe */
 	TupleTableSlot *row;		/* the row the last probe or lock found */
+	TupleTableSlot *old_version;	/* of the last update */
+	TupleTableSlot *new_version;
 	EState	   *estate;			/* made by the first write */
 	ResultRelInfo *rri;
 	bool		indices_open;

@@ -382,25 +382,31 @@ TableInsert(Table *t, const Datum *values, const bool *nulls)
 
 /*
  * The new version of the row at tid: its columns, with n of them (1-based
- * attnums) set.  The old version is left in *old.
+ * attnums) set.  The old version is left in *old.  Both slots belong to the
+ * table and are reused by its next update.
  */
 static TupleTableSlot *
 NewVersion(Table *t, ItemPointer tid, int n, const int *attnums,
 		   const Datum *values, const bool *nulls, TupleTableSlot **old)
 {
-	int			natts = RelationGetDescr(t->rel)->natts;
+	TupleDesc	desc = RelationGetDescr(t->rel);
 	TupleTableSlot *slot;
 
-	PrepareWrite(t);
-	*old = table_slot_create(t->rel, &t->estate->es_tupleTable);
+	if (t->old_version == NULL)
+	{
+		t->old_version = table_slot_create(t->rel, NULL);
+		t->new_version = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	}
+	*old = t->old_version;
 	if (!table_tuple_fetch_row_version(t->rel, tid, SnapshotAny, *old))
 		elog(ERROR, "cron_lock: row to update vanished from cron_lock.%s",
 			 RelationGetRelationName(t->rel));
 	slot_getallattrs(*old);
 
-	slot = NewRowSlot(t);
-	memcpy(slot->tts_values, (*old)->tts_values, natts * sizeof(Datum));
-	memcpy(slot->tts_isnull, (*old)->tts_isnull, natts * sizeof(bool));
+	slot = t->new_version;
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, (*old)->tts_values, desc->natts * sizeof(Datum));
+	memcpy(slot->tts_isnull, (*old)->tts_isnull, desc->natts * sizeof(bool));
 	for (int i = 0; i < n; i++)
 	{
 		slot->tts_values[attnums[i] - 1] = values[i];
@@ -412,10 +418,27 @@ NewVersion(Table *t, ItemPointer tid, int n, const int *attnums,
 	return slot;
 }
 
+/* ExecConstraints for a plain table, which has NOT NULL constraints only. */
+static void
+CheckNotNull(Relation rel, TupleTableSlot *slot)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->attnotnull && slot->tts_isnull[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+							NameStr(TupleDescAttr(desc, i)->attname),
+							RelationGetRelationName(rel)),
+					 errtablecol(rel, i + 1)));
+}
+
 /*
- * Update a plain table's row as ExecSimpleRelationUpdate would, opening the
- * indexes only if the update is not HOT; waits for a concurrent writer.
- * TM_Ok, or TM_Updated / TM_Deleted if the version at tid is outdated.
+ * Update a plain table's row as ExecSimpleRelationUpdate would, without
+ * executor state unless the update is not HOT and the indexes need new
+ * entries; waits for a concurrent writer.  TM_Ok, or TM_Updated /
+ * TM_Deleted if the version at tid is outdated.
  */
 static TM_Result
 UpdatePlain(Table *t, TupleTableSlot *old, TupleTableSlot *slot)
@@ -426,14 +449,14 @@ UpdatePlain(Table *t, TupleTableSlot *old, TupleTableSlot *slot)
 	TM_Result	result;
 
 	CheckCmdReplicaIdentity(t->rel, CMD_UPDATE);
-	if (t->rel->rd_att->constr != NULL)
-		ExecConstraints(t->rri, slot, t->estate);
+	CheckNotNull(t->rel, slot);
 	result = table_tuple_update(t->rel, &old->tts_tid, slot,
 								GetCurrentCommandId(true), t->snapshot,
 								InvalidSnapshot, true, &tmfd, &lockmode,
 								&update_indexes);
 	if (result == TM_Ok && update_indexes)
 	{
+		PrepareWrite(t);
 		OpenIndices(t);
 		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, true,
 										false, NULL, NIL));
@@ -457,6 +480,7 @@ TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
 
 	if (!IsPlainTable(t->rel))
 	{
+		PrepareWrite(t);
 		OpenIndices(t);
 		ExecSimpleRelationUpdate(t->rri, t->estate, NULL, old, slot);
 	}
@@ -511,6 +535,11 @@ TableClose(Table *t)
 	}
 	if (t->row != NULL)
 		ExecDropSingleTupleTableSlot(t->row);
+	if (t->old_version != NULL)
+	{
+		ExecDropSingleTupleTableSlot(t->old_version);
+		ExecDropSingleTupleTableSlot(t->new_version);
+	}
 	if (t->snapshot != NULL)
 		UnregisterSnapshot(t->snapshot);
 	table_close(t->rel, NoLock);

@@ -141,6 +141,12 @@ StoreEnd(Store *st)
 	TableClose(runs_last ? &st->leases : &st->runs);
 }
 
+/*
+ * Every function but cron_lock_check may write the lease row, so the table
+ * is locked as an UPDATE locks it (RowExclusiveLock) from the first read on:
+ * one lock per transaction instead of three.  cron_lock_check only reads
+ * and locks rows, as SELECT ... FOR KEY SHARE does (RowShareLock).
+ */
 static Table *
 Leases(Store *st, LOCKMODE lockmode)
 {
@@ -171,7 +177,7 @@ static const LockTupleMode row_lock[] = {
 bool
 LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 {
-	Table	   *t = Leases(st, mode == LEASE_PEEK ? AccessShareLock : RowShareLock);
+	Table	   *t = Leases(st, mode == LEASE_GUARD ? RowShareLock : RowExclusiveLock);
 	bool		found;
 
 	found = TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
@@ -187,7 +193,7 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 bool
 LeaseSeenBefore(Store *st, text *job)
 {
-	return TableHinted(Leases(st, AccessShareLock), PointerGetDatum(job), F_TEXTEQ);
+	return TableHinted(Leases(st, RowExclusiveLock), PointerGetDatum(job), F_TEXTEQ);
 }
 
 /*
@@ -198,7 +204,7 @@ LeaseSeenBefore(Store *st, text *job)
 bool
 LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease)
 {
-	Table	   *t = Leases(st, RowShareLock);
+	Table	   *t = Leases(st, RowExclusiveLock);
 
 	switch (TableLockRow(t, (ItemPointer) &seen->tid, LockTupleExclusive, LockWaitSkip))
 	{
@@ -399,7 +405,6 @@ LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 	bool		lease_n[2] = {false, true};
 	Datum		run_v[3] = {PointerGetDatum(status), PointerGetDatum(message), 0};
 	bool		run_n[3] = {false, message == NULL, false};
-	/* The lock an UPDATE takes: this is one in all but name. */
 	Table	   *t = Leases(st, RowExclusiveLock);
 	Lease		lease;
 
