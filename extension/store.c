@@ -427,6 +427,18 @@ LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 	return true;
 }
 
+/* Insert one row into a table this call writes nothing else into. */
+static void
+InsertOne(const char *name, int natts, const Datum *v, const bool *n)
+{
+	Table		t;
+
+	memset(&t, 0, sizeof(t));
+	TableUse(&t, name, natts, RowExclusiveLock);
+	TableInsert(&t, v, n);
+	TableClose(&t);
+}
+
 /* RecordContention: one busy answer, the evidence of duplicate runners. */
 void
 RecordContention(text *job, text *instance, text *holder, const char *reason,
@@ -434,7 +446,6 @@ RecordContention(text *job, text *instance, text *holder, const char *reason,
 {
 	Datum		v[CONTENTION_NATTS];
 	bool		n[CONTENTION_NATTS];
-	Table		contention;
 
 	memset(n, true, sizeof(n));
 	SET(v, n, CONTENTION_JOB, PointerGetDatum(job));
@@ -446,10 +457,7 @@ RecordContention(text *job, text *instance, text *holder, const char *reason,
 	SET(v, n, CONTENTION_BACKEND_PID, Int32GetDatum(MyProcPid));
 	v[CONTENTION_CLIENT_ADDR - 1] = ClientAddr(&n[CONTENTION_CLIENT_ADDR - 1]);
 
-	memset(&contention, 0, sizeof(contention));
-	TableUse(&contention, "contention", CONTENTION_NATTS, RowExclusiveLock);
-	TableInsert(&contention, v, n);
-	TableClose(&contention);
+	InsertOne("contention", CONTENTION_NATTS, v, n);
 }
 
 /* RecordAnomaly: something a person should look at; see the anomalies view. */
@@ -459,7 +467,6 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 {
 	Datum		v[ANOMALY_NATTS];
 	bool		n[ANOMALY_NATTS];
-	Table		log;
 
 	memset(n, true, sizeof(n));
 	SET(v, n, ANOMALY_KIND, CStringGetTextDatum(kind));
@@ -471,10 +478,7 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 	SET(v, n, ANOMALY_DETECTED_AT, TimestampTzGetDatum(now));
 	SET(v, n, ANOMALY_DETAIL, CStringGetTextDatum(detail));
 
-	memset(&log, 0, sizeof(log));
-	TableUse(&log, "anomaly_log", ANOMALY_NATTS, RowExclusiveLock);
-	TableInsert(&log, v, n);
-	TableClose(&log);
+	InsertOne("anomaly_log", ANOMALY_NATTS, v, n);
 }
 
 /* --- the rare paths: SQL statements ------------------------------------ */
