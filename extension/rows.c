@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
+#include "compat.h"
 
 #include "access/genam.h"
 #include "access/stratnum.h"
@@ -302,7 +303,7 @@ PrepareWrite(Table *t)
 	rte->relid = RelationGetRelid(t->rel);
 	rte->relkind = t->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(t->estate, list_make1(rte));
+	InitOneRangeTable(t->estate, rte);
 	t->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 	t->estate->es_opened_result_relations = list_make1(t->rri);
@@ -445,7 +446,7 @@ UpdatePlain(Table *t, TupleTableSlot *old, TupleTableSlot *slot)
 {
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
-	bool		update_indexes;
+	UpdateIndexes update_indexes;
 	TM_Result	result;
 
 	CheckCmdReplicaIdentity(t->rel, CMD_UPDATE);
@@ -454,12 +455,12 @@ UpdatePlain(Table *t, TupleTableSlot *old, TupleTableSlot *slot)
 								GetCurrentCommandId(true), t->snapshot,
 								InvalidSnapshot, true, &tmfd, &lockmode,
 								&update_indexes);
-	if (result == TM_Ok && update_indexes)
+	if (result == TM_Ok && NeedsNewIndexEntries(update_indexes))
 	{
 		PrepareWrite(t);
 		OpenIndices(t);
-		list_free(ExecInsertIndexTuples(t->rri, slot, t->estate, true,
-										false, NULL, NIL));
+		list_free(InsertIndexEntriesAfterUpdate(t->rri, slot, t->estate,
+												update_indexes));
 	}
 	if (result != TM_Ok && result != TM_Updated && result != TM_Deleted)
 		elog(ERROR, "cron_lock: unexpected row update result %d", (int) result);
