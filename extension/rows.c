@@ -6,14 +6,17 @@
  *
  * These are the hot paths of every try, release and heartbeat, where a
  * prepared SPI statement spent most of its time building executor state
- * for one row.  The writes go through the routines logical replication's
- * apply uses for the same job (ExecSimpleRelationInsert/Update), so they
- * keep everything a one-row INSERT or UPDATE keeps: NOT NULL and CHECK
- * constraints, every index (partial ones included), HOT, row triggers an
- * administrator may have added.  Like SPI before each statement, a probe
- * first advances the command counter, so it sees this transaction's own
- * earlier writes.  Privileges are not checked here: only the extension's
- * SECURITY DEFINER functions call this.
+ * for one row.  The writes keep everything a one-row INSERT or UPDATE keeps
+ * (NOT NULL and CHECK constraints, every index, partial ones included, HOT,
+ * row triggers an administrator may have added): they go through the
+ * routines logical replication's apply uses for the same job
+ * (ExecSimpleRelationInsert/Update), or, to update a table with nothing to
+ * enforce but NOT NULL, through the same steps without executor state unless
+ * the update needs new index entries.  A probe looks first where this
+ * backend last found the row (row_hints.c), then in the primary key.  Like
+ * SPI before each statement, a probe first advances the command counter, so
+ * it sees this transaction's own earlier writes.  Privileges are not checked
+ * here: only the extension's SECURITY DEFINER functions call this.
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
@@ -27,13 +30,13 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/executor.h"
 #include "common/hashfn.h"
+#include "executor/executor.h"
 #include "nodes/makefuncs.h"
-#include "storage/lmgr.h"
-#include "utils/inval.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
