@@ -13,7 +13,6 @@
  */
 #include "cron_lock.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
@@ -24,8 +23,6 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/inet.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #define MAX_ARGS 10
@@ -360,23 +357,24 @@ LeaseRenew(Store *st, const Lease *lease, TimestampTz now, TimestampTz expires_a
 	UpdateRun(st, lease->run_id, 2, run_cols, v, n);
 }
 
-/* Free a lease and end its run with status, message and who forced it. */
+/* Freeing a lease: held = false (a zero Datum), attempt = NULL. */
+static const int free_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
+static const Datum free_values[] = {(Datum) 0, (Datum) 0};
+static const bool free_nulls[] = {false, true};
+
+/* End a run with status, message and who forced it (NULL: its holder). */
 static void
-EndRun(Store *st, const Lease *lease, text *status, text *message, TimestampTz now,
+EndRun(Store *st, int64 run_id, text *status, text *message, TimestampTz now,
 	   const char *forced_by)
 {
-	static const int lease_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
-	static const int run_cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT,
+	static const int cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT,
 	RUNS_FORCED_BY};
-	Datum		lease_v[2] = {BoolGetDatum(false), (Datum) 0};
-	bool		lease_n[2] = {false, true};
-	Datum		run_v[4] = {PointerGetDatum(status), PointerGetDatum(message),
+	Datum		v[4] = {PointerGetDatum(status), PointerGetDatum(message),
 		TimestampTzGetDatum(now),
 	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
-	bool		run_n[4] = {false, message == NULL, false, forced_by == NULL};
+	bool		n[4] = {false, message == NULL, false, forced_by == NULL};
 
-	UpdateLease(st, lease, 2, lease_cols, lease_v, lease_n);
-	UpdateRun(st, lease->run_id, 4, run_cols, run_v, run_n);
+	UpdateRun(st, run_id, 4, cols, v, n);
 }
 
 /* LeaseEnd: finish the current run of a locked lease and free the lease. */
@@ -384,7 +382,8 @@ void
 LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 		 TimestampTz now, const char *forced_by)
 {
-	EndRun(st, lease, status, message, now, forced_by);
+	UpdateLease(st, lease, 2, free_cols, free_values, free_nulls);
+	EndRun(st, lease->run_id, status, message, now, forced_by);
 }
 
 /*
@@ -399,12 +398,6 @@ LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 bool
 LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 {
-	static const int lease_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
-	static const int run_cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT};
-	Datum		lease_v[2] = {BoolGetDatum(false), (Datum) 0};
-	bool		lease_n[2] = {false, true};
-	Datum		run_v[3] = {PointerGetDatum(status), PointerGetDatum(message), 0};
-	bool		run_n[3] = {false, message == NULL, false};
 	Table	   *t = Leases(st, RowExclusiveLock);
 	Lease		lease;
 
@@ -413,17 +406,16 @@ LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 	LeaseFromRow(t->row, &lease);
 	if (!lease.held || lease.token != token)
 		return false;
-	if (!TableUpdateIfCurrent(t, &lease.tid, 2, lease_cols, lease_v, lease_n))
+	if (!TableUpdateIfCurrent(t, &lease.tid, 2, free_cols, free_values, free_nulls))
 	{
 		if (TableLockRow(t, &lease.tid, LockTupleNoKeyExclusive, LockWaitBlock) != TM_Ok)
 			return false;
 		LeaseFromRow(t->row, &lease);
 		if (!lease.held || lease.token != token)
 			return false;
-		UpdateLease(st, &lease, 2, lease_cols, lease_v, lease_n);
+		UpdateLease(st, &lease, 2, free_cols, free_values, free_nulls);
 	}
-	run_v[2] = TimestampTzGetDatum(GetCurrentTimestamp());
-	UpdateRun(st, lease.run_id, 3, run_cols, run_v, run_n);
+	EndRun(st, lease.run_id, status, message, GetCurrentTimestamp(), NULL);
 	return true;
 }
 
