@@ -252,6 +252,26 @@ pg_up() { q "$1" "SELECT 1" >/dev/null 2>&1; }
 # pg_tcp NAME [USER]: a TCP conninfo for the cluster
 pg_tcp() { echo "host=127.0.0.1 port=$(pg_port "$1") user=${2:-postgres} dbname=postgres"; }
 
+# issue_tokens NAME JOB N: N runs of JOB by instance A, each taken and released.
+issue_tokens() {
+	local i t
+	for i in $(seq "$3"); do
+		t=$(q "$1" "SELECT token FROM cron_lock_try('$2', 'A', '60s')")
+		q "$1" "SELECT cron_lock_release('$2', $t)" >/dev/null
+	done
+}
+
+# heartbeat_ms NAME JOB: when JOB's lease was last renewed (ms since the epoch; 0 if unreadable)
+heartbeat_ms() {
+	q "$1" "SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint FROM cron_lock.leases WHERE job = '$2'" 2>/dev/null || echo 0
+}
+
+# renewed_after NAME JOB MS: JOB's lease was renewed after MS
+renewed_after() { [ "$(heartbeat_ms "$1" "$2")" -gt "$3" ]; }
+
+# Client options for short faults: few, quick retries.
+FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
+
 # ---------------------------------------------------------------- processes
 
 # bg NAME CMD...: run CMD in the background, output in $T/NAME.out; prints nothing.

@@ -33,16 +33,28 @@ free_port() {
 		echo $((20000 + RANDOM % 20000))
 }
 
-cluster_create() {
-	local dir=$1 port=${2:-$(free_port)}
-	mkdir -p "$dir"
-	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
-	chmod 700 "$dir"
-	as_pg "$PG_BINDIR/initdb" -D "$dir/data" -U postgres --auth=trust \
-		--encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || {
-		cat "$dir/initdb.log" >&2
+# cluster_dir DIR: a cluster's folder, the server user's alone.
+cluster_dir() {
+	mkdir -p "$1"
+	[ "$(id -u)" = 0 ] && chown postgres: "$1"
+	chmod 700 "$1"
+}
+
+# as_pg_logged LOG CMD...: CMD as the server user, its output in LOG, shown if it fails.
+as_pg_logged() {
+	local log=$1
+	shift
+	as_pg "$@" >"$log" 2>&1 || {
+		cat "$log" >&2
 		return 1
 	}
+}
+
+cluster_create() {
+	local dir=$1 port=${2:-$(free_port)}
+	cluster_dir "$dir"
+	as_pg_logged "$dir/initdb.log" "$PG_BINDIR/initdb" -D "$dir/data" -U postgres \
+		--auth=trust --encoding=UTF8 --locale=C.UTF-8 || return 1
 	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
 port = $port
 listen_addresses = '127.0.0.1'
@@ -70,14 +82,9 @@ cluster_standby() {
 	local dir=$1 primary=$2 via=${3:-} port name
 	port=$(free_port)
 	name=$(basename "$dir")
-	mkdir -p "$dir"
-	[ "$(id -u)" = 0 ] && chown postgres: "$dir"
-	chmod 700 "$dir"
-	as_pg "$PG_BINDIR/pg_basebackup" -D "$dir/data" -h 127.0.0.1 -p "$(cat "$primary/port")" \
-		-U postgres -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || {
-		cat "$dir/basebackup.log" >&2
-		return 1
-	}
+	cluster_dir "$dir"
+	as_pg_logged "$dir/basebackup.log" "$PG_BINDIR/pg_basebackup" -D "$dir/data" -h 127.0.0.1 \
+		-p "$(cat "$primary/port")" -U postgres -R -X stream -c fast || return 1
 	as_pg tee -a "$dir/data/postgresql.auto.conf" >/dev/null <<EOF
 port = $port
 unix_socket_directories = '$dir'

@@ -7,7 +7,6 @@ need_cronlock
 
 pg_new db || exit 1
 DB=$(pg_tcp db)
-FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
 
 # hb_after MS: a heartbeat has been recorded later than MS (epoch ms)
 hb_after() { [ "$(q db "SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint > $1 FROM cron_lock.leases WHERE job = '$2'")" = t ]; }

@@ -11,18 +11,12 @@ pg_new p || exit 1
 proxy_start wal "$(pg_port p)" || exit 1
 ok "standby s1 streams from p through the proxy" pg_standby s1 p "$(proxy_port wal)"
 
-for i in 1 2; do
-	t=$(q p "SELECT token FROM cron_lock_try('fa', 'A', '60s')")
-	q p "SELECT cron_lock_release('fa', $t)" >/dev/null
-done
+issue_tokens p fa 2
 ok "s1 has replayed tokens 1..2" caught_up s1 p
 is "s1 sees token 2" 2 "$(q s1 "SELECT token FROM cron_lock.leases WHERE job = 'fa'")"
 
 proxy wal freeze
-for i in 3 4 5; do
-	t=$(q p "SELECT token FROM cron_lock_try('fa', 'A', '60s')")
-	q p "SELECT cron_lock_release('fa', $t)" >/dev/null
-done
+issue_tokens p fa 3
 t6=$(q p "SELECT token FROM cron_lock_try('fa', 'A', '60s')")
 is "the old primary issued tokens up to 6 (6 held)" 6 "$t6"
 max_before=$(q p "SELECT max(token) FROM cron_lock.job_runs")

@@ -12,10 +12,7 @@ pg_conf p "synchronous_standby_names = 's1'"
 q p "SELECT pg_reload_conf()" >/dev/null
 ok "s1 is a synchronous standby" wait_for 10 bash -c "[ \"\$(psql -XAt -h '$T/p' -p $(pg_port p) -U postgres -d postgres -c \"SELECT sync_state FROM pg_stat_replication WHERE application_name = 's1'\")\" = sync ]"
 
-for i in 1 2 3; do
-	t=$(q p "SELECT token FROM cron_lock_try('fo', 'A', '60s')")
-	q p "SELECT cron_lock_release('fo', $t)" >/dev/null
-done
+issue_tokens p fo 3
 t4=$(q p "SELECT token FROM cron_lock_try('fo', 'A', '60s')")
 is "tokens 1..4 on the old primary; 4 is held" 4 "$t4"
 max_before=$(q p "SELECT max(token) FROM cron_lock.job_runs")

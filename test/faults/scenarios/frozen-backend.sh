@@ -7,20 +7,17 @@ need_cronlock
 
 pg_new db || exit 1
 DB=$(pg_tcp db)
-FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
-hb_ms() { q db "SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint FROM cron_lock.leases WHERE job = '$1'"; }
-renewed_after() { [ "$(hb_ms "$2" 2>/dev/null || echo 0)" -gt "$1" ]; }
 
 cronlock_bg w run --job fb --ttl 6s --grace 1s --db "$DB" "${FAST[@]}" -- sleep 9
 w=$BG_PID
 ok "the run starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/w.out'"
-ok "a heartbeat goes through" wait_for 5 renewed_after "$(hb_ms fb)" fb
+ok "a heartbeat goes through" wait_for 5 renewed_after db fb "$(heartbeat_ms db fb)"
 pids=$(q db "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name LIKE 'cronlock%' AND pid <> pg_backend_pid()")
 isnt "the wrapper's backends are found" "" "$pids"
 t=$(now_ms)
 # shellcheck disable=SC2086
 kill -STOP $pids
-ok "the heartbeat escapes the frozen backend and renews on a new one" wait_for 6 renewed_after "$t" fb
+ok "the heartbeat escapes the frozen backend and renews on a new one" wait_for 6 renewed_after db fb "$t"
 wait_rc "$w" 20
 # shellcheck disable=SC2086
 kill -CONT $pids 2>/dev/null
@@ -33,7 +30,7 @@ cronlock_bg f run --job fz --ttl 4s --grace 1s --db "host=127.0.0.1 port=$(proxy
 f=$BG_PID
 ok "the run through the proxy starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/f.out' && [ -s '$T/cmd.pid' ]"
 c=$(cat "$T/cmd.pid")
-ok "a heartbeat goes through" wait_for 5 renewed_after "$(hb_ms fz)" fz
+ok "a heartbeat goes through" wait_for 5 renewed_after db fz "$(heartbeat_ms db fz)"
 proxy px freeze
 proxy px blackhole
 t=$(now_ms)

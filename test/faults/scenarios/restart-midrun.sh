@@ -8,10 +8,6 @@ need_cronlock
 
 pg_new db || exit 1
 DB=$(pg_tcp db)
-FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
-hb_ms() { q db "SELECT (extract(epoch FROM heartbeat_at) * 1000)::bigint FROM cron_lock.leases WHERE job = 'rm'"; }
-# renewed_after MS: the lease's heartbeat is later than MS
-renewed_after() { [ "$(hb_ms 2>/dev/null || echo 0)" -gt "$1" ]; }
 
 cronlock run --job rm --db "$DB" -- true
 is "a first run: token 1" 0 "$CL_RC"
@@ -19,18 +15,18 @@ is "a first run: token 1" 0 "$CL_RC"
 cronlock_bg w run --job rm --ttl 6s --grace 1s --db "$DB" "${FAST[@]}" -- sh -c 'sleep 14; echo $CRONLOCK_TOKEN'
 w=$BG_PID
 ok "the run starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/w.out'"
-ok "a heartbeat goes through" wait_for 5 renewed_after "$(hb_ms)"
+ok "a heartbeat goes through" wait_for 5 renewed_after db rm "$(heartbeat_ms db rm)"
 
 # 1. pg_terminate_backend of every cronlock session
 t=$(now_ms)
 n=$(q db "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'cronlock%' AND pid <> pg_backend_pid()")
 le "terminated the wrapper's backend(s)" 1 "$n"
-ok "after pg_terminate_backend the heartbeat reconnects" wait_for 5 renewed_after "$t"
+ok "after pg_terminate_backend the heartbeat reconnects" wait_for 5 renewed_after db rm "$t"
 
 # 2. fast restart
 t=$(now_ms)
 pg_ctl_ db -m fast -w -t 60 restart >/dev/null
-ok "after a fast restart the heartbeat reconnects" wait_for 5 renewed_after "$t"
+ok "after a fast restart the heartbeat reconnects" wait_for 5 renewed_after db rm "$t"
 
 # 3. crash restart: kill -9 of a backend makes the postmaster reset everything
 bg victim psql -XAt -d "$DB" -c "SELECT pg_sleep(60)"
@@ -38,7 +34,7 @@ ok "a victim backend runs" wait_for 5 bash -c "[ -n \"\$(psql -XAt -d '$DB' -c \
 t=$(now_ms)
 kill -9 "$(q db "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(60)%'")"
 ok "the server went through crash recovery" wait_for 10 bash -c "grep -q 'all server processes terminated; reinitializing' '$T/db/server.log'"
-ok "after a crash restart the heartbeat reconnects" wait_for 6 renewed_after "$t"
+ok "after a crash restart the heartbeat reconnects" wait_for 6 renewed_after db rm "$t"
 
 wait_rc "$w" 30
 is "the run completes: exit 0" 0 "$RC"

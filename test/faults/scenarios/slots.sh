@@ -7,7 +7,6 @@ need_cronlock
 pg_new db "max_connections = 8" "superuser_reserved_connections = 3" || exit 1
 q db "CREATE ROLE jobs LOGIN IN ROLE cron_lock_user"
 DB="$(pg_tcp db jobs)"
-FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
 for i in 1 2 3 4 5; do
 	bg hog$i psql -XAt -d "$DB application_name=hog" -c "SELECT pg_sleep(120)"
 	echo "$BG_PID" >>"$T/hogs"

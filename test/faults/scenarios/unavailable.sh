@@ -10,7 +10,6 @@ need_cronlock
 
 pg_new db || exit 1
 proxy_start px "$(pg_port db)" || exit 1
-FAST=(--retries 2 --backoff 100ms --jitter 50ms --connect-timeout 1s --preflight-timeout 1s)
 dead=$(free_port)
 M=$T/marker
 
