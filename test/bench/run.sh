@@ -15,7 +15,8 @@
 #            BENCH_HISTORY_10M=1, 10M) finished runs in cron_lock.job_runs
 #   contention  1..64 clients asking for one held job: p50/p99 of busy answers
 # Command side (hyperfine): `cronlock run --job x -- true` vs `flock -n f true`,
-# and cronlock's peak RSS (GNU time).
+# cronlock run again through a PgBouncer (transaction pooling, loopback TCP, a
+# warm server connection: no backend start), and cronlock's peak RSS (GNU time).
 #
 # Every figure is the median of BENCH_REPEAT runs of BENCH_SECONDS each, at
 # every client count in BENCH_CLIENTS; the runs of one repetition are
@@ -86,7 +87,9 @@ fi
 WORK=$(mktemp -d /tmp/cron_lock_bench.XXXXXX)
 chmod 755 "$WORK"
 CLUSTER=$WORK/cluster
+BOUNCER=$WORK/pgbouncer
 cleanup() {
+	bouncer_stop
 	cluster_stop "$CLUSTER" immediate
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench: raw results kept in $WORK" >&2
@@ -98,6 +101,58 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# bouncer_start: a PgBouncer in front of the bench database, set up as in
+# test/faults/lib.sh: transaction pooling, loopback TCP only on a free port
+# (in $BOUNCER/port); it reaches the server over its unix socket, as the direct
+# runs do.
+bouncer_start() {
+	local port i
+	port=$(free_port)
+	mkdir -p "$BOUNCER"
+	echo "$port" >"$BOUNCER/port"
+	cat >"$BOUNCER/pgbouncer.ini" <<EOF
+[databases]
+bench = host=$CLUSTER port=$PGPORT dbname=bench
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $BOUNCER/users.txt
+pool_mode = transaction
+default_pool_size = 4
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 100
+server_reset_query =
+logfile = $BOUNCER/pgbouncer.log
+pidfile = $BOUNCER/pgbouncer.pid
+admin_users = postgres
+ignore_startup_parameters = extra_float_digits,options
+EOF
+	echo '"postgres" ""' >"$BOUNCER/users.txt"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$BOUNCER"
+	as_pg pgbouncer -d "$BOUNCER/pgbouncer.ini" >"$BOUNCER/start.log" 2>&1 || return 1
+	for i in $(seq 100); do
+		psql -X -A -t -q -d "host=127.0.0.1 port=$port user=postgres dbname=bench" \
+			-c "SELECT 1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# bouncer_stop: stop it if it runs, and wait (5 s at most) until it is gone.
+bouncer_stop() {
+	local pid i
+	pid=$(cat "$BOUNCER/pgbouncer.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+}
 
 START_EPOCH=$(date +%s)
 PKGLIBDIR=$(pg_config --pkglibdir)
@@ -237,10 +292,33 @@ else
 		cat "$WORK/cronlock.err" >&2
 	else
 		echo ok >"$CMD_STATUS"
-		log "hyperfine: cronlock run vs flock"
+		# The same command through PgBouncer; left out (and said why in the
+		# facts) if PgBouncer will not start or cronlock fails through it.
+		POOLED=()
+		if ! command -v pgbouncer >/dev/null; then
+			echo "not measured: pgbouncer is not installed" >"$WORK/pool_status"
+		elif ! bouncer_start; then
+			echo "not measured: PgBouncer did not start ($(tail -n 2 "$BOUNCER/pgbouncer.log" "$BOUNCER/start.log" 2>/dev/null | tr '\n' ' '))" >"$WORK/pool_status"
+			log "PgBouncer did not start: its row is left out"
+		else
+			POOL_DB="host=127.0.0.1 port=$(cat "$BOUNCER/port") user=postgres dbname=bench"
+			rc=0
+			"$CRONLOCK" run --db "$POOL_DB" --job bench-cmd-pool -- true 2>"$WORK/cronlock.pool.err" || rc=$?
+			if [ "$rc" != 0 ]; then
+				echo "not measured: cronlock run through PgBouncer exited $rc ($(tail -n 3 "$WORK/cronlock.pool.err" | tr '\n' ' '))" >"$WORK/pool_status"
+				log "cronlock run through PgBouncer failed: its row is left out"
+				cat "$WORK/cronlock.pool.err" >&2
+			else
+				echo "ok: $(pgbouncer --version | head -n 1), pool_mode=transaction" >"$WORK/pool_status"
+				POOLED=(-n "cronlock run --job x -- true (via PgBouncer)"
+					"$CRONLOCK run --db '$POOL_DB' --job bench-cmd-pool -- true")
+			fi
+		fi
+		log "hyperfine: cronlock run (direct${POOLED[*]:+, via PgBouncer}) vs flock"
 		hyperfine -N --style none --warmup 5 --min-runs "$HF_RUNS" --export-json "$COMMAND" \
 			-n "flock -n FILE true" "flock -n $WORK/flock.lock true" \
 			-n "cronlock run --job x -- true" "$CRONLOCK run --job bench-cmd -- true" \
+			"${POOLED[@]}" \
 			-n "psql -c 'SELECT 1'" "psql -X -A -t -c 'SELECT 1'" \
 			-n "cronlock --version" "$CRONLOCK --version" >"$WORK/hyperfine.txt" 2>&1 ||
 			{
@@ -254,8 +332,8 @@ else
 				"$(tail -n 1 "$WORK/rss.flock.$i")" >>"$RSS"
 		done
 		# Every timed run must have been an acquisition, not a busy answer.
-		q bench -Atc "SELECT string_agg(status || '=' || n, ' ' ORDER BY status) FROM (SELECT status, count(*) AS n FROM cron_lock.job_runs WHERE job IN ('bench-cmd', 'bench-rss') GROUP BY status) s" >"$WORK/command_runs"
-		q bench -Atc "SELECT count(*) FROM cron_lock.contention WHERE job IN ('bench-cmd', 'bench-rss')" >"$WORK/command_busy"
+		q bench -Atc "SELECT string_agg(status || '=' || n, ' ' ORDER BY status) FROM (SELECT status, count(*) AS n FROM cron_lock.job_runs WHERE job IN ('bench-cmd', 'bench-cmd-pool', 'bench-rss') GROUP BY status) s" >"$WORK/command_runs"
+		q bench -Atc "SELECT count(*) FROM cron_lock.contention WHERE job IN ('bench-cmd', 'bench-cmd-pool', 'bench-rss')" >"$WORK/command_busy"
 	fi
 fi
 
@@ -290,6 +368,7 @@ FACTS=$WORK/facts.txt
 	echo "command_status=$(cat "$CMD_STATUS")"
 	echo "command_runs=$(cat "$WORK/command_runs" 2>/dev/null)"
 	echo "command_busy=$(cat "$WORK/command_busy" 2>/dev/null)"
+	echo "command_pool_status=$(cat "$WORK/pool_status" 2>/dev/null)"
 } >"$FACTS"
 
 python3 "$HERE/report.py" --work "$WORK" --out "$OUT" --chart "$CHART" \
