@@ -3,7 +3,7 @@
 table it prints, BENCHMARKS.md and the chart.
 
 Reads from --work: results.tsv (one line per pgbench run), contention.tsv and
-the pgbench --log files it names, command.json (hyperfine), rss.tsv (GNU time
+the pgbench --log files it names, command.N.json (hyperfine, one per round), rss.tsv (GNU time
 %M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
 their min-max.  Goals are ratios of medians measured in the same run and must
 hold at every client count.  Numbers are reported, never asserted: the exit
@@ -228,7 +228,7 @@ def main():
     cmd_rows = []
     cmd_goal = ("cronlock run -- true within 5 ms of flock", "n/a", "not measured: " + facts.get("command_status", "?"))
     rss_goal = ("cronlock peak RSS <= 8 MiB", "n/a", "not measured: " + facts.get("command_status", "?"))
-    cpath = os.path.join(w, "command.json")
+    cpaths = sorted(glob.glob(os.path.join(w, "command*.json")))
     rss = {}
     rpath = os.path.join(w, "rss.tsv")
     if os.path.exists(rpath):
@@ -237,9 +237,19 @@ def main():
                 name, _, kib = line.strip().partition("\t")
                 if kib.isdigit():
                     rss.setdefault(name, []).append(int(kib))
-    if os.path.exists(cpath) and facts.get("command_status") == "ok":
-        with open(cpath) as f:
-            hf = {r["command"]: r for r in json.load(f)["results"]}
+    if cpaths and facts.get("command_status") == "ok":
+        # hyperfine runs in rounds (one file each) that alternate the commands,
+        # so a change of machine load falls on all of them: pool each command's
+        # times over the rounds.
+        times = {}
+        for cpath in cpaths:
+            with open(cpath) as f:
+                for r in json.load(f)["results"]:
+                    times.setdefault(r["command"], []).extend(r["times"])
+        hf = {name: {"median": statistics.median(t), "mean": statistics.mean(t),
+                     "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+                     "min": min(t), "max": max(t), "times": t}
+              for name, t in times.items()}
         def vs_flock(name):
             """The median's difference to flock's, in ms, or None."""
             if CMD_FLOCK not in hf or name not in hf:

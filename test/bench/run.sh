@@ -32,7 +32,8 @@
 #   BENCH_CONTENTION_CLIENTS ["1 2 4 8 16 32 64"], BENCH_CONTENTION_SECONDS [4]
 #   BENCH_HISTORY_10M=1       also measure with 10M history rows (adds ~5 min,
 #                             2.5 GB of disk)
-#   BENCH_HYPERFINE_RUNS [60] minimum runs per command
+#   BENCH_HYPERFINE_ROUNDS [10] hyperfine rounds; each runs every command in turn
+#   BENCH_HYPERFINE_RUNS [40] runs per command and round
 #   BENCH_OUT [BENCHMARKS.md] report path; the chart goes beside the driver
 #                             (test/bench/throughput.svg) or into BENCH_OUT's
 #                             folder in quick mode
@@ -53,13 +54,15 @@ if [ "$QUICK" = 1 ]; then
 	SECS=${BENCH_SECONDS:-3}
 	REPEAT=${BENCH_REPEAT:-1}
 	CONT_SECS=${BENCH_CONTENTION_SECONDS:-2}
+	HF_ROUNDS=${BENCH_HYPERFINE_ROUNDS:-3}
 	HF_RUNS=${BENCH_HYPERFINE_RUNS:-15}
 	OUT=${BENCH_OUT:-$HERE/out/BENCHMARKS.md}
 else
 	SECS=${BENCH_SECONDS:-10}
 	REPEAT=${BENCH_REPEAT:-3}
 	CONT_SECS=${BENCH_CONTENTION_SECONDS:-4}
-	HF_RUNS=${BENCH_HYPERFINE_RUNS:-60}
+	HF_ROUNDS=${BENCH_HYPERFINE_ROUNDS:-10}
+	HF_RUNS=${BENCH_HYPERFINE_RUNS:-40}
 	OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 fi
 CLIENTS=${BENCH_CLIENTS:-"1 8 32"}
@@ -275,7 +278,6 @@ done
 q bench -Atc "SELECT count(*) FROM cron_lock.contention" >"$WORK/contention_rows"
 
 # --- the command -------------------------------------------------------------
-COMMAND=$WORK/command.json
 RSS=$WORK/rss.tsv
 : >"$RSS"
 CMD_STATUS=$WORK/command_status
@@ -315,16 +317,20 @@ else
 			fi
 		fi
 		log "hyperfine: cronlock run (direct${POOLED[*]:+, via PgBouncer}) vs flock"
-		hyperfine -N --style none --warmup 5 --min-runs "$HF_RUNS" --export-json "$COMMAND" \
-			-n "flock -n FILE true" "flock -n $WORK/flock.lock true" \
-			-n "cronlock run --job x -- true" "$CRONLOCK run --job bench-cmd -- true" \
-			"${POOLED[@]}" \
-			-n "psql -c 'SELECT 1'" "psql -X -A -t -c 'SELECT 1'" \
-			-n "cronlock --version" "$CRONLOCK --version" >"$WORK/hyperfine.txt" 2>&1 ||
-			{
-				cat "$WORK/hyperfine.txt" >&2
-				echo "failed: hyperfine" >"$CMD_STATUS"
-			}
+		# In rounds, so that a change of machine load meets every command alike.
+		for round in $(seq "$HF_ROUNDS"); do
+			hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$WORK/command.$round.json" \
+				-n "flock -n FILE true" "flock -n $WORK/flock.lock true" \
+				-n "cronlock run --job x -- true" "$CRONLOCK run --job bench-cmd -- true" \
+				"${POOLED[@]}" \
+				-n "psql -c 'SELECT 1'" "psql -X -A -t -c 'SELECT 1'" \
+				-n "cronlock --version" "$CRONLOCK --version" >"$WORK/hyperfine.txt" 2>&1 ||
+				{
+					cat "$WORK/hyperfine.txt" >&2
+					echo "failed: hyperfine" >"$CMD_STATUS"
+					break
+				}
+		done
 		for i in 1 2 3 4 5; do
 			/usr/bin/time -f %M -o "$WORK/rss.cronlock.$i" "$CRONLOCK" run --job bench-rss -- true 2>/dev/null
 			/usr/bin/time -f %M -o "$WORK/rss.flock.$i" flock -n "$WORK/flock.lock" true
@@ -379,7 +385,7 @@ RAW=$HERE/out/last
 [ "$QUICK" = 1 ] && RAW=$HERE/out/last-quick
 rm -rf "$RAW"
 mkdir -p "$RAW"
-for f in results.tsv contention_pct.tsv command.json rss.tsv facts.txt; do
-	[ -f "$WORK/$f" ] && cp "$WORK/$f" "$RAW/"
+for f in "$WORK"/{results.tsv,contention_pct.tsv,rss.tsv,facts.txt} "$WORK"/command.*.json; do
+	[ -f "$f" ] && cp "$f" "$RAW/"
 done
 log "done in $(($(date +%s) - START_EPOCH)) s: $OUT, $CHART"
