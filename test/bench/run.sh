@@ -92,7 +92,7 @@ chmod 755 "$WORK"
 CLUSTER=$WORK/cluster
 BOUNCER=$WORK/pgbouncer
 cleanup() {
-	bouncer_stop
+	pgbouncer_stop "$BOUNCER"
 	cluster_stop "$CLUSTER" immediate
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench: raw results kept in $WORK" >&2
@@ -104,58 +104,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# bouncer_start: a PgBouncer in front of the bench database, set up as in
-# test/faults/lib.sh: transaction pooling, loopback TCP only on a free port
-# (in $BOUNCER/port); it reaches the server over its unix socket, as the direct
-# runs do.
-bouncer_start() {
-	local port i
-	port=$(free_port)
-	mkdir -p "$BOUNCER"
-	echo "$port" >"$BOUNCER/port"
-	cat >"$BOUNCER/pgbouncer.ini" <<EOF
-[databases]
-bench = host=$CLUSTER port=$PGPORT dbname=bench
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $BOUNCER/users.txt
-pool_mode = transaction
-default_pool_size = 4
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 100
-server_reset_query =
-logfile = $BOUNCER/pgbouncer.log
-pidfile = $BOUNCER/pgbouncer.pid
-admin_users = postgres
-ignore_startup_parameters = extra_float_digits,options
-EOF
-	echo '"postgres" ""' >"$BOUNCER/users.txt"
-	[ "$(id -u)" = 0 ] && chown -R postgres: "$BOUNCER"
-	as_pg pgbouncer -d "$BOUNCER/pgbouncer.ini" >"$BOUNCER/start.log" 2>&1 || return 1
-	for i in $(seq 100); do
-		psql -X -A -t -q -d "host=127.0.0.1 port=$port user=postgres dbname=bench" \
-			-c "SELECT 1" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# bouncer_stop: stop it if it runs, and wait (5 s at most) until it is gone.
-bouncer_stop() {
-	local pid i
-	pid=$(cat "$BOUNCER/pgbouncer.pid" 2>/dev/null) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-}
 
 START_EPOCH=$(date +%s)
 PKGLIBDIR=$(pg_config --pkglibdir)
@@ -299,7 +247,8 @@ else
 		POOLED=()
 		if ! command -v pgbouncer >/dev/null; then
 			echo "not measured: pgbouncer is not installed" >"$WORK/pool_status"
-		elif ! bouncer_start; then
+		# Transaction pooling, reaching the cluster over its socket as the direct runs do.
+		elif ! pgbouncer_start "$BOUNCER" "bench = host=$CLUSTER port=$PGPORT dbname=bench"; then
 			echo "not measured: PgBouncer did not start ($(tail -n 2 "$BOUNCER/pgbouncer.log" "$BOUNCER/start.log" 2>/dev/null | tr '\n' ' '))" >"$WORK/pool_status"
 			log "PgBouncer did not start: its row is left out"
 		else

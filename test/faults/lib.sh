@@ -330,55 +330,14 @@ proxy_stat() { "$FAULTPROXY" --ctl "$T/$1.sock" stats | tr ' ' '\n' | sed -n "s/
 
 bouncer_port() { cat "$T/$1.bouncer/port"; }
 
-# bouncer_start NAME TARGET_PORT [POOL_MODE] [POOL_SIZE]
+# bouncer_start NAME TARGET_PORT [POOL_MODE] [POOL_SIZE]: database postgres of the
+# cluster on TARGET_PORT, over loopback TCP.
 bouncer_start() {
-	local name=$1 target=$2 mode=${3:-transaction} size=${4:-4} dir port
-	dir=$T/$1.bouncer
-	port=$(free_port)
-	mkdir -p "$dir"
-	echo "$port" >"$dir/port"
-	cat >"$dir/pgbouncer.ini" <<EOF
-[databases]
-postgres = host=127.0.0.1 port=$target dbname=postgres
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/users.txt
-pool_mode = $mode
-default_pool_size = $size
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 200
-server_reset_query =
-server_check_delay = 1
-server_login_retry = 1
-query_wait_timeout = 30
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-admin_users = postgres
-ignore_startup_parameters = extra_float_digits,options
-EOF
-	cat >"$dir/users.txt" <<EOF
-"postgres" ""
-"jobs" ""
-EOF
-	chown -R postgres: "$dir" 2>/dev/null
-	echo "$dir/pgbouncer.pid" >>"$T/.bouncers"
-	as_pg pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1 || {
-		cat "$dir/pgbouncer.log" >&2
-		return 1
-	}
-	wait_for 10 qc "host=127.0.0.1 port=$port user=postgres dbname=postgres" "SELECT 1"
+	echo "$T/$1.bouncer/pgbouncer.pid" >>"$T/.bouncers"
+	pgbouncer_start "$T/$1.bouncer" "postgres = host=127.0.0.1 port=$2 dbname=postgres" "${@:3}"
 }
 
-bouncer_stop() {
-	local pidfile=$T/$1.bouncer/pgbouncer.pid
-	[ -f "$pidfile" ] && kill -TERM "$(cat "$pidfile")" 2>/dev/null
-	true
-}
+bouncer_stop() { pgbouncer_stop "$T/$1.bouncer"; }
 
 # ---------------------------------------------------------------- cronlock
 

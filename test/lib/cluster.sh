@@ -12,6 +12,13 @@
 #                               socket, application_name = basename DIR; not
 #                               started.  VIA_PORT streams WAL through that port.
 #   cluster_env DIR             print export lines (PGHOST PGPORT PGUSER PGDATABASE)
+#   pgbouncer_start DIR DB_ENTRY [POOL_MODE] [POOL_SIZE]
+#                               a PgBouncer in DIR: trust auth, loopback TCP only, on
+#                               a free port (in DIR/port); DB_ENTRY is its [databases]
+#                               line ("name = host=... dbname=..."); transaction
+#                               pooling and 4 server connections by default; returns
+#                               once it answers (its log: DIR/pgbouncer.log)
+#   pgbouncer_stop DIR          stop it and wait (5 s at most) until it is gone
 #   as_pg CMD...                run CMD as the cluster's owner (root cannot run postgres)
 #
 # initdb and postgres refuse to run as root: as root the cluster belongs to the
@@ -111,4 +118,57 @@ cluster_stop() {
 cluster_env() {
 	local dir=$1
 	echo "export PGHOST='$dir' PGPORT='$(cat "$dir/port")' PGUSER=postgres PGDATABASE=postgres"
+}
+
+pgbouncer_start() {
+	local dir=$1 entry=$2 mode=${3:-transaction} size=${4:-4} port i
+	port=$(free_port)
+	mkdir -p "$dir"
+	echo "$port" >"$dir/port"
+	cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+$entry
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = $mode
+default_pool_size = $size
+min_pool_size = 0
+reserve_pool_size = 0
+max_client_conn = 200
+server_reset_query =
+server_check_delay = 1
+server_login_retry = 1
+query_wait_timeout = 30
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+admin_users = postgres
+ignore_startup_parameters = extra_float_digits,options
+EOF
+	printf '"postgres" ""\n"jobs" ""\n' >"$dir/users.txt"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+	as_pg pgbouncer -d "$dir/pgbouncer.ini" >"$dir/start.log" 2>&1 || {
+		cat "$dir/start.log" "$dir/pgbouncer.log" >&2 2>/dev/null
+		return 1
+	}
+	for i in $(seq 100); do
+		psql -X -A -t -q -d "host=127.0.0.1 port=$port user=postgres dbname=${entry%% *}" \
+			-c "SELECT 1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+pgbouncer_stop() {
+	local pid i
+	pid=$(cat "$1/pgbouncer.pid" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
 }
