@@ -3,8 +3,8 @@
 table it prints, BENCHMARKS.md and the chart.
 
 Reads from --work: results.tsv (one line per pgbench run), contention.tsv and
-the pgbench --log files it names, command.N.json (hyperfine, one per round), rss.tsv (GNU time
-%M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
+the pgbench --log files it names, command.N.json (hyperfine, one per round),
+rss.tsv (GNU time %M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
 their min-max.  Goals are ratios of medians measured in the same run and must
 hold at every client count.  Numbers are reported, never asserted: the exit
 status is 0 whatever they are.
@@ -391,10 +391,11 @@ table (`VACUUM FULL`) before each run; setup leaves every cycle job created.
             pool_text = f"Through PgBouncer: {pool}. "
         else:
             pool_text = ""
-        md.append("Whole process, `hyperfine -N` (no shell), against the same cluster over its "
+        md.append("Whole process, `hyperfine -N` (no shell), in rounds that alternate the commands "
+                  "(each command's times pooled over the rounds), against the same cluster over its "
                   "unix socket; " + pool_text + "`psql -c 'SELECT 1'` is one process that connects once, "
-                  "`cronlock --version` is cronlock's process start alone (loading libpq and its libraries), "
-                  "no database. \"vs flock\" is the difference of medians, in ms. "
+                  "`cronlock --version` is cronlock's process start alone, no database. "
+                  "\"vs flock\" is the difference of medians, in ms. "
                   "Peak RSS is GNU time's %M over 5 runs.\n")
         md.append(md_table(["command", "median ms", "mean ± sd ms", "min ms", "max ms", "vs flock ms", "runs",
                             "peak RSS"], cmd_rows))
