@@ -1,11 +1,14 @@
 // child.cpp: spawning and supervising COMMAND.
 //
-// Between fork and exec the child only makes async-signal-safe calls: the process has
-// other threads (heartbeat, cancel) whose locks may be held at fork time.
+// The child is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: it
+// borrows cronlock's memory on a stack of its own until exec, so no page tables are
+// copied (fork cost 0.2-0.3 ms of every run). Until exec it only makes system calls
+// and writes nothing but its own stack: the heartbeat thread keeps running beside it.
 #include "child.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -70,10 +73,45 @@ int exit_status_of(int ws)
 	return 1;
 }
 
+namespace {
+
+struct ChildStart {
+	const char *file; // null: not found
+	char *const *argv;
+	char *const *envp;
+	int errpipe;	  // gets errno if exec fails
+	pid_t parent;
+};
+
+// Not instrumented under ASan: it runs on a stack the sanitizer does not know.
+__attribute__((no_sanitize("address", "undefined"))) int start_child(void *arg)
+{
+	const auto *c = static_cast<const ChildStart *>(arg);
+	setpgid(0, 0);
+	// Die with cronlock. The signal is tied to the thread that cloned us, which is the
+	// one that waits for us. If cronlock died before prctl, we were re-parented: exit.
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != c->parent)
+		_exit(exec_failure_status(0));
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, nullptr);
+	int err = ENOENT;
+	if (c->file) {
+		execve(c->file, c->argv, c->envp);
+		err = errno;
+	}
+	ssize_t ignored = write(c->errpipe, &err, sizeof err);
+	(void)ignored;
+	_exit(exec_failure_status(err));
+}
+
+} // namespace
+
 Spawned spawn_child(const std::vector<std::string> &argv,
 					const std::vector<std::pair<std::string, std::string>> &extra_env)
 {
-	// Everything the child needs is built before fork.
+	// Everything the child needs is built before clone.
 	std::vector<std::string> env_strings;
 	for (char **e = environ; *e; ++e) {
 		bool replaced = false;
@@ -101,31 +139,18 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 		out.exec_errno = errno;
 		return out;
 	}
-	const pid_t parent = getpid();
-	pid_t pid = fork();
+	ChildStart start{file ? file->c_str() : nullptr, args.data(), envp.data(), pipefd[1],
+					 getpid()};
+	// The calling thread is suspended until the child execs or exits: the child's stack
+	// can live in this frame.
+	alignas(64) char child_stack[64 * 1024];
+	pid_t pid = clone(start_child, child_stack + sizeof child_stack,
+					  CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
 	if (pid < 0) {
 		out.exec_errno = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
 		return out;
-	}
-	if (pid == 0) {
-		close(pipefd[0]);
-		setpgid(0, 0);
-		// Die with cronlock. The signal is tied to the forking thread, which is the one
-		// that waits for us. If cronlock died before prctl, we were re-parented: exit.
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(exec_failure_status(0));
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, nullptr);
-		if (file)
-			execve(file->c_str(), args.data(), envp.data());
-		int err = file ? errno : ENOENT;
-		ssize_t ignored = write(pipefd[1], &err, sizeof err);
-		(void)ignored;
-		_exit(exec_failure_status(err));
 	}
 	close(pipefd[1]);
 	setpgid(pid, pid); // also here, so the group exists before we ever signal it
