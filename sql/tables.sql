@@ -1,14 +1,33 @@
 -- The functions write cron_lock's tables directly (no SQL statement on the
 -- hot paths).  What an administrator adds to those tables still holds, as it
 -- would for INSERT and UPDATE: indexes of any kind, CHECK constraints, row
--- triggers.  amcheck verifies that every index agrees with its table.
+-- triggers.  amcheck verifies that every B-tree agrees with its table; the
+-- BRIN index on contention must find every event a sequential scan finds.
 CREATE EXTENSION amcheck;
-CREATE FUNCTION indexes_agree() RETURNS text LANGUAGE sql AS $$
-	SELECT string_agg(c.relname, ' ' ORDER BY c.relname)
+CREATE FUNCTION indexes_agree() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	btrees text;
+	via_brin bigint;
+	via_heap bigint;
+BEGIN
+	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) INTO btrees
 	  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
 		   LATERAL bt_index_check(c.oid, true)
 	 WHERE i.indrelid IN ('cron_lock.job_runs'::regclass, 'cron_lock.leases'::regclass,
 						  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+	   AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'btree');
+	PERFORM brin_summarize_new_values('cron_lock.contention_at_idx');
+	SET LOCAL enable_seqscan = off;
+	SELECT count(*) INTO via_brin FROM cron_lock.contention WHERE at > '-infinity';
+	SET LOCAL enable_seqscan = on;
+	SET LOCAL enable_bitmapscan = off;
+	SELECT count(*) INTO via_heap FROM cron_lock.contention WHERE at > '-infinity';
+	RESET enable_seqscan;
+	RESET enable_bitmapscan;
+	RETURN btrees || CASE WHEN via_brin = via_heap
+						  THEN ' contention_at_idx (brin)'
+						  ELSE format(' contention_at_idx finds %s of %s events', via_brin, via_heap) END;
+END
 $$;
 
 -- Indexes an administrator adds: plain, partial with an expression.
