@@ -4,7 +4,7 @@ table it prints, BENCHMARKS.md and the chart.
 
 Reads from --work: results.tsv (one line per pgbench run), contention.tsv and
 the pgbench --log files it names, command.N.json (hyperfine, one per round),
-rss.tsv (GNU time %M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
+connect.tsv (pgbench -C), rss.tsv (GNU time %M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
 their min-max.  Goals are ratios of medians measured in the same run and must
 hold at every client count.  Numbers are reported, never asserted: the exit
 status is 0 whatever they are.
@@ -27,10 +27,12 @@ WORKLOADS = {
     "cycle_hist1m": ("cycle: 1M history", "cycle with 1M finished runs in job_runs"),
     "cycle_hist10m": ("cycle: 10M history", "cycle with 10M finished runs in job_runs"),
     "busy": ("busy: cron_lock", "cron_lock_try on a lease another instance holds"),
-    "select1": ("busy floor: SELECT 1", "SELECT 1 (the round-trip floor)"),
+    "select1": ("busy baseline: SELECT 1", "SELECT 1 (the round-trip floor)"),
+    "busy_floor": ("busy: the event alone", "INSERT of one contention row, asynchronous commit: what the contract makes a busy answer write"),
     "busy_hand_rolled": ("busy: hand-rolled", "the PL/pgSQL helper on a lock another owner holds"),
     "acquire": ("acquire: cron_lock", "cron_lock_try on a job never seen before"),
-    "upsert": ("acquire floor: upsert", "single-row INSERT ... ON CONFLICT DO UPDATE, committed"),
+    "upsert": ("acquire baseline: upsert", "single-row INSERT ... ON CONFLICT DO UPDATE, committed"),
+    "acquire_floor": ("acquire: the rows alone", "INSERT of a lease row and a run row, one durable commit: what the data model writes"),
 }
 
 # (name, ours, baseline, target, what)
@@ -45,6 +47,12 @@ OTHER_RATIOS = [
     ("busy vs hand-rolled busy", "busy", "busy_hand_rolled"),
     ("cycle vs advisory (reference)", "cycle", "cycle_advisory"),
     ("cycle with 10M history vs empty", "cycle_hist10m", "cycle"),
+]
+# What the contract or the data model makes any implementation do, beside the
+# goal's baseline and beside cron_lock: (name, floor, baseline, ours).
+FLOORS = [
+    ("busy: one committed event row", "busy_floor", "select1", "busy"),
+    ("acquire: a lease row and a run row", "acquire_floor", "upsert", "acquire"),
 ]
 CMD_FLOCK = "flock -n FILE true"
 CMD_CRONLOCK = "cronlock run --job x -- true"
@@ -200,6 +208,13 @@ def main():
             best = max(x["tps"] for x in runs[(ours, c)]) / max(x["tps"] for x in runs[(base, c)])
             goal_rows.append([name, c, fmt_tps(med[(ours, c)]), fmt_tps(med[(base, c)]),
                               f"{r:.2f}x", f"{best:.2f}x", "PASS" if r >= target else "MISS"])
+    floor_rows = []
+    for name, floor, base, ours in FLOORS:
+        for c in clients:
+            if all((k, c) in med for k in (floor, base, ours)):
+                floor_rows.append([name, c, fmt_tps(med[(floor, c)]),
+                                   f"{med[(floor, c)] / med[(base, c)]:.2f}x",
+                                   f"{med[(ours, c)] / med[(floor, c)]:.2f}x"])
     other_rows = []
     for name, ours, base in OTHER_RATIOS:
         for c in clients:
@@ -281,6 +296,15 @@ def main():
                         "PASS" if peak <= RSS_GOAL_KIB else "MISS")
     goal_summary += [cmd_goal, rss_goal]
 
+    # The server's part of one cronlock run: pgbench -C, a new connection each.
+    connect = {}
+    cpath = os.path.join(w, "connect.tsv")
+    if os.path.exists(cpath):
+        with open(cpath) as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                if r["latency_ms"]:
+                    connect.setdefault(r["workload"], []).append(float(r["latency_ms"]))
+
     chart_ok = make_chart(args.chart, w, present, clients, runs, med, cont)
 
     # --- stdout -----------------------------------------------------------
@@ -296,6 +320,10 @@ def main():
     print(text_table(["goal", "clients", "ours", "baseline", "ratio", "best runs", "result"], goal_rows))
     print()
     print(text_table(["goal", "measured", "result"], goal_summary))
+    if floor_rows:
+        print()
+        print("Floors (same run): what the contract makes any implementation write")
+        print(text_table(["floor", "clients", "floor tps", "floor / baseline", "ours / floor"], floor_rows))
     if cont_rows:
         print()
         print("Contention: every client asks for one held job (latency ms)")
@@ -357,6 +385,15 @@ table (`VACUUM FULL`) before each run; setup leaves every cycle job created.
         md.append("Other ratios (no goal):\n")
         md.append(md_table(["ratio", "clients", "value"], other_rows))
         md.append("")
+    if floor_rows:
+        md.append("Floors: what the contract or the data model makes any implementation write, "
+                  "measured in the same run (`busy_floor.sql`, `acquire_floor.sql`: plain INSERTs "
+                  "into copies of cron_lock's tables, no function call, no lease read, no token). "
+                  "\"floor / baseline\" is the best a goal's ratio could be; \"ours / floor\" is "
+                  "what cron_lock adds to it.\n")
+        md.append(md_table(["floor", "clients", "floor (tps)", "floor / baseline", "ours / floor"],
+                           floor_rows))
+        md.append("")
     md.append("## Throughput\n")
     md.append("Transactions per second, median (min-max).\n")
     md.append(md_table(tp_header, tp_rows))
@@ -402,6 +439,16 @@ table (`VACUUM FULL`) before each run; setup leaves every cycle job created.
         md.append("")
         md.append(f"Runs of the timed jobs by status: {facts.get('command_runs') or '-'}; busy answers among "
                   f"them: {facts.get('command_busy') or '0'} (each timed run must be an acquisition).\n")
+        if "connect_cycle" in connect and "connect_select1" in connect:
+            cyc = statistics.median(connect["connect_cycle"])
+            sel = statistics.median(connect["connect_select1"])
+            md.append(f"The server's part of one run, measured with `pgbench -C` (a new connection per "
+                      f"transaction, 1 client, {len(connect['connect_cycle'])} runs): a new connection that "
+                      f"sends what cronlock sends (`SELECT 1`, the try, the release; "
+                      f"`connect_cycle.sql`) takes **{cyc:.2f} ms**, of which {sel:.2f} ms is the "
+                      f"connection with `SELECT 1` alone (`connect_select1.sql`: the backend's start, "
+                      f"authentication, its exit). That is before cronlock's own process and the "
+                      f"fork/exec of the job, which `flock` pays too.\n")
     else:
         md.append(f"Not measured: {facts.get('command_status')}.\n")
     if args.findings and os.path.exists(args.findings):
@@ -437,7 +484,7 @@ def make_chart(chart, work, present, clients, runs, med, cont):
         return ", \\\n  ".join(parts)
 
     cycle_keys = ["cycle", "cycle_shedlock", "cycle_hand_rolled", "cycle_hist1m", "cycle_hist10m", "cycle_advisory"]
-    call_keys = ["busy", "select1", "busy_hand_rolled", "acquire", "upsert"]
+    call_keys = ["busy", "select1", "busy_floor", "busy_hand_rolled", "acquire", "upsert", "acquire_floor"]
     xtics = "(" + ", ".join(f"'{c}' {c}" for c in clients) + ")"
     script = f"""
 set terminal svg size 1500,560 dynamic noenhanced font 'sans,12' background '#ffffff'

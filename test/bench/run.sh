@@ -14,9 +14,14 @@
 #   history  cycle with ~0 (pruned before each run) vs 1M (and, with
 #            BENCH_HISTORY_10M=1, 10M) finished runs in cron_lock.job_runs
 #   contention  1..64 clients asking for one held job: p50/p99 of busy answers
+#   floors   what the contract makes any implementation write: a busy answer's
+#            event row alone (async commit), a first acquisition's lease and
+#            run rows alone, as plain INSERTs into copies of the tables
 # Command side (hyperfine): `cronlock run --job x -- true` vs `flock -n f true`,
 # cronlock run again through a PgBouncer (transaction pooling, loopback TCP, a
-# warm server connection: no backend start), and cronlock's peak RSS (GNU time).
+# warm server connection: no backend start), and cronlock's peak RSS (GNU time);
+# the server's part of one run: pgbench -C, a new connection sending what
+# cronlock sends.
 #
 # Every figure is the median of BENCH_REPEAT runs of BENCH_SECONDS each, at
 # every client count in BENCH_CLIENTS; the runs of one repetition are
@@ -145,9 +150,10 @@ done
 RESULTS=$WORK/results.tsv
 printf 'workload\tdb\tclients\trep\ttps\tlatency_ms\thistory_rows\n' >"$RESULTS"
 
-# run_pgbench NAME SCRIPT DB CLIENTS REP: one measured run, appended to RESULTS.
+# run_pgbench NAME SCRIPT DB CLIENTS REP [PGOPTIONS]: one measured run,
+# appended to RESULTS.
 run_pgbench() {
-	local name=$1 script=$2 db=$3 clients=$4 rep=$5 threads=2 rows=""
+	local name=$1 script=$2 db=$3 clients=$4 rep=$5 opts=${6:-} threads=2 rows=""
 	[ "$clients" -lt 2 ] && threads=1
 	if [ "$script" = cycle_cron_lock ]; then
 		# History at its level: "0" is pruned away before each run, and the
@@ -162,7 +168,7 @@ run_pgbench() {
 	fi
 	q "$db" -c "CHECKPOINT"
 	local out=$WORK/pgbench.$name.c$clients.r$rep.txt
-	if ! pgbench -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
+	if ! PGOPTIONS=$opts pgbench -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
 		-c "$clients" -j "$threads" -T "$SECS" "$db" >"$out" 2>&1; then
 		echo "bench: pgbench $name failed:" >&2
 		tail -n 20 "$out" >&2
@@ -175,8 +181,9 @@ run_pgbench() {
 	log "$(printf '%-18s c=%-2s rep %s: %10.0f tps' "$name" "$clients" "$rep" "$tps")"
 }
 
-# name script db, in the order they run within one repetition: each compared
-# pair runs back to back.
+# name script db [PGOPTIONS], in the order they run within one repetition:
+# each compared pair runs back to back.  The floors are what the contract
+# makes any implementation write (busy_floor.sql, acquire_floor.sql).
 WORKLOADS=(
 	"cycle cycle_cron_lock bench"
 	"cycle_shedlock cycle_shedlock bench"
@@ -185,17 +192,19 @@ WORKLOADS=(
 	"cycle_hist1m cycle_cron_lock hist1m"
 	"busy busy_cron_lock bench"
 	"select1 select1 bench"
+	"busy_floor busy_floor bench -csynchronous_commit=off"
 	"busy_hand_rolled busy_hand_rolled bench"
 	"acquire acquire_cron_lock fresh"
 	"upsert upsert fresh"
+	"acquire_floor acquire_floor fresh"
 )
 [ "$HIST10M" = 1 ] && WORKLOADS+=("cycle_hist10m cycle_cron_lock hist10m")
 
 for rep in $(seq 1 "$REPEAT"); do
 	for clients in $CLIENTS; do
 		for w in "${WORKLOADS[@]}"; do
-			# shellcheck disable=SC2086
-			run_pgbench $w "$clients" "$rep"
+			read -r name script db opts <<<"$w"
+			run_pgbench "$name" "$script" "$db" "$clients" "$rep" "${opts:-}"
 		done
 	done
 done
@@ -292,6 +301,25 @@ else
 	fi
 fi
 
+# --- the server's part of one cronlock run --------------------------------------
+# pgbench -C: a new connection per transaction, as every cronlock run makes one.
+CONNECT=$WORK/connect.tsv
+printf 'workload\trep\tlatency_ms\tconnect_ms\n' >"$CONNECT"
+for rep in $(seq 1 "$REPEAT"); do
+	for script in connect_select1 connect_cycle; do
+		out=$WORK/pgbench.$script.r$rep.txt
+		if ! pgbench -n -C -M extended -f "$HERE/$script.sql" -c 1 -T "$SECS" bench >"$out" 2>&1; then
+			echo "bench: pgbench $script failed:" >&2
+			tail -n 20 "$out" >&2
+			exit 1
+		fi
+		lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
+		conn=$(sed -n 's/^average connection time = \([0-9.]*\) ms/\1/p' "$out")
+		printf '%s\t%s\t%s\t%s\n' "$script" "$rep" "$lat" "$conn" >>"$CONNECT"
+		log "$(printf '%-18s rep %s: %6.2f ms per new connection' "$script" "$rep" "$lat")"
+	done
+done
+
 # --- facts and the report ------------------------------------------------------
 FACTS=$WORK/facts.txt
 {
@@ -334,7 +362,7 @@ RAW=$HERE/out/last
 [ "$QUICK" = 1 ] && RAW=$HERE/out/last-quick
 rm -rf "$RAW"
 mkdir -p "$RAW"
-for f in "$WORK"/{results.tsv,contention_pct.tsv,rss.tsv,facts.txt} "$WORK"/command.*.json; do
+for f in "$WORK"/{results.tsv,contention_pct.tsv,connect.tsv,rss.tsv,facts.txt} "$WORK"/command.*.json; do
 	[ -f "$f" ] && cp "$f" "$RAW/"
 done
 log "done in $(($(date +%s) - START_EPOCH)) s: $OUT, $CHART"

@@ -69,6 +69,13 @@ CREATE TABLE kv (
 	v timestamptz NOT NULL
 );
 
+-- Floors the contract sets, measured beside cron_lock (busy_floor.sql,
+-- acquire_floor.sql): copies of its tables with the same columns, indexes and
+-- fillfactors.
+CREATE TABLE contention_floor (LIKE cron_lock.contention INCLUDING ALL);
+CREATE TABLE leases_floor (LIKE cron_lock.leases INCLUDING ALL) WITH (fillfactor = 50);
+CREATE TABLE job_runs_floor (LIKE cron_lock.job_runs INCLUDING ALL) WITH (fillfactor = 90);
+
 -- Leases held by somebody else for a day: what the busy benchmarks ask for.
 SELECT count(*) AS busy_leases
   FROM generate_series(1, :jobs) g,
