@@ -14,9 +14,10 @@
 #   history  cycle with ~0 (pruned before each run) vs 1M (and, with
 #            BENCH_HISTORY_10M=1, 10M) finished runs in cron_lock.job_runs
 #   contention  1..64 clients asking for one held job: p50/p99 of busy answers
-#   floors   what the contract makes any implementation write: a busy answer's
-#            event row alone (async commit), a first acquisition's lease and
-#            run rows alone, as plain INSERTs into copies of the tables
+#   writes   what the contract makes any implementation write, alone, as
+#            plain SQL on copies of the tables: a busy answer's event row
+#            (async commit), a first acquisition's lease and run rows, a
+#            cycle's lease and run writes
 # Command side (hyperfine): `cronlock run --job x -- true` vs `flock -n f true`,
 # cronlock run again through a PgBouncer (transaction pooling, loopback TCP, a
 # warm server connection: no backend start), and cronlock's peak RSS (GNU time);
@@ -166,6 +167,8 @@ run_pgbench() {
 		q "$db" -c "VACUUM cron_lock.job_runs"
 		rows=$(q "$db" -Atc "SELECT reltuples::bigint FROM pg_class WHERE oid = 'cron_lock.job_runs'::regclass")
 	fi
+	# The copy's history starts empty too.
+	[ "$script" = cycle_writes ] && q "$db" -c "TRUNCATE job_runs_copy"
 	q "$db" -c "CHECKPOINT"
 	local out=$WORK/pgbench.$name.c$clients.r$rep.txt
 	if ! PGOPTIONS=$opts pgbench -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
@@ -182,21 +185,22 @@ run_pgbench() {
 }
 
 # name script db [PGOPTIONS], in the order they run within one repetition:
-# each compared pair runs back to back.  The floors are what the contract
-# makes any implementation write (busy_floor.sql, acquire_floor.sql).
+# each compared pair runs back to back.  The *_writes workloads are what the
+# contract makes any implementation write (busy_writes.sql and the others).
 WORKLOADS=(
 	"cycle cycle_cron_lock bench"
 	"cycle_shedlock cycle_shedlock bench"
+	"cycle_writes cycle_writes bench"
 	"cycle_hand_rolled cycle_hand_rolled bench"
 	"cycle_advisory cycle_advisory bench"
 	"cycle_hist1m cycle_cron_lock hist1m"
 	"busy busy_cron_lock bench"
 	"select1 select1 bench"
-	"busy_floor busy_floor bench -csynchronous_commit=off"
+	"busy_writes busy_writes bench -csynchronous_commit=off"
 	"busy_hand_rolled busy_hand_rolled bench"
 	"acquire acquire_cron_lock fresh"
 	"upsert upsert fresh"
-	"acquire_floor acquire_floor fresh"
+	"acquire_writes acquire_writes fresh"
 )
 [ "$HIST10M" = 1 ] && WORKLOADS+=("cycle_hist10m cycle_cron_lock hist10m")
 
@@ -235,6 +239,20 @@ done
 q bench -Atc "SELECT count(*) FROM cron_lock.contention" >"$WORK/contention_rows"
 
 # --- the command -------------------------------------------------------------
+# quiet_server: wait (up to 5 minutes) until no autovacuum worker runs, then
+# CHECKPOINT; the wait goes into the facts.
+quiet_server() {
+	local waited=0
+	while [ "$(q bench -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" != 0 ] &&
+		[ $waited -lt 300 ]; do
+		sleep 1
+		waited=$((waited + 1))
+	done
+	q bench -c "CHECKPOINT"
+	QUIET_WAITS+="${QUIET_WAITS:+, }${waited} s"
+	log "server quiet (waited $waited s for autovacuum)"
+}
+QUIET_WAITS=""
 RSS=$WORK/rss.tsv
 : >"$RSS"
 CMD_STATUS=$WORK/command_status
@@ -274,6 +292,10 @@ else
 					"$CRONLOCK run --db '$POOL_DB' --job bench-cmd-pool -- true")
 			fi
 		fi
+		# flock never touches the server, so the server's own after-work of the
+		# SQL benchmarks (autovacuum of millions of rows, a checkpoint due)
+		# would fall on cronlock alone: let it finish first.
+		quiet_server
 		log "hyperfine: cronlock run (direct${POOLED[*]:+, via PgBouncer}) vs flock"
 		# In rounds, so that a change of machine load meets every command alike.
 		for round in $(seq "$HF_ROUNDS"); do
@@ -305,6 +327,7 @@ fi
 # pgbench -C: a new connection per transaction, as every cronlock run makes one.
 CONNECT=$WORK/connect.tsv
 printf 'workload\trep\tlatency_ms\tconnect_ms\n' >"$CONNECT"
+quiet_server
 for rep in $(seq 1 "$REPEAT"); do
 	for script in connect_select1 connect_cycle; do
 		out=$WORK/pgbench.$script.r$rep.txt
@@ -352,6 +375,7 @@ FACTS=$WORK/facts.txt
 	echo "command_runs=$(cat "$WORK/command_runs" 2>/dev/null)"
 	echo "command_busy=$(cat "$WORK/command_busy" 2>/dev/null)"
 	echo "command_pool_status=$(cat "$WORK/pool_status" 2>/dev/null)"
+	echo "quiet_waits=$QUIET_WAITS"
 } >"$FACTS"
 
 python3 "$HERE/report.py" --work "$WORK" --out "$OUT" --chart "$CHART" \

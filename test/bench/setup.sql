@@ -69,12 +69,15 @@ CREATE TABLE kv (
 	v timestamptz NOT NULL
 );
 
--- Floors the contract sets, measured beside cron_lock (busy_floor.sql,
--- acquire_floor.sql): copies of its tables with the same columns, indexes and
--- fillfactors.
-CREATE TABLE contention_floor (LIKE cron_lock.contention INCLUDING ALL);
-CREATE TABLE leases_floor (LIKE cron_lock.leases INCLUDING ALL) WITH (fillfactor = 50);
-CREATE TABLE job_runs_floor (LIKE cron_lock.job_runs INCLUDING ALL) WITH (fillfactor = 90);
+-- For the contract's writes alone, measured beside cron_lock (busy_writes.sql,
+-- acquire_writes.sql, cycle_writes.sql): copies of its tables with the same
+-- columns, indexes and fillfactors, and a lease row per cycle job.
+CREATE TABLE contention_copy (LIKE cron_lock.contention INCLUDING ALL);
+CREATE TABLE leases_copy (LIKE cron_lock.leases INCLUDING ALL) WITH (fillfactor = 50);
+CREATE TABLE job_runs_copy (LIKE cron_lock.job_runs INCLUDING ALL) WITH (fillfactor = 90);
+INSERT INTO leases_copy (job, token, run_id, instance, held, acquired_at, heartbeat_at, expires_at)
+SELECT 'cycle-' || g, 0, 0, 'warm-up', false, now(), now(), now()
+  FROM generate_series(1, :jobs) g;
 
 -- Leases held by somebody else for a day: what the busy benchmarks ask for.
 SELECT count(*) AS busy_leases
