@@ -152,8 +152,9 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 		close(pipefd[1]);
 		return out;
 	}
+	// CLONE_VFORK: we run again only once the child has exec'd or exited, so its
+	// process group (set by the child) exists before we could ever signal it.
 	close(pipefd[1]);
-	setpgid(pid, pid); // also here, so the group exists before we ever signal it
 	out.pid = pid;
 	int err = 0;
 	ssize_t n;
