@@ -4,9 +4,9 @@ table it prints, BENCHMARKS.md and the chart.
 
 Reads from --work: results.tsv (one line per pgbench run), contention.tsv and
 the pgbench --log files it names, command.N.json (hyperfine, one per round),
-connect.tsv (pgbench -C), rss.tsv (GNU time %M, KiB), facts.txt.  Figures are medians of the repeated runs; the spread is
-their min-max.  Goals are ratios of medians measured in the same run and must
-hold at every client count.  Numbers are reported, never asserted: the exit
+connect.tsv (pgbench -C), rss.tsv (GNU time %M, KiB), facts.txt.  Figures are
+medians of the repeated runs; the spread is their min-max.  Goals are ratios
+of medians measured in the same run and must hold at every client count.  Numbers are reported, never asserted: the exit
 status is 0 whatever they are.
 """
 import argparse

@@ -151,6 +151,18 @@ done
 RESULTS=$WORK/results.tsv
 printf 'workload\tdb\tclients\trep\ttps\tlatency_ms\thistory_rows\n' >"$RESULTS"
 
+# pgbench_into OUT ARGS...: pgbench ARGS with its output in OUT; on failure
+# show its end and stop the whole run.
+pgbench_into() {
+	local out=$1
+	shift
+	if ! pgbench "$@" >"$out" 2>&1; then
+		echo "bench: pgbench $* failed:" >&2
+		tail -n 20 "$out" >&2
+		exit 1
+	fi
+}
+
 # run_pgbench NAME SCRIPT DB CLIENTS REP [PGOPTIONS]: one measured run,
 # appended to RESULTS.
 run_pgbench() {
@@ -171,12 +183,8 @@ run_pgbench() {
 	[ "$script" = cycle_writes ] && q "$db" -c "TRUNCATE job_runs_copy"
 	q "$db" -c "CHECKPOINT"
 	local out=$WORK/pgbench.$name.c$clients.r$rep.txt
-	if ! PGOPTIONS=$opts pgbench -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
-		-c "$clients" -j "$threads" -T "$SECS" "$db" >"$out" 2>&1; then
-		echo "bench: pgbench $name failed:" >&2
-		tail -n 20 "$out" >&2
-		exit 1
-	fi
+	PGOPTIONS=$opts pgbench_into "$out" -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
+		-c "$clients" -j "$threads" -T "$SECS" "$db"
 	local tps lat
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
@@ -225,12 +233,8 @@ for clients in $CONT_CLIENTS; do
 		out=$WORK/pgbench.contention.$script.c$clients.txt
 		q bench -c "CHECKPOINT"
 		# -D jobs=1: every client asks for busy-1, held by 'holder'.
-		if ! (cd "$WORK/log" && pgbench -n -M prepared -D jobs=1 -f "$HERE/$script.sql" \
-			-c "$clients" -j "$threads" -T "$CONT_SECS" --log --log-prefix="$prefix" bench) >"$out" 2>&1; then
-			echo "bench: pgbench contention $script failed:" >&2
-			tail -n 20 "$out" >&2
-			exit 1
-		fi
+		pgbench_into "$out" -n -M prepared -D jobs=1 -f "$HERE/$script.sql" \
+			-c "$clients" -j "$threads" -T "$CONT_SECS" --log --log-prefix="$prefix" bench
 		tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
 		printf '%s\t%s\t%s\t%s\n' "$script" "$clients" "$tps" "$prefix" >>"$CONTENTION"
 		log "$(printf 'contention %-15s c=%-2s: %10.0f tps' "$script" "$clients" "$tps")"
@@ -326,19 +330,14 @@ fi
 # --- the server's part of one cronlock run --------------------------------------
 # pgbench -C: a new connection per transaction, as every cronlock run makes one.
 CONNECT=$WORK/connect.tsv
-printf 'workload\trep\tlatency_ms\tconnect_ms\n' >"$CONNECT"
+printf 'workload\trep\tlatency_ms\n' >"$CONNECT"
 quiet_server
 for rep in $(seq 1 "$REPEAT"); do
 	for script in connect_select1 connect_cycle; do
 		out=$WORK/pgbench.$script.r$rep.txt
-		if ! pgbench -n -C -M extended -f "$HERE/$script.sql" -c 1 -T "$SECS" bench >"$out" 2>&1; then
-			echo "bench: pgbench $script failed:" >&2
-			tail -n 20 "$out" >&2
-			exit 1
-		fi
+		pgbench_into "$out" -n -C -M extended -f "$HERE/$script.sql" -c 1 -T "$SECS" bench
 		lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
-		conn=$(sed -n 's/^average connection time = \([0-9.]*\) ms/\1/p' "$out")
-		printf '%s\t%s\t%s\t%s\n' "$script" "$rep" "$lat" "$conn" >>"$CONNECT"
+		printf '%s\t%s\t%s\n' "$script" "$rep" "$lat" >>"$CONNECT"
 		log "$(printf '%-18s rep %s: %6.2f ms per new connection' "$script" "$rep" "$lat")"
 	done
 done

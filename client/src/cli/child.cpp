@@ -2,7 +2,7 @@
 //
 // The child is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: it
 // borrows cronlock's memory on a stack of its own until exec, so no page tables are
-// copied (fork cost 0.2-0.3 ms of every run). Until exec it only makes system calls
+// copied (fork cost 0.6-0.9 ms of every run). Until exec it only makes system calls
 // and writes nothing but its own stack: the heartbeat thread keeps running beside it.
 #include "child.hpp"
 
