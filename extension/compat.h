@@ -9,11 +9,18 @@
 #ifndef CRON_LOCK_COMPAT_H
 #define CRON_LOCK_COMPAT_H
 
+#include "postgres.h"
+
 #include "access/xlog.h"
 #include "utils/backend_status.h"
 
 #if PG_VERSION_NUM < 150000
 #error "cron_lock needs PostgreSQL 15 or later"
+#endif
+
+/* VARDATA_ANY and friends: their own header since 16. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
 #endif
 
 /* The timeline new WAL is written on; only meaningful outside recovery. */

@@ -22,6 +22,7 @@
 
 #include "postgres.h"
 
+#include "compat.h"
 #include "fmgr.h"
 #include "storage/lockdefs.h"
 #include "utils/timestamp.h"
