@@ -58,6 +58,7 @@ extern int64 NextToken(int64 last, const char *job);
 
 /* tables.c: the tables are the extension's own, checked before use. */
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
+extern Oid	TablesRunIdSequence(void);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.

@@ -20,6 +20,7 @@
 #include "cron_lock.h"
 
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -29,7 +30,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#define MAX_ARGS 10
+#define MAX_ARGS 11
 
 typedef struct Statement
 {
@@ -217,18 +218,16 @@ LeaseTryLockNewJob(text *job)
 /*
  * The arguments of a new run: $1 job, $2 instance, $3 token, $4 attempt,
  * $5 now, $6 expires_at, $7 backend_pid, $8 backend_start, $9 client_addr,
- * $10 application_name.
+ * $10 application_name, $11 run_id.
  */
 #define NEW_RUN_TYPES \
 	{TEXTOID, TEXTOID, INT8OID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
-	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID}
+	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID}
 
-#define INSERT_RUN(run_id, from) \
+#define INSERT_RUN \
 	"INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
 	"    status, started_at, heartbeat_at, expires_at, backend_pid," \
-	"    backend_start, client_addr, application_name)" \
-	" SELECT " run_id ", $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" \
-	from " RETURNING run_id"
+	"    backend_start, client_addr, application_name)"
 
 /*
  * The first lease of a job, then its run.  ON CONFLICT: a first insert that
@@ -240,23 +239,24 @@ static Statement insert_first = {
 	"WITH lease AS ("
 	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt,"
 	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at)"
-	"  VALUES ($1, $3, pg_catalog.nextval('cron_lock.job_runs_run_id_seq'), $2, true,"
-	"      $4, $7, $8, $5, $5, $6)"
+	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6)"
 	"  ON CONFLICT (job) DO NOTHING"
-	"  RETURNING run_id)"
-	INSERT_RUN("lease.run_id", " FROM lease"),
-	10, NEW_RUN_TYPES
+	"  RETURNING job)"
+	INSERT_RUN
+	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10 FROM lease",
+	11, NEW_RUN_TYPES
 };
 
 /* A new run on a lease row this transaction has locked FOR UPDATE. */
 static Statement acquire = {
-	"WITH run AS (" INSERT_RUN("pg_catalog.nextval('cron_lock.job_runs_run_id_seq')", "") ")"
-	" UPDATE ONLY cron_lock.leases l SET token = $3, run_id = run.run_id,"
-	"     instance = $2, held = true, attempt = $4, backend_pid = $7,"
-	"     backend_start = $8, acquired_at = $5, heartbeat_at = $5, expires_at = $6"
-	"   FROM run WHERE l.job = $1"
-	" RETURNING run.run_id",
-	10, NEW_RUN_TYPES
+	"WITH run AS ("
+	INSERT_RUN
+	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10))"
+	" UPDATE ONLY cron_lock.leases SET token = $3, run_id = $11, instance = $2,"
+	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8,"
+	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6"
+	"  WHERE job = $1",
+	11, NEW_RUN_TYPES
 };
 
 static void
@@ -274,6 +274,7 @@ NewRunArgs(const NewRun *run, Datum *v, char *n)
 	v[7] = TimestampTzGetDatum(MyStartTimestamp);
 	v[8] = ClientAddr(&n[8]);
 	v[9] = ApplicationName(&n[9]);
+	v[10] = Int64GetDatum(nextval_internal(TablesRunIdSequence(), false));
 }
 
 /*
@@ -286,13 +287,11 @@ LeaseInsertFirst(Store *st, const NewRun *run)
 {
 	Datum		v[MAX_ARGS];
 	char		n[MAX_ARGS];
-	Datum		run_id;
-	bool		isnull;
 
 	NewRunArgs(run, v, n);
-	if (Execute(&insert_first, v, n, SPI_OK_INSERT_RETURNING, 1, &run_id, &isnull) == 0)
+	if (Execute(&insert_first, v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
 		return 0;
-	return DatumGetInt64(run_id);
+	return DatumGetInt64(v[10]);
 }
 
 /* LeaseAcquire: a new run holding an existing lease row, locked FOR UPDATE. */
@@ -301,14 +300,12 @@ LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 {
 	Datum		v[MAX_ARGS];
 	char		n[MAX_ARGS];
-	Datum		run_id;
-	bool		isnull;
 
 	NewRunArgs(run, v, n);
-	if (Execute(&acquire, v, n, SPI_OK_UPDATE_RETURNING, 1, &run_id, &isnull) != 1)
+	if (Execute(&acquire, v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
 		elog(ERROR, "cron_lock: locked lease row of job \"%s\" vanished",
 			 text_to_cstring(run->job));
-	return DatumGetInt64(run_id);
+	return DatumGetInt64(v[10]);
 }
 
 /* $1 job, $2 run, $3 now, $4 expires_at */

@@ -39,6 +39,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "storage/lmgr.h"
 #include "utils/syscache.h"
 
 /* A column as cron_lock--1.0.sql creates it. */
@@ -135,6 +136,7 @@ static OwnTable own[] = {
 	{"anomaly_log", anomaly_log_columns},
 };
 
+static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
 
 /*
@@ -153,6 +155,7 @@ ForgetTables(Datum arg, Oid relid)
 				own[j].relid = InvalidOid;
 				own[j].checked = false;
 			}
+			run_id_sequence = InvalidOid;
 			return;
 		}
 }
@@ -439,25 +442,48 @@ TablesUse(LOCKMODE lockmode, bool leases_only)
 	for (int i = 0; i < (leases_only ? 1 : lengthof(own)); i++)
 	{
 		OwnTable   *t = &own[i];
+		Oid			relid = t->relid;
 		Relation	rel;
 
-		if (!OidIsValid(t->relid))
+		if (OidIsValid(relid))
 		{
-			if (!OidIsValid(schema))
-				schema = get_namespace_oid("cron_lock", false);
-			t->relid = get_relname_relid(t->name, schema);
-			if (!OidIsValid(t->relid))
-				elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
+			/* Taking a lock not yet held applies pending invalidations. */
+			LockRelationOid(relid, lockmode);
+			if (t->checked && t->relid == relid)
+				continue;
 		}
-		/* Opening takes the lock and applies pending invalidations. */
-		rel = table_open(t->relid, lockmode);
-		if (!t->checked)
-		{
-			CheckColumns(rel, t->columns);
-			CheckIndexes(rel, t->keys);
-			CheckAttached(rel);
-			t->checked = OidIsValid(t->relid);
-		}
+		/* First use, or changed since: look it up (again), lock and check. */
+		if (!OidIsValid(schema))
+			schema = get_namespace_oid("cron_lock", false);
+		relid = get_relname_relid(t->name, schema);
+		if (!OidIsValid(relid))
+			elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
+		LockRelationOid(relid, lockmode);
+		rel = table_open(relid, NoLock);
+		CheckColumns(rel, t->columns);
+		CheckIndexes(rel, t->keys);
+		CheckAttached(rel);
 		table_close(rel, NoLock);
+		/* Holds while the lock is held, and after it until the table changes. */
+		t->relid = relid;
+		t->checked = true;
 	}
+}
+
+/*
+ * TablesRunIdSequence: the OID of cron_lock.job_runs_run_id_seq, looked up
+ * again after any change to the tables (the extension may have been dropped
+ * and created again).
+ */
+Oid
+TablesRunIdSequence(void)
+{
+	if (!OidIsValid(run_id_sequence))
+	{
+		run_id_sequence = get_relname_relid("job_runs_run_id_seq",
+											get_namespace_oid("cron_lock", false));
+		if (!OidIsValid(run_id_sequence))
+			elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
+	}
+	return run_id_sequence;
 }
