@@ -225,7 +225,7 @@ LeaseTryLockNewJob(text *job)
 	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID}
 
 #define INSERT_RUN \
-	"INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
+	" INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
 	"    status, started_at, heartbeat_at, expires_at, backend_pid," \
 	"    backend_start, client_addr, application_name)"
 
