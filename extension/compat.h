@@ -3,8 +3,7 @@
  *	  Every PostgreSQL version difference cron_lock depends on, in one place.
  *
  * Supported: 15, 16, 17, 18.  Tables are read and written by SQL through
- * SPI, whose interface is the same on all of them, but for the lease peek
- * (an index probe); what differs is below.
+ * SPI, whose interface is the same on all of them; what differs is below.
  *-------------------------------------------------------------------------
  */
 #ifndef CRON_LOCK_COMPAT_H
@@ -35,15 +34,6 @@
 #define LocalBackendStatusAt(i) pgstat_get_local_beentry_by_index(i)
 #else
 #define LocalBackendStatusAt(i) pgstat_fetch_stat_local_beentry(i)
-#endif
-
-/* An index scan without instrumentation (18 added that argument). */
-#if PG_VERSION_NUM >= 180000
-#define IndexBeginScan(heap, index, snapshot, nkeys) \
-	index_beginscan(heap, index, snapshot, NULL, nkeys, 0)
-#else
-#define IndexBeginScan(heap, index, snapshot, nkeys) \
-	index_beginscan(heap, index, snapshot, nkeys, 0)
 #endif
 
 #endif							/* CRON_LOCK_COMPAT_H */

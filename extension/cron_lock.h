@@ -23,7 +23,6 @@
 #include "postgres.h"
 
 #include "compat.h"
-#include "access/attnum.h"
 #include "fmgr.h"
 #include "storage/lockdefs.h"
 #include "utils/timestamp.h"
@@ -58,10 +57,8 @@ extern void CommitLazilyIfAlone(void);
 extern int64 NextToken(int64 last, const char *job);
 
 /* tables.c: the tables are the extension's own, checked before use. */
-#define TABLES_MAX_COLUMNS 24
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
 extern Oid	TablesRunIdSequence(void);
-extern bool TablesLeases(Oid *relid, Oid *key_index, const AttrNumber **attnums);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.

@@ -19,14 +19,7 @@
  */
 #include "cron_lock.h"
 
-#include "access/genam.h"
-#include "access/stratnum.h"
-#include "access/table.h"
-#include "access/tableam.h"
-#include "access/xact.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
-#include "executor/tuptable.h"
 #include "commands/sequence.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -35,10 +28,7 @@
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/fmgroids.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/snapmgr.h"
 
 #define MAX_ARGS 11
 
@@ -173,60 +163,6 @@ static Statement lease_read[] = {
 	[LEASE_GUARD] = {LEASE_COLUMNS " FOR KEY SHARE", 1, {TEXTOID}},
 };
 
-/* The LEASE_COLUMNS, as positions in the table's definition (1: job). */
-static const int peek_columns[LEASE_NCOLS] = {2, 3, 4, 5, 6, 7, 9, 11};
-
-/*
- * PeekDirect: LEASE_PEEK without a statement: a probe of the primary key
- * with a snapshot taken now, exactly what the SELECT's index scan does (the
- * index and table access methods take SERIALIZABLE's predicate locks
- * themselves).  Nothing is locked or written; permissions are the owner's,
- * as for the SELECT; row security is refused (tables.c).  The values found
- * are copied to v/n as Execute copies them.  False when tables.c has seen a
- * change since its last check: then the SELECT runs instead.
- */
-static bool
-PeekDirect(text *job, Datum *v, bool *n, bool *found)
-{
-	Oid			relid;
-	Oid			key_index;
-	const AttrNumber *attnums;
-	Relation	heap;
-	Relation	index;
-	IndexScanDesc scan;
-	ScanKeyData key;
-	TupleTableSlot *slot;
-	Snapshot	snapshot;
-
-	if (!TablesLeases(&relid, &key_index, &attnums))
-		return false;
-	/* As SPI does before a statement: see this transaction's own writes. */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
-	heap = table_open(relid, NoLock);	/* locked by StoreBegin */
-	index = index_open(key_index, AccessShareLock);
-	slot = table_slot_create(heap, NULL);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(job));
-	key.sk_collation = C_COLLATION_OID;
-	scan = IndexBeginScan(heap, index, snapshot, 1);
-	index_rescan(scan, &key, 1, NULL, 0);
-	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	for (int i = 0; *found && i < LEASE_NCOLS; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(heap),
-											  attnums[peek_columns[i] - 1] - 1);
-		Datum		value = slot_getattr(slot, attnums[peek_columns[i] - 1], &n[i]);
-
-		v[i] = n[i] ? (Datum) 0 : SPI_datumTransfer(value, att->attbyval, att->attlen);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, NoLock);
-	table_close(heap, NoLock);
-	UnregisterSnapshot(snapshot);
-	return true;
-}
-
 /*
  * LeaseFetch: read the lease row of a job, locked as mode says.  False when
  * there is no row, or (LEASE_TAKE) when another transaction has it locked.
@@ -242,14 +178,8 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	Datum		args[1] = {PointerGetDatum(job)};
 	Datum		v[LEASE_NCOLS];
 	bool		n[LEASE_NCOLS];
-	bool		found;
 
-	if (mode == LEASE_PEEK && PeekDirect(job, v, n, &found))
-	{
-		if (!found)
-			return false;
-	}
-	else if (Execute(&lease_read[mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
+	if (Execute(&lease_read[mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
 		return false;
 	lease->job = job;
 	lease->token = DatumGetInt64(v[0]);

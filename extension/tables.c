@@ -127,8 +127,6 @@ typedef struct OwnTable
 	UniqueKey	keys[2];		/* terminated by one without columns */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
-	AttrNumber	attnums[TABLES_MAX_COLUMNS];	/* of columns[i], once checked */
-	Oid			key_index;		/* of keys[0], once checked */
 } OwnTable;
 
 static OwnTable own[] = {
@@ -194,7 +192,7 @@ Qualified(Relation rel)
 
 /* Columns: exactly the expected ones, with their types; nothing generated. */
 static void
-CheckColumns(Relation rel, const Column *columns, AttrNumber *attnums)
+CheckColumns(Relation rel, const Column *columns)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
@@ -205,8 +203,7 @@ CheckColumns(Relation rel, const Column *columns, AttrNumber *attnums)
 		AttrNumber	attnum = InvalidAttrNumber;
 		Form_pg_attribute att;
 
-		if (++expected > TABLES_MAX_COLUMNS)
-			elog(ERROR, "cron_lock: TABLES_MAX_COLUMNS is too small");
+		expected++;
 		for (int i = 0; i < desc->natts; i++)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
@@ -214,7 +211,6 @@ CheckColumns(Relation rel, const Column *columns, AttrNumber *attnums)
 		if (attnum == InvalidAttrNumber)
 			RefuseLayout(psprintf("column \"%s\" of table %s is missing",
 								  c->name, Qualified(rel)));
-		attnums[expected - 1] = attnum;
 		att = TupleDescAttr(desc, attnum - 1);
 		if (att->attgenerated != '\0')
 			Refuse(rel, psprintf("generated column \"%s\"", c->name),
@@ -287,7 +283,7 @@ IsKey(Relation rel, Form_pg_index index, bool has_exprs, bool has_pred,
 
 /* Indexes: no exclusion constraint; exactly the extension's unique keys. */
 static void
-CheckIndexes(Relation rel, const UniqueKey *keys, Oid *key_index)
+CheckIndexes(Relation rel, const UniqueKey *keys)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
@@ -319,11 +315,7 @@ CheckIndexes(Relation rel, const UniqueKey *keys, Oid *key_index)
 			/* Each key once: a second copy is an extra unique index. */
 			for (int k = 0; k < nkeys && !ours; k++)
 				if (!found[k] && IsKey(rel, index, has_exprs, has_pred, &keys[k]))
-				{
 					ours = found[k] = true;
-					if (k == 0)
-						*key_index = indexoid;
-				}
 			if (!ours)
 				Refuse(rel, psprintf("unique index \"%s\"", name),
 					   psprintf("DROP INDEX cron_lock.%s, or ALTER TABLE %s DROP CONSTRAINT %s if a constraint made it",
@@ -468,8 +460,8 @@ TablesUse(LOCKMODE lockmode, bool leases_only)
 			elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 		LockRelationOid(relid, lockmode);
 		rel = table_open(relid, NoLock);
-		CheckColumns(rel, t->columns, t->attnums);
-		CheckIndexes(rel, t->keys, &t->key_index);
+		CheckColumns(rel, t->columns);
+		CheckIndexes(rel, t->keys);
 		CheckAttached(rel);
 		table_close(rel, NoLock);
 		/* Holds while the lock is held, and after it until the table changes. */
@@ -494,22 +486,4 @@ TablesRunIdSequence(void)
 			elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
 	}
 	return run_id_sequence;
-}
-
-/*
- * TablesLeases: for a direct read of cron_lock.leases, its OID, its primary
- * key index and the attribute number of each column in the order of
- * cron_lock--1.0.sql, as last checked; false when a change has been seen
- * since (the caller then reads by SQL).  Only valid under the lock that
- * TablesUse took in this transaction.
- */
-bool
-TablesLeases(Oid *relid, Oid *key_index, const AttrNumber **attnums)
-{
-	if (!own[0].checked || !OidIsValid(own[0].relid))
-		return false;
-	*relid = own[0].relid;
-	*key_index = own[0].key_index;
-	*attnums = own[0].attnums;
-	return true;
 }
