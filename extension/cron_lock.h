@@ -31,6 +31,9 @@
 /* Longest job or instance name, in bytes. */
 #define CRON_LOCK_MAX_NAME	200
 
+/* Longest release message, in bytes. */
+#define CRON_LOCK_MAX_MESSAGE 4096
+
 /* Longest lease: 31 days. */
 #define CRON_LOCK_MAX_TTL	(INT64CONST(31) * USECS_PER_DAY)
 
@@ -47,14 +50,19 @@ extern int64 ArgTtl(FunctionCallInfo fcinfo, int argno, const char *job);
 extern bool ArgMinGap(FunctionCallInfo fcinfo, int argno, const char *job,
 					  int64 *usec);
 extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
+extern text *ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job);
+
+/* authority.c: who may act on a lease (42501 for anyone else). */
+extern void RequireAuthority(const char *action, text *job, text *role);
 
 /* durability.c: where and how lease changes commit. */
 extern void RequireWritable(const char *action, const char *job);
 extern void CommitDurably(void);
-extern void CommitLazilyIfAlone(void);
+extern bool BeginBusyAnswer(void);
+extern void CommitLazilyIfAlone(bool alone);
 
 /* token.c: the next fencing token of a job. */
-extern int64 NextToken(int64 last, const char *job);
+extern bool NextToken(int64 last, const char *job, int64 *token);
 
 /* rows.c: one-row reads and writes of a cron_lock table. */
 typedef struct Table
@@ -124,6 +132,7 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } Lease;
 
 typedef struct RunReport
@@ -133,6 +142,7 @@ typedef struct RunReport
 	text	   *status;
 	bool		forced;			/* ended by cron_lock_force_release */
 	bool		reported;		/* a late report is already stored */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } RunReport;
 
 typedef struct NewRun
@@ -149,6 +159,7 @@ extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
 extern bool LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease);
 extern bool LeaseSeenBefore(Store *st, text *job);
 extern bool LeaseTryLockNewJob(text *job);
+extern bool LeaseInsertedSince(text *job);
 extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
 extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);
 extern void LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id,

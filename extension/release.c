@@ -44,7 +44,7 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	char	   *job_name = text_to_cstring(job);
 	int64		token = ArgToken(fcinfo, 1);
 	text	   *status = ArgStatus(fcinfo, 2, job_name);
-	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	text	   *message = ArgMessage(fcinfo, 3, job_name);
 	RunReport	run;
 	bool		released;
 	Store		st;
@@ -58,6 +58,8 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);
+
+		RequireAuthority("release", job, run.role);
 
 		released = !run.forced && strcmp(was, "expired") != 0 &&
 			strcmp(was, "running") != 0;

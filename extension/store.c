@@ -23,7 +23,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #define MAX_ARGS 10
 
@@ -32,7 +34,8 @@ enum
 {
 	LEASES_JOB = 1, LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD,
 	LEASES_ATTEMPT, LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
-	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_NATTS = LEASES_EXPIRES_AT
+	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_ROLE,
+	LEASES_NATTS = LEASES_ROLE
 };
 
 enum
@@ -41,8 +44,8 @@ enum
 	RUNS_STATUS, RUNS_STARTED_AT, RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT,
 	RUNS_FINISHED_AT, RUNS_BACKEND_PID, RUNS_BACKEND_START, RUNS_CLIENT_ADDR,
 	RUNS_APPLICATION_NAME, RUNS_MESSAGE, RUNS_TAKEN_OVER_BY,
-	RUNS_REPORTED_STATUS, RUNS_REPORTED_AT, RUNS_FORCED_BY,
-	RUNS_NATTS = RUNS_FORCED_BY
+	RUNS_REPORTED_STATUS, RUNS_REPORTED_AT, RUNS_FORCED_BY, RUNS_ROLE,
+	RUNS_NATTS = RUNS_ROLE
 };
 
 enum
@@ -94,6 +97,13 @@ ApplicationName(bool *isnull)
 	return *isnull ? (Datum) 0 : CStringGetTextDatum(application_name);
 }
 
+/* The role acting: the session's, outside this SECURITY DEFINER function. */
+static Datum
+OuterRoleName(void)
+{
+	return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+}
+
 /* --- the lease row ------------------------------------------------------ */
 
 static void
@@ -117,6 +127,8 @@ LeaseFromRow(TupleTableSlot *row, Lease *lease)
 	lease->backend_pid = lease->has_pid ? DatumGetInt32(v[LEASES_BACKEND_PID - 1]) : 0;
 	lease->acquired_at = DatumGetTimestampTz(v[LEASES_ACQUIRED_AT - 1]);
 	lease->expires_at = DatumGetTimestampTz(v[LEASES_EXPIRES_AT - 1]);
+	lease->role = row->tts_tupleDescriptor->natts < LEASES_ROLE || n[LEASES_ROLE - 1] ?
+		NULL : DatumGetTextPCopy(v[LEASES_ROLE - 1]);
 }
 
 void
@@ -139,6 +151,26 @@ StoreEnd(Store *st)
 }
 
 /*
+ * The columns cron_lock.NAME has: natts, or one fewer for a table of 1.0,
+ * without role (this module before ALTER EXTENSION cron_lock UPDATE).  Only
+ * looked up when the table is opened.
+ */
+static int
+LayoutNatts(Table *t, const char *name, int natts)
+{
+	if (t->rel != NULL)
+		return natts;
+	return get_attnum(CronLockRelid(name), "role") == InvalidAttrNumber ? natts - 1 : natts;
+}
+
+/* Whether an open table has the role column (attnum role_col) of 1.1. */
+static bool
+HasRole(Table *t, int role_col)
+{
+	return RelationGetDescr(t->rel)->natts >= role_col;
+}
+
+/*
  * Every function but cron_lock_check may write the lease row, so the table
  * is locked as an UPDATE locks it (RowExclusiveLock) from the first read on:
  * one lock per transaction instead of three.  cron_lock_check only reads
@@ -147,14 +179,16 @@ StoreEnd(Store *st)
 static Table *
 Leases(Store *st, LOCKMODE lockmode)
 {
-	TableUse(&st->leases, "leases", LEASES_NATTS, lockmode);
+	TableUse(&st->leases, "leases", LayoutNatts(&st->leases, "leases", LEASES_NATTS),
+			 lockmode);
 	return &st->leases;
 }
 
 static Table *
 Runs(Store *st)
 {
-	TableUse(&st->runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
+	TableUse(&st->runs, "job_runs", LayoutNatts(&st->runs, "job_runs", RUNS_NATTS),
+			 RowExclusiveLock);
 	return &st->runs;
 }
 
@@ -239,7 +273,7 @@ LeaseTryLockNewJob(text *job)
 static const int lease_run_cols[] = {
 	LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD, LEASES_ATTEMPT,
 	LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
-	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT
+	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_ROLE
 };
 
 /* The lease row of a new run (job and the lease_run_cols). */
@@ -259,6 +293,7 @@ NewLeaseRow(const NewRun *run, int64 run_id, Datum *v, bool *n)
 	SET(v, n, LEASES_ACQUIRED_AT, TimestampTzGetDatum(run->now));
 	SET(v, n, LEASES_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
 	SET(v, n, LEASES_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
+	SET(v, n, LEASES_ROLE, OuterRoleName());
 }
 
 /* Insert the run row of a new run; returns its run_id. */
@@ -284,6 +319,7 @@ InsertRun(Store *st, const NewRun *run)
 	SET(v, n, RUNS_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
 	v[RUNS_CLIENT_ADDR - 1] = ClientAddr(&n[RUNS_CLIENT_ADDR - 1]);
 	v[RUNS_APPLICATION_NAME - 1] = ApplicationName(&n[RUNS_APPLICATION_NAME - 1]);
+	SET(v, n, RUNS_ROLE, OuterRoleName());
 
 	TableInsert(Runs(st), v, n);
 	return run_id;
@@ -307,10 +343,12 @@ int64
 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 {
 	int64		run_id = InsertRun(st, run);
+	Table	   *t = Leases(st, RowExclusiveLock);
 	Datum		v[LEASES_NATTS];
 	bool		n[LEASES_NATTS];
 	Datum		set_v[lengthof(lease_run_cols)];
 	bool		set_n[lengthof(lease_run_cols)];
+	int			ncols = lengthof(lease_run_cols) - (HasRole(t, LEASES_ROLE) ? 0 : 1);
 
 	NewLeaseRow(run, run_id, v, n);
 	for (int i = 0; i < lengthof(lease_run_cols); i++)
@@ -318,8 +356,7 @@ LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 		set_v[i] = v[lease_run_cols[i] - 1];
 		set_n[i] = n[lease_run_cols[i] - 1];
 	}
-	TableUpdate(Leases(st, RowExclusiveLock), (ItemPointer) &lease->tid,
-				lengthof(lease_run_cols), lease_run_cols, set_v, set_n);
+	TableUpdate(t, (ItemPointer) &lease->tid, ncols, lease_run_cols, set_v, set_n);
 	return run_id;
 }
 
@@ -406,6 +443,7 @@ LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 	LeaseFromRow(t->row, &lease);
 	if (!lease.held || lease.token != token)
 		return false;
+	RequireAuthority("release", job, lease.role);
 	if (!TableUpdateIfCurrent(t, &lease.tid, 2, free_cols, free_values, free_nulls))
 	{
 		if (TableLockRow(t, &lease.tid, LockTupleNoKeyExclusive, LockWaitBlock) != TM_Ok)
@@ -413,6 +451,7 @@ LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
 		LeaseFromRow(t->row, &lease);
 		if (!lease.held || lease.token != token)
 			return false;
+		RequireAuthority("release", job, lease.role);
 		UpdateLease(st, &lease, 2, free_cols, free_values, free_nulls);
 	}
 	EndRun(st, lease.run_id, status, message, GetCurrentTimestamp(), NULL);
@@ -505,8 +544,9 @@ static Statement mark_taken_over = {
 };
 
 static Statement find_run = {
-	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL"
-	"  FROM cron_lock.job_runs WHERE job = $1 AND token = $2",
+	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL,"
+	"    pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'role'"	/* NULL in 1.0 */
+	"  FROM cron_lock.job_runs r WHERE job = $1 AND token = $2",
 	2, {TEXTOID, INT8OID}
 };
 
@@ -586,10 +626,10 @@ bool
 RunFindByToken(text *job, int64 token, RunReport *run)
 {
 	Datum		values[2] = {PointerGetDatum(job), Int64GetDatum(token)};
-	Datum		row[5];
-	bool		isnull[5];
+	Datum		row[6];
+	bool		isnull[6];
 
-	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 5, row, isnull) == 0)
+	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 6, row, isnull) == 0)
 		return false;
 	for (int i = 0; i < 5; i++)
 		if (isnull[i])
@@ -599,6 +639,7 @@ RunFindByToken(text *job, int64 token, RunReport *run)
 	run->status = DatumGetTextPP(row[2]);
 	run->forced = DatumGetBool(row[3]);
 	run->reported = DatumGetBool(row[4]);
+	run->role = isnull[5] ? NULL : DatumGetTextPP(row[5]);
 	return true;
 }
 
@@ -611,4 +652,43 @@ RunStoreLateReport(int64 run_id, text *status, text *message, TimestampTz now)
 	char		nulls[4] = {' ', ' ', message ? ' ' : 'n', ' '};
 
 	Execute(&late_report, values, nulls, SPI_OK_UPDATE, 0, NULL, NULL);
+}
+
+/*
+ * LeaseInsertedSince: whether the lease row of a job exists for the latest
+ * snapshot, when the transaction's (REPEATABLE READ) did not show it: then
+ * another session took the job first, and inserting would only break the
+ * unique keys.  Call with the job's first-insert lock held (no insert of it
+ * can be in progress).
+ */
+bool
+LeaseInsertedSince(text *job)
+{
+	static SPIPlanPtr plan = NULL;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {PointerGetDatum(job)};
+	int			rc;
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cron_lock: SPI_connect failed");
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT FROM cron_lock.leases"
+									" WHERE job OPERATOR(pg_catalog.=) $1 COLLATE pg_catalog.\"C\"",
+									1, types);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "cron_lock: preparing the lease probe failed");
+		plan = p;
+	}
+	rc = SPI_execute_snapshot(plan, values, NULL, GetLatestSnapshot(),
+							  InvalidSnapshot, true, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "cron_lock: unexpected SPI result %s probing a lease",
+			 SPI_result_code_string(rc));
+	found = SPI_processed > 0;
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "cron_lock: SPI_finish failed");
+	return found;
 }

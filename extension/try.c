@@ -17,6 +17,7 @@
 #include "cron_lock.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -64,6 +65,20 @@ TooSoon(const TryRequest *req, const Lease *lease, TimestampTz now)
 	return req->has_min_gap && now - lease->acquired_at < req->min_gap;
 }
 
+/*
+ * A busy answer's contention event.  Its transaction skips the WAL flush
+ * at commit if these rows are all it wrote (durability.c).
+ */
+static void
+RecordBusy(const TryRequest *req, text *holder, const char *reason,
+		   TimestampTz now)
+{
+	bool		alone = BeginBusyAnswer();
+
+	RecordContention(req->job, req->instance, holder, reason, now);
+	CommitLazilyIfAlone(alone);
+}
+
 /* Busy: another holder's lease is live; record it as contention. */
 static void
 AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
@@ -74,8 +89,7 @@ AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
 	ans->has_pid = lease->has_pid;
 	ans->holder_pid = lease->backend_pid;
 	ans->expires_at = lease->expires_at;
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "held", now);
+	RecordBusy(req, lease->instance, "held", now);
 }
 
 /* Busy: the job started less than min_gap ago; the last starter is blamed. */
@@ -84,8 +98,7 @@ AnswerTooSoon(const TryRequest *req, const Lease *lease, TimestampTz now,
 			  TryAnswer *ans)
 {
 	ans->reason = "too_soon";
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "too_soon", now);
+	RecordBusy(req, lease->instance, "too_soon", now);
 }
 
 /*
@@ -107,8 +120,7 @@ AnswerLocked(const TryRequest *req, const Lease *seen, TimestampTz now,
 		ans->holder_pid = seen->backend_pid;
 		ans->expires_at = seen->expires_at;
 	}
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, holder, "locked", now);
+	RecordBusy(req, holder, "locked", now);
 }
 
 static void
@@ -132,9 +144,14 @@ Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 	NewRun		run;
 	int64		run_id;
 
+	/* Another transaction is recording a new token epoch: try again. */
+	if (!NextToken(lease ? lease->token : 0, req->job_name, &run.token))
+	{
+		AnswerLocked(req, lease, now, ans);
+		return;
+	}
 	run.job = req->job;
 	run.instance = req->instance;
-	run.token = NextToken(lease ? lease->token : 0, req->job_name);
 	run.attempt = req->attempt;
 	run.now = now;
 	run.expires_at = now + req->ttl;
@@ -236,6 +253,18 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 			return;
 		}
 	}
+
+	/*
+	 * At REPEATABLE READ the snapshot may predate another session's first
+	 * insert of this job, which has committed since: a serialization
+	 * failure (retryable), not a duplicate key.
+	 */
+	if (IsolationUsesXactSnapshot() && LeaseInsertedSince(req->job))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access to the lease of job \"%s\" due to a concurrent first acquisition",
+						req->job_name),
+				 errhint("Retry the transaction.")));
 	Acquire(st, req, NULL, GetCurrentTimestamp(), ans);
 }
 
