@@ -16,6 +16,48 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+static Oid	named_role = InvalidOid;
+static text *role_name = NULL;
+
+static void
+ForgetRoleName(Datum arg, int cacheid, uint32 hashvalue)
+{
+	named_role = InvalidOid;
+}
+
+/*
+ * OuterRoleName: the name of the session's role (outside our SECURITY
+ * DEFINER functions), as recorded with a lease.  Kept per backend until any
+ * role changes; the result must not be modified or freed.
+ */
+text *
+OuterRoleName(void)
+{
+	static bool callback_registered = false;
+	Oid			me = GetOuterUserId();
+
+	if (me != named_role)
+	{
+		char	   *name = GetUserNameFromId(me, false);
+
+		if (!callback_registered)
+		{
+			CacheRegisterSyscacheCallback(AUTHOID, ForgetRoleName, (Datum) 0);
+			callback_registered = true;
+		}
+		if (role_name != NULL)
+			pfree(role_name);
+		role_name = (text *) MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(name));
+		SET_VARSIZE(role_name, VARHDRSZ + strlen(name));
+		memcpy(VARDATA(role_name), name, strlen(name));
+		named_role = me;
+	}
+	return role_name;
+}
 
 /*
  * RequireAuthority: return if the session's role may act on a lease taken
@@ -31,6 +73,11 @@ RequireAuthority(const char *action, text *job, text *role)
 	Oid			admin_id;
 
 	if (role == NULL)
+		return;
+	/* The usual case: the holder itself. */
+	if (VARSIZE_ANY_EXHDR(role) == VARSIZE_ANY_EXHDR(OuterRoleName()) &&
+		memcmp(VARDATA_ANY(role), VARDATA_ANY(OuterRoleName()),
+			   VARSIZE_ANY_EXHDR(role)) == 0)
 		return;
 	taker = text_to_cstring(role);
 	taker_id = get_role_oid(taker, true);

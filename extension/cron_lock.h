@@ -53,6 +53,7 @@ extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
 extern text *ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job);
 
 /* authority.c: who may act on a lease (42501 for anyone else). */
+extern text *OuterRoleName(void);
 extern void RequireAuthority(const char *action, text *job, text *role);
 
 /* durability.c: where and how lease changes commit. */

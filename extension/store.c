@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -97,13 +98,6 @@ ApplicationName(bool *isnull)
 	return *isnull ? (Datum) 0 : CStringGetTextDatum(application_name);
 }
 
-/* The role acting: the session's, outside this SECURITY DEFINER function. */
-static Datum
-OuterRoleName(void)
-{
-	return CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-}
-
 /* --- the lease row ------------------------------------------------------ */
 
 static void
@@ -152,15 +146,51 @@ StoreEnd(Store *st)
 
 /*
  * The columns cron_lock.NAME has: natts, or one fewer for a table of 1.0,
- * without role (this module before ALTER EXTENSION cron_lock UPDATE).  Only
- * looked up when the table is opened.
+ * without role (this module before ALTER EXTENSION cron_lock UPDATE).
+ * Looked up once per backend, again after any change of the table.
  */
+static struct
+{
+	const char *name;
+	Oid			relid;			/* InvalidOid: look again */
+	bool		has_role;
+}			layouts[] = {{"leases"}, {"job_runs"}};
+
+static void
+ForgetLayouts(Datum arg, Oid relid)
+{
+	for (int i = 0; i < lengthof(layouts); i++)
+		if (!OidIsValid(relid) || layouts[i].relid == relid)
+			layouts[i].relid = InvalidOid;
+}
+
 static int
 LayoutNatts(Table *t, const char *name, int natts)
 {
+	static bool callback_registered = false;
+	Oid			relid;
+
 	if (t->rel != NULL)
 		return natts;
-	return get_attnum(CronLockRelid(name), "role") == InvalidAttrNumber ? natts - 1 : natts;
+	relid = CronLockRelid(name);
+	for (int i = 0; i < lengthof(layouts); i++)
+	{
+		if (strcmp(layouts[i].name, name) != 0)
+			continue;
+		if (layouts[i].relid != relid)
+		{
+			if (!callback_registered)
+			{
+				CacheRegisterRelcacheCallback(ForgetLayouts, (Datum) 0);
+				callback_registered = true;
+			}
+			layouts[i].has_role = get_attnum(relid, "role") != InvalidAttrNumber;
+			layouts[i].relid = relid;
+		}
+		return layouts[i].has_role ? natts : natts - 1;
+	}
+	elog(ERROR, "cron_lock: unknown table %s", name);
+	return natts;				/* keep the compiler quiet */
 }
 
 /* Whether an open table has the role column (attnum role_col) of 1.1. */
@@ -293,7 +323,7 @@ NewLeaseRow(const NewRun *run, int64 run_id, Datum *v, bool *n)
 	SET(v, n, LEASES_ACQUIRED_AT, TimestampTzGetDatum(run->now));
 	SET(v, n, LEASES_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
 	SET(v, n, LEASES_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
-	SET(v, n, LEASES_ROLE, OuterRoleName());
+	SET(v, n, LEASES_ROLE, PointerGetDatum(OuterRoleName()));
 }
 
 /* Insert the run row of a new run; returns its run_id. */
@@ -319,7 +349,7 @@ InsertRun(Store *st, const NewRun *run)
 	SET(v, n, RUNS_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
 	v[RUNS_CLIENT_ADDR - 1] = ClientAddr(&n[RUNS_CLIENT_ADDR - 1]);
 	v[RUNS_APPLICATION_NAME - 1] = ApplicationName(&n[RUNS_APPLICATION_NAME - 1]);
-	SET(v, n, RUNS_ROLE, OuterRoleName());
+	SET(v, n, RUNS_ROLE, PointerGetDatum(OuterRoleName()));
 
 	TableInsert(Runs(st), v, n);
 	return run_id;

@@ -55,6 +55,9 @@ static bool epoch_cached = false;
 static TimeLineID cached_timeline;
 static int64 cached_epoch;
 
+/* The transaction that last wrote the row: its own write is not committed. */
+static TransactionId epoch_writer = InvalidTransactionId;
+
 static SPIPlanPtr read_plan = NULL;
 static SPIPlanPtr max_plan = NULL;
 static SPIPlanPtr write_plan = NULL;
@@ -140,6 +143,7 @@ WriteEpochRow(int64 sysid, int32 timeline, int64 epoch)
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "cron_lock: unexpected SPI result %s recording the token epoch",
 			 SPI_result_code_string(rc));
+	epoch_writer = GetTopTransactionId();
 }
 
 /*
@@ -154,7 +158,6 @@ CurrentEpoch(int64 *epoch)
 	int64		rec_sysid;
 	int32		rec_timeline;
 	int64		rec_epoch;
-	bool		had_xid = TransactionIdIsValid(GetTopTransactionIdIfAny());
 	int			guc_level;
 	bool		ok = true;
 
@@ -183,7 +186,8 @@ CurrentEpoch(int64 *epoch)
 	{
 		*epoch = rec_epoch;
 		/* Only a row this transaction did not write is known committed. */
-		if (!had_xid)
+		if (!TransactionIdIsValid(epoch_writer) ||
+			!TransactionIdEquals(epoch_writer, GetTopTransactionIdIfAny()))
 		{
 			cached_timeline = timeline;
 			cached_epoch = rec_epoch;
