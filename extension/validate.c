@@ -101,7 +101,10 @@ ArgName(FunctionCallInfo fcinfo, int argno, const char *what)
 		step = 1;
 		if (c >= 0x80 && !sql_ascii)
 		{
-			step = pg_utf_mblen(&u[i]);
+			/* valid UTF-8 (converted by the server): the lead byte says how long */
+			step = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+			if (i + step > ulen)
+				elog(ERROR, "cron_lock: truncated UTF-8 in a name");
 			c = utf8_to_unicode(&u[i]);
 		}
 		if (++nchars == 1)
