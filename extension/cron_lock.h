@@ -31,6 +31,9 @@
 /* Longest job or instance name, in bytes. */
 #define CRON_LOCK_MAX_NAME	200
 
+/* Longest release message, in bytes. */
+#define CRON_LOCK_MAX_MESSAGE 4096
+
 /* Longest lease: 31 days. */
 #define CRON_LOCK_MAX_TTL	(INT64CONST(31) * USECS_PER_DAY)
 
@@ -47,17 +50,25 @@ extern int64 ArgTtl(FunctionCallInfo fcinfo, int argno, const char *job);
 extern bool ArgMinGap(FunctionCallInfo fcinfo, int argno, const char *job,
 					  int64 *usec);
 extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
+extern text *ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job);
+
+/* authority.c: who may act on a lease (42501 for anyone else). */
+extern text *OuterRoleName(void);
+extern void RequireAuthority(const char *action, text *job, text *role);
 
 /* durability.c: where and how lease changes commit. */
 extern void RequireWritable(const char *action, const char *job);
 extern void CommitDurably(void);
-extern void CommitLazilyIfAlone(void);
+extern bool BeginBusyAnswer(void);
+extern void CommitLazilyIfAlone(bool alone);
 
 /* token.c: the next fencing token of a job. */
-extern int64 NextToken(int64 last, const char *job);
+extern bool NextToken(int64 last, const char *job, int64 *token);
 
 /* tables.c: the tables are the extension's own, checked before use. */
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
+extern bool TablesLayout11(void);
+extern void TablesUseTokenEpoch(void);
 extern Oid	TablesRunIdSequence(void);
 
 /*
@@ -93,6 +104,7 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } Lease;
 
 typedef struct RunReport
@@ -102,6 +114,7 @@ typedef struct RunReport
 	text	   *status;
 	bool		forced;			/* ended by cron_lock_force_release */
 	bool		reported;		/* a late report is already stored */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } RunReport;
 
 typedef struct NewRun
@@ -125,7 +138,7 @@ extern void LeaseRenew(Store *st, const Lease *lease, TimestampTz now,
 extern void LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
 extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *status,
-							 text *message);
+							 text *message, text **role);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,
 							   TimestampTz now);
@@ -133,5 +146,8 @@ extern void RecordContention(text *job, text *instance, text *holder,
 							 const char *reason, TimestampTz now);
 extern void RecordAnomaly(const char *kind, text *job, int64 run_id,
 						  text *instance, TimestampTz now, const char *detail);
+extern bool EpochRead(int64 *sysid, int32 *timeline, int64 *epoch);
+extern int64 EpochOfLeases(void);
+extern void EpochWrite(int64 sysid, int32 timeline, int64 epoch);
 
 #endif							/* CRON_LOCK_H */

@@ -44,8 +44,9 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	char	   *job_name = text_to_cstring(job);
 	int64		token = ArgToken(fcinfo, 1);
 	text	   *status = ArgStatus(fcinfo, 2, job_name);
-	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	text	   *message = ArgMessage(fcinfo, 3, job_name);
 	RunReport	run;
+	text	   *role;
 	bool		released;
 	Store		st;
 
@@ -53,11 +54,16 @@ cron_lock_release(PG_FUNCTION_ARGS)
 
 	CommitDurably();
 	StoreBegin(&st, false);
-	if (LeaseReleaseHeld(&st, job, token, status, message))
+	if (LeaseReleaseHeld(&st, job, token, status, message, &role))
+	{
+		RequireAuthority("release", job, role);
 		released = true;
+	}
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);
+
+		RequireAuthority("release", job, run.role);
 
 		released = !run.forced && strcmp(was, "expired") != 0 &&
 			strcmp(was, "running") != 0;
