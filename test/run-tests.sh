@@ -48,6 +48,7 @@ suite edition-lint test/edition/run.sh lint
 suite edition-regress test/edition/run.sh regress
 suite edition-isolation test/edition/run.sh isolation
 suite edition-storm test/edition/run.sh storm
+suite edition-install test/edition/run.sh install
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh

@@ -290,15 +290,18 @@ AS $$
 $$;
 
 -- backend_alive: is the backend that took a lease still connected (pid and
--- start time both match)?  NULL when the owner may not see that backend's
--- start time (another role's backend, without pg_read_all_stats).
+-- start time both match)?  False when no backend has that pid.  NULL when
+-- that cannot be told: the owner may not read the start time of another
+-- role's backend (without pg_read_all_stats), so cron_lock_try records none
+-- for it and this function cannot read it either.
 CREATE OR REPLACE FUNCTION cron_lock.backend_alive(pid integer, started timestamptz)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
-	SELECT CASE WHEN $1 IS NULL OR $2 IS NULL THEN false
+	SELECT CASE WHEN $1 IS NULL THEN false
 				ELSE (SELECT CASE WHEN pg_catalog.count(*) = 0 THEN false
+								  WHEN $2 IS NULL THEN NULL
 								  ELSE pg_catalog.bool_or(a.backend_start = $2) END
 						FROM pg_catalog.pg_stat_get_activity($1) a) END
 $$;

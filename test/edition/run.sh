@@ -3,7 +3,7 @@
 # edition (sql-edition/), installed by a non-superuser database owner, on a
 # throwaway cluster of its own.  SUITE: lint, regress, isolation, storm.
 #
-# The cluster's superuser is "cron_lock_super"; the owner that installs the
+# The cluster's superuser is "edition_super"; the owner that installs the
 # edition and runs every test is a role named "postgres" with CREATEDB and
 # CREATEROLE only (like a Neon or RDS database owner), so that outputs that
 # name the owner (ACLs) read as they do for the extension.  Expected outputs
@@ -20,7 +20,7 @@ version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/cron_lock.contro
 sql-edition/build.sh build/sql-edition "$version" || exit 1
 edition=$repo/build/sql-edition/cron_lock.sql
 pgxs=$(dirname "$(pg_config --pgxs)")/../..
-super=cron_lock_super
+super=edition_super
 
 dir=$(mktemp -d /tmp/cronlock-edition.XXXXXX)
 chmod 755 "$dir"
@@ -112,6 +112,125 @@ SQL
 	grep -v '^checked ' "$dir/lint.out"
 	grep '^checked ' "$dir/lint.out"
 	if [ "$n" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($n findings)"; return 1; fi
+}
+
+# Facts only the edition has: installing without superuser (and what it says
+# when it may not create the roles), reinstall as a no-op, uninstall keeping
+# history and a reinstall continuing the tokens, purge leaving nothing, the
+# refusal of triggers and the rest on the tables, backend_alive NULL for a
+# backend the owner may not see, and refusal where the extension is installed.
+suite_install() {
+	local passed=0 failed=0 db=edition_install out before after pid
+	check() {	# check NAME EXPECTED ACTUAL
+		if [ "$2" = "$3" ]; then
+			passed=$((passed + 1)); echo "ok   $1"
+		else
+			failed=$((failed + 1)); echo "FAIL $1: expected [$2], got [$3]"
+		fi
+	}
+	q() { psql -qXAt -v ON_ERROR_STOP=1 -d $db "$@" 2>&1; }
+	describe() {	# the edition's objects, without OIDs
+		q -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
+			SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
+			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
+			UNION ALL
+			SELECT c.relname || ' ' || c.relkind || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
+				   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
+			 WHERE c.relnamespace = 'cron_lock'::regnamespace
+			UNION ALL
+			SELECT a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+			  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND a.attnum > 0) s"
+	}
+	sqlstate() {	# the SQLSTATE a statement raises, or ok
+		q -c "DO \$\$ BEGIN EXECUTE \$s\$$1\$s\$; RAISE NOTICE 'ok'; EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" |
+			sed -n 's/^psql:.*NOTICE:  //p; s/^NOTICE:  //p'
+	}
+
+	# A database owner that may not create roles, while the roles are missing.
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS cron_lock_user, cron_lock_admin" \
+		-c "DROP ROLE IF EXISTS plain_owner" -c "CREATE ROLE plain_owner LOGIN CREATEDB" \
+		-c "CREATE DATABASE $db OWNER plain_owner" || return 1
+	out=$(psql -qX -U plain_owner -d $db -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -1 -f "$edition" 2>&1)
+	check "no CREATEROLE: 42501" 1 "$(grep -c 'ERROR:  42501: role "cron_lock_user" does not exist and "plain_owner" may not create it' <<<"$out")"
+	check "no CREATEROLE: says what to grant" 1 "$(grep -c 'HINT:  Ask an administrator to run: CREATE ROLE cron_lock_user NOLOGIN; CREATE ROLE cron_lock_admin NOLOGIN; GRANT cron_lock_user, cron_lock_admin TO plain_owner WITH ADMIN OPTION' <<<"$out")"
+	check "no CREATEROLE: nothing created" 0 "$(q -U plain_owner -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'")"
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE $db" -c "DROP ROLE plain_owner" || return 1
+
+	# The Neon-like owner (CREATEDB CREATEROLE) creates the roles; a reinstall changes nothing.
+	fresh_db $db || return 1
+	check "roles created NOLOGIN" "cron_lock_admin|f|f cron_lock_user|f|f" \
+		"$(q -c "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'cron_lock_%' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
+	q -c "SELECT token FROM cron_lock_try('inst.a', 'h', '1 hour')" >/dev/null
+	before=$(describe)
+	q -1 -f "$edition" >/dev/null
+	after=$(describe)
+	check "reinstall is a no-op" "$before" "$after"
+	check "edition() names the edition" "sql|$version|public" "$(q -c 'SELECT * FROM cron_lock.edition()')"
+
+	# Triggers, rules, CHECK and exclusion constraints, foreign keys, generated
+	# columns and row security on the tables are refused with 55000.
+	for obj in \
+		"CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER t BEFORE INSERT ON cron_lock.contention FOR EACH ROW EXECUTE FUNCTION t()|DROP FUNCTION t() CASCADE" \
+		"CREATE RULE r AS ON INSERT TO cron_lock.anomaly_log DO ALSO NOTIFY x|DROP RULE r ON cron_lock.anomaly_log" \
+		"ALTER TABLE cron_lock.job_runs ADD CONSTRAINT c CHECK (instance <> 'x')|ALTER TABLE cron_lock.job_runs DROP CONSTRAINT c" \
+		"ALTER TABLE cron_lock.leases ADD CONSTRAINT x EXCLUDE (token WITH =)|ALTER TABLE cron_lock.leases DROP CONSTRAINT x" \
+		"CREATE TABLE fk_target (id bigint PRIMARY KEY); ALTER TABLE cron_lock.job_runs ADD CONSTRAINT f FOREIGN KEY (taken_over_by) REFERENCES fk_target|DROP TABLE fk_target CASCADE" \
+		"ALTER TABLE cron_lock.leases ADD COLUMN g bigint GENERATED ALWAYS AS (token * 2) STORED|ALTER TABLE cron_lock.leases DROP COLUMN g" \
+		"ALTER TABLE cron_lock.contention ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.contention DISABLE ROW LEVEL SECURITY"; do
+		q -c "${obj%%|*}" >/dev/null
+		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+		q -c "${obj#*|}" >/dev/null
+		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	done
+	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+
+	# backend_alive: NULL for a live backend of another role (the owner may not
+	# see its start time), false once that backend is gone.
+	q -c "CREATE ROLE edition_runner LOGIN IN ROLE cron_lock_user" >/dev/null
+	psql -qXAt -U edition_runner -d $db -c "SELECT token FROM cron_lock_try('inst.other', 'h', '1 hour')" \
+		-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[ "$(q -c "SELECT count(*) FROM cron_lock.leases WHERE job = 'inst.other'")" = 1 ] && break
+		sleep 0.1
+	done
+	check "backend_alive NULL for another role's backend" "held|" \
+		"$(q -c "SELECT state, backend_alive FROM cron_lock.status WHERE job = 'inst.other'")"
+	psql -qX -U $super -d $db -c "SELECT pg_terminate_backend(backend_pid) FROM cron_lock.leases WHERE job = 'inst.other'" >/dev/null
+	wait $pid
+	check "backend_alive false once it is gone" "f" \
+		"$(q -c "SELECT backend_alive FROM cron_lock.status WHERE job = 'inst.other'")"
+	check "authority: force_release records the SET ROLE role" "t|edition_runner" \
+		"$(q -c "GRANT cron_lock_admin TO edition_runner; GRANT edition_runner TO CURRENT_USER; SET ROLE edition_runner; SELECT cron_lock_force_release('inst.other'); RESET ROLE; SELECT forced_by FROM cron_lock.job_runs WHERE job = 'inst.other'" | tr '\n' '|' | sed 's/|$//')"
+
+	# Uninstall keeps the history; a reinstall continues the tokens.
+	q -f build/sql-edition/cron_lock_uninstall.sql >/dev/null
+	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
+	check "uninstall: history kept" 1 "$(q -c "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'inst.a'")"
+	q -1 -f "$edition" >/dev/null
+	check "reinstall continues the tokens" "acquired|2" \
+		"$(q -c "SELECT cron_lock_release('inst.a', 1)" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
+
+	# Refused where the C extension is installed (when it is available here).
+	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
+		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" >/dev/null &&
+			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null
+		check "refused where the extension is installed" 1 \
+			"$(psql -qX -U $super -d edition_ext -v VERBOSITY=verbose -1 -f "$edition" 2>&1 | grep -c 'ERROR:  55000: the cron_lock extension is installed in this database')"
+		psql -qX -U $super -d postgres -c "DROP DATABASE edition_ext" >/dev/null
+	fi
+
+	# Purge leaves nothing.
+	q -c "DROP ROLE edition_runner" >/dev/null
+	q -f build/sql-edition/cron_lock_purge.sql >/dev/null
+	check "purge: nothing left" "0|0|0" \
+		"$(q -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'), (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%'), (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cron_lock_%')")"
+
+	echo "$passed passed, $failed failed"
+	[ $failed -eq 0 ]
 }
 
 rc=0
