@@ -163,12 +163,32 @@ BEGIN
 END
 $$;
 
+-- layout_natts: how many columns (pg_class.relnatts) each table had when the
+-- edition was installed; an added column, generated or not, changes it.
+-- Written by the install, inlined into refuse_foreign_objects' query.
+DO $do$
+BEGIN
+	EXECUTE pg_catalog.format($f$
+		CREATE OR REPLACE FUNCTION cron_lock.layout_natts(rel name)
+		RETURNS smallint
+		LANGUAGE sql IMMUTABLE
+		AS $b$SELECT (CASE rel %s END)::smallint$b$$f$,
+		(SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %L THEN %s', c.relname, c.relnatts), ' ')
+		   FROM pg_catalog.pg_class c
+		  WHERE c.relnamespace = 'cron_lock'::regnamespace
+			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')));
+END
+$do$;
+
 -- refuse_foreign_objects: 55000 when anything on the tables would run or
 -- apply inside the API functions, which write them as their owner: a
 -- trigger (foreign keys included), a rule, a CHECK or exclusion constraint,
--- a generated column, row security.  Plain indexes are fine.  One catalog
--- query per call: the edition cannot forbid these objects up front.
-CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects()
+-- a generated column, row security.  Plain indexes are fine.  The edition
+-- cannot forbid these objects up front, so every call checks the catalog:
+-- two cheap queries (pg_class flags and column counts, exclusion indexes),
+-- and the thorough one, which names the object, only when they find
+-- something, or when asked.
+CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
@@ -177,6 +197,19 @@ DECLARE
 	obj text;
 	rel regclass;
 BEGIN
+	IF NOT thorough AND NOT EXISTS (
+		SELECT FROM pg_catalog.pg_class c
+		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
+		   AND c.relnamespace = 'cron_lock'::regnamespace
+		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
+				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
+		AND NOT EXISTS (
+		SELECT FROM pg_catalog.pg_index i
+		 WHERE i.indisexclusion
+		   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
+		RETURN;
+	END IF;
 	SELECT o.kind, o.name, o.rel INTO kind, obj, rel
 	  FROM (SELECT CASE WHEN t.tgconstraint <> 0 THEN 'constraint trigger' ELSE 'trigger' END AS kind,
 				   t.tgname::text AS name, t.tgrelid AS rel
@@ -217,6 +250,9 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Installing over tables that carry any of those is refused too.
+DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
 
 -- commit_durably: make the current transaction commit with at least
 -- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger

@@ -147,9 +147,13 @@ suite_install() {
 			sed -n 's/^psql:.*NOTICE:  //p; s/^NOTICE:  //p'
 	}
 
-	# A database owner that may not create roles, while the roles are missing.
+	# A database owner that may not create roles, while the roles are missing
+	# (the other suites' databases, which use them, go first).
+	for d in $(psql -qXAt -U $super -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'edition_%' OR datname = 'cron_lock_storm'"); do
+		psql -qX -U $super -d postgres -c "DROP DATABASE \"$d\"" || return 1
+	done
 	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
-		-c "DROP DATABASE IF EXISTS $db" -c "DROP ROLE IF EXISTS cron_lock_user, cron_lock_admin" \
+		-c "DROP ROLE IF EXISTS cron_lock_user, cron_lock_admin" \
 		-c "DROP ROLE IF EXISTS plain_owner" -c "CREATE ROLE plain_owner LOGIN CREATEDB" \
 		-c "CREATE DATABASE $db OWNER plain_owner" || return 1
 	out=$(psql -qX -U plain_owner -d $db -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -1 -f "$edition" 2>&1)
