@@ -134,26 +134,31 @@ BEGIN
 	-- This backend's start time, so that status can tell whether it lives.
 	SELECT a.backend_start INTO my_start FROM pg_stat_get_activity(pg_backend_pid()) a;
 	PERFORM cron_lock.commit_durably();
-	INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status, started_at, heartbeat_at,
-									expires_at, backend_pid, backend_start, client_addr, application_name)
-	VALUES (p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
-			pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''))
-	RETURNING run_id INTO new_run;
 	IF first THEN
 		BEGIN
+			INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status, started_at, heartbeat_at,
+											expires_at, backend_pid, backend_start, client_addr, application_name)
+			VALUES (p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
+					pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''))
+			RETURNING run_id INTO new_run;
 			INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt, backend_pid,
 										  backend_start, acquired_at, heartbeat_at, expires_at)
 			VALUES (p_job, new_token, new_run, p_instance, true, p_attempt, pg_backend_pid(),
 					my_start, now_ts, now_ts, new_expiry);
 		EXCEPTION WHEN unique_violation THEN
-			-- Only at REPEATABLE READ or SERIALIZABLE: the first lease was
-			-- committed after this transaction's snapshot.
+			-- Only at REPEATABLE READ or SERIALIZABLE: the job's first lease
+			-- was committed after this transaction's snapshot.
 			RAISE EXCEPTION 'could not serialize access due to a concurrent first acquisition of job "%"', p_job
 				USING ERRCODE = '40001', HINT = 'Retry the call.';
 		END;
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
 
+	INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status, started_at, heartbeat_at,
+									expires_at, backend_pid, backend_start, client_addr, application_name)
+	VALUES (p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
+			pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''))
+	RETURNING run_id INTO new_run;
 	UPDATE cron_lock.leases
 	   SET token = new_token, run_id = new_run, instance = p_instance, held = true,
 		   attempt = p_attempt, backend_pid = pg_backend_pid(), backend_start = my_start,
