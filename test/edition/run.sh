@@ -189,7 +189,8 @@ suite_install() {
 		q -c "${obj#*|}" >/dev/null
 		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	done
-	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX regress_idx ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP INDEX cron_lock.regress_idx" >/dev/null
 
 	# backend_alive: NULL for a live backend of another role (the owner may not
 	# see its start time), false once that backend is gone.
@@ -218,10 +219,26 @@ suite_install() {
 	check "reinstall continues the tokens" "acquired|2" \
 		"$(q -c "SELECT cron_lock_release('inst.a', 1)" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 
-	# Refused where the C extension is installed (when it is available here).
+	# Refused where the C extension is installed (when it is available here),
+	# and the same tables as the extension's.
 	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
 		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" >/dev/null &&
 			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null
+		local layout="SELECT c.relname, c.relkind, coalesce(array_to_string(c.reloptions, ','), ''),
+				coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+						|| coalesce(' collate ' || nullif(a.attcollation, 0)::regcollation::text, '')
+						|| CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+						|| coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+					FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+				   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
+				coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
+					FROM pg_constraint k WHERE k.conrelid = c.oid), ''),
+				coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY i.indexrelid::regclass::text)
+					FROM pg_index i WHERE i.indrelid = c.oid), '')
+			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S')
+			 ORDER BY 1"
+		check "same tables as the extension" \
+			"$(psql -qXAt -U $super -d edition_ext -c "$layout")" "$(q -c "$layout" | sed '/regress_/d')"
 		check "refused where the extension is installed" 1 \
 			"$(psql -qX -U $super -d edition_ext -v VERBOSITY=verbose -1 -f "$edition" 2>&1 | grep -c 'ERROR:  55000: the cron_lock extension is installed in this database')"
 		psql -qX -U $super -d postgres -c "DROP DATABASE edition_ext" >/dev/null
