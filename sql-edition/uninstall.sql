@@ -39,6 +39,7 @@ BEGIN
 	cron_lock.layout_natts(name),
 		cron_lock.commit_durably(),
 		cron_lock.commit_lazily_if_alone(),
+	cron_lock.lone_try(text),
 		cron_lock.next_token(bigint, text),
 		cron_lock.outer_role(),
 		cron_lock.edition();

@@ -268,12 +268,29 @@ BEGIN
 END
 $$;
 
+-- lone_try: is this query string one SELECT of cron_lock_try alone, so that
+-- nothing else in it can write?  Plain columns, arguments that are
+-- parameters or literals (concatenated and cast at most), at most a WHERE on
+-- a column.
+CREATE OR REPLACE FUNCTION cron_lock.lone_try(query text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $f$
+	SELECT query ~* ('^\s*select\s+(\*|[a-z_][a-z0-9_]*(\s*,\s*[a-z_][a-z0-9_]*)*)\s+'
+		'from\s+([a-z_][a-z0-9_]*\.)?cron_lock_try\s*\(\s*'
+		'([a-z_][a-z0-9_]*\s*=>\s*)?' || t || '(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?' || t || ')*'
+		'\s*\)(\s+(as\s+)?[a-z_][a-z0-9_]*)?(\s+where\s+[a-z_][a-z0-9_]*)?\s*;?\s*$')
+	  FROM (SELECT '(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+				   '(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*' AS t) arg
+$f$;
+
 -- commit_lazily_if_alone: skip the WAL flush at commit, but only when this
--- call is the whole transaction: nothing written before it, no transaction
--- block begun by an earlier statement (its start would differ from this
--- statement's), and no further statement in the same query string (an
--- implicit block).  Anything in doubt keeps the caller's setting.  A later
--- lease change in the same transaction calls commit_durably, which wins.
+-- busy answer is provably the whole transaction, since a PL/pgSQL function
+-- cannot decide at commit as the extension does: nothing written before it,
+-- no transaction block begun by an earlier statement (its start would differ
+-- from this statement's), and a query string that is cron_lock_try alone
+-- (lone_try).  Anything else keeps the caller's setting.  A later lease
+-- change in the same transaction calls commit_durably, which wins.
 CREATE OR REPLACE FUNCTION cron_lock.commit_lazily_if_alone()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -281,8 +298,8 @@ AS $$
 BEGIN
 	IF pg_catalog.pg_current_xact_id_if_assigned() IS NULL
 		AND pg_catalog.statement_timestamp() = pg_catalog.transaction_timestamp()
-		AND pg_catalog.current_query() !~ ';\s*\S'
-		AND pg_catalog.current_setting('synchronous_commit') <> 'off' THEN
+		AND pg_catalog.current_setting('synchronous_commit') <> 'off'
+		AND cron_lock.lone_try(pg_catalog.current_query()) THEN
 		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 	END IF;
 END

@@ -23,6 +23,7 @@ REVOKE ALL ON FUNCTION
 	cron_lock.layout_natts(name),
 	cron_lock.commit_durably(),
 	cron_lock.commit_lazily_if_alone(),
+	cron_lock.lone_try(text),
 	cron_lock.next_token(bigint, text),
 	cron_lock.outer_role()
 FROM PUBLIC;
