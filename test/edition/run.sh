@@ -192,6 +192,10 @@ suite_install() {
 	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX regress_idx ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	q -c "DROP INDEX cron_lock.regress_idx" >/dev/null
 
+	# A busy answer followed by a write in the same statement commits durably.
+	check "a busy answer and a write in one statement keep the flush" on \
+		"$(q -c "SET synchronous_commit = on" -c "CREATE TABLE mine (x int)" -c "WITH t AS (SELECT * FROM cron_lock_try('inst.a', 'h3', '1 hour')) INSERT INTO mine SELECT 1 FROM t RETURNING current_setting('synchronous_commit')")"
+
 	# backend_alive: NULL for a live backend of another role (the owner may not
 	# see its start time), false once that backend is gone.
 	q -c "CREATE ROLE edition_runner LOGIN IN ROLE cron_lock_user" >/dev/null
