@@ -180,23 +180,37 @@ BEGIN
 END
 $do$;
 
--- refuse_foreign_objects: 55000 when anything on the tables would run or
--- apply inside the API functions, which write them as their owner: a
--- trigger (foreign keys included), a rule, a CHECK or exclusion constraint,
--- a generated column, row security.  Plain indexes are fine.  The edition
--- cannot forbid these objects up front, so every call checks the catalog:
--- two cheap queries (pg_class flags and column counts, exclusion indexes),
--- and the thorough one, which names the object, only when they find
--- something, or when asked.
+-- table_name: a relation's name, schema-qualified whatever the search_path.
+CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = rel
+$$;
+
+-- refuse_foreign_objects: 55000, as the extension raises it, while anything
+-- is attached to the tables that would run or apply inside the API
+-- functions, which write them as their owner: a trigger (a foreign key's
+-- too), a rule, a CHECK or exclusion constraint, an extra unique index
+-- (updates of leases must stay "no key" updates), a generated column, row
+-- security or a policy.  Plain indexes are fine.  The edition cannot forbid
+-- these objects up front, so every call checks the catalog: cheap queries
+-- over pg_class (flags, column counts), pg_index and pg_policy, and the
+-- thorough one, which names the object, only when they find something, or
+-- when asked.
 CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-	kind text;
-	obj text;
-	rel regclass;
+	what text;
+	removal text;
+	rel oid;
 BEGIN
+	-- relhastriggers and relhasrules may outlive the last trigger or rule
+	-- until the next VACUUM: until then the thorough query runs and passes.
 	IF NOT thorough AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_class c
 		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
@@ -205,48 +219,79 @@ BEGIN
 				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
 		AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_index i
-		 WHERE i.indisexclusion
+		 WHERE (i.indisexclusion OR i.indisunique)
 		   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+		   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
+									'cron_lock.job_runs_job_token_key'::regclass))
+		AND NOT EXISTS (
+		SELECT FROM pg_catalog.pg_policy p
+		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
 		RETURN;
 	END IF;
-	SELECT o.kind, o.name, o.rel INTO kind, obj, rel
-	  FROM (SELECT CASE WHEN t.tgconstraint <> 0 THEN 'constraint trigger' ELSE 'trigger' END AS kind,
-				   t.tgname::text AS name, t.tgrelid AS rel
+	SELECT o.what, o.removal, o.rel INTO what, removal, rel
+	  FROM (SELECT 1 AS o, t.tgrelid AS rel,
+				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('trigger "%s"', t.tgname)
+						ELSE pg_catalog.format('trigger of constraint "%s" of table %s', k.conname, cron_lock.table_name(k.conrelid)) END AS what,
+				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, cron_lock.table_name(t.tgrelid))
+						ELSE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname) END AS removal
 			  FROM pg_catalog.pg_trigger t
+			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
 			UNION ALL
-			SELECT 'rule', r.rulename::text, r.ev_class
+			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
+				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
 			  FROM pg_catalog.pg_rewrite r
 			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
 			UNION ALL
-			SELECT CASE c.contype WHEN 'c' THEN 'check constraint' WHEN 'x' THEN 'exclusion constraint'
-					ELSE 'foreign key' END,
-				   c.conname::text, c.conrelid
-			  FROM pg_catalog.pg_constraint c
-			 WHERE c.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+			SELECT 3, k.conrelid,
+				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
+								  ELSE 'exclusion constraint "%s"' END, k.conname),
+				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
+			  FROM pg_catalog.pg_constraint k
+			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
-			   AND c.contype IN ('c', 'x', 'f')
+			   AND k.contype IN ('c', 'x')
 			UNION ALL
-			SELECT 'generated column', a.attname::text, a.attrelid
+			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
+				   pg_catalog.format('DROP INDEX %s, or ALTER TABLE %s DROP CONSTRAINT %I if a constraint made it',
+									 cron_lock.table_name(i.indexrelid), cron_lock.table_name(i.indrelid), x.relname)
+			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
+			 WHERE i.indisunique AND NOT i.indisexclusion
+			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
+										'cron_lock.job_runs_job_token_key'::regclass)
+			UNION ALL
+			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
+				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
 			  FROM pg_catalog.pg_attribute a
 			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
 			   AND a.attnum > 0 AND a.attgenerated <> ''
 			UNION ALL
-			SELECT 'row level security', 'row level security', c.oid
+			SELECT 6, c.oid, 'row security',
+				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
 			  FROM pg_catalog.pg_class c
 			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
-			   AND (c.relrowsecurity OR c.relforcerowsecurity)) o
+			   AND (c.relrowsecurity OR c.relforcerowsecurity)
+			UNION ALL
+			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
+				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
+			  FROM pg_catalog.pg_policy p
+			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) o
+	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
-		RAISE EXCEPTION 'cron_lock refuses % "%" on table %', kind, obj, rel
+		RAISE EXCEPTION '% on table cron_lock.% is not supported', what, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = rel)
 			USING ERRCODE = '55000',
-				  DETAIL = 'cron_lock''s functions write this table as its owner: triggers, rules, CHECK and exclusion constraints, foreign keys, generated columns and row security would run or apply inside them.',
-				  HINT = 'Remove it; plain indexes are fine.';
+				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column or row security is attached to them.',
+				  HINT = pg_catalog.format('Remove it (%s). To follow changes to leases and runs, read the views in schema cron_lock or use logical decoding.', removal);
 	END IF;
 END
 $$;

@@ -21,6 +21,7 @@ REVOKE ALL ON FUNCTION
 	cron_lock.require_writable(text, text),
 	cron_lock.refuse_foreign_objects(boolean),
 	cron_lock.layout_natts(name),
+	cron_lock.table_name(oid),
 	cron_lock.commit_durably(),
 	cron_lock.commit_lazily_if_alone(),
 	cron_lock.lone_try(text),

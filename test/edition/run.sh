@@ -189,6 +189,12 @@ suite_install() {
 		q -c "${obj#*|}" >/dev/null
 		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	done
+	q -c "CREATE UNIQUE INDEX regress_u ON cron_lock.leases (token)" >/dev/null
+	check "refused: an extra unique index" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP INDEX cron_lock.regress_u" >/dev/null
+	q -c "CREATE POLICY regress_p ON cron_lock.leases USING (true)" >/dev/null
+	check "refused: a policy, even without row security" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP POLICY regress_p ON cron_lock.leases" >/dev/null
 	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX regress_idx ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	q -c "DROP INDEX cron_lock.regress_idx" >/dev/null
 
