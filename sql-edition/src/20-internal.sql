@@ -217,13 +217,12 @@ BEGIN
 		   AND c.relnamespace = 'cron_lock'::regnamespace
 		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
 				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
-		AND NOT EXISTS (
-		SELECT FROM pg_catalog.pg_index i
-		 WHERE (i.indisexclusion OR i.indisunique)
-		   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
-		   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
-									'cron_lock.job_runs_job_token_key'::regclass))
+		-- The unique indexes of 10-tables.sql: leases_pkey, job_runs_pkey,
+		-- job_runs_job_token_key (install refuses any other).
+		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
+			  WHERE (i.indisexclusion OR i.indisunique)
+				AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) = 3
 		AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_policy p
 		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
