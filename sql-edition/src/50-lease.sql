@@ -150,6 +150,7 @@ BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	PERFORM cron_lock.arg_token(p_token);
 	PERFORM cron_lock.require_writable('check the lease of', p_job);
+	PERFORM cron_lock.refuse_foreign_objects();
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
 	IF NOT FOUND THEN
