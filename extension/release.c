@@ -52,14 +52,22 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	RequireWritable("release the lease of", job_name);
 
 	CommitDurably();
-	StoreBegin(&st);
-	if (LeaseReleaseHeld(&st, job, token, status, message))
+	StoreBegin(&st, false);
+	/* The holder's own release: one statement. */
+	if (LeaseReleaseHeld(&st, job, token, OuterRoleName(), status, message))
 		released = true;
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);
 
+		/* Another role: a member of the taker's, or an admin, may go on. */
 		RequireAuthority("release", job, run.role);
+		if (strcmp(was, "running") == 0 &&
+			LeaseReleaseHeld(&st, job, token, NULL, status, message))
+		{
+			StoreEnd(&st);
+			PG_RETURN_BOOL(true);
+		}
 
 		released = !run.forced && strcmp(was, "expired") != 0 &&
 			strcmp(was, "running") != 0;

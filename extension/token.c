@@ -46,8 +46,6 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 
-#include "compat.h"
-
 /* Tells the advisory lock of the epoch row from other advisory locks. */
 #define EPOCH_LOCK_FIELD4 0x434D
 
