@@ -85,6 +85,7 @@ CREATE ROLE regress_cron_lock_other LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_deputy LOGIN IN ROLE regress_cron_lock_runner;
 SET ROLE regress_cron_lock_runner;
 SELECT reason, token FROM cron_lock_try('priv.auth', 'runner', '1 hour');
+SELECT reason, token FROM cron_lock_try('priv.member', 'runner', '1 hour');
 SELECT reason, token FROM cron_lock_try('priv.gone', 'runner', '1 ms');
 SELECT pg_sleep(0.01);
 SELECT reason, token FROM cron_lock_try('priv.gone', 'runner', '1 hour');
@@ -111,6 +112,7 @@ SELECT status, reported_status FROM cron_lock.job_runs WHERE job = 'priv.gone' O
 -- A member of the acquiring role may.
 SET ROLE regress_cron_lock_deputy;
 SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
+SELECT cron_lock_release('priv.member', 1) AS released_by_a_member;
 BEGIN;
 SELECT cron_lock_check('priv.auth', 1);
 COMMIT;
@@ -120,13 +122,14 @@ SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
 BEGIN;
 SELECT cron_lock_check('priv.auth', 1);
 COMMIT;
+SELECT cron_lock_release('priv.gone', 2, 'cancelled') AS released_by_admin;
 -- And the holder itself, to the end.
 SET ROLE regress_cron_lock_runner;
 SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
 SELECT cron_lock_release('priv.auth', 1) AS released;
 SELECT cron_lock_release('priv.gone', 1, 'failed') AS late_release;
 RESET ROLE;
-SELECT job, token, status, reported_status FROM cron_lock.job_runs WHERE job IN ('priv.auth', 'priv.gone') ORDER BY job, token;
+SELECT job, token, status, reported_status, role FROM cron_lock.job_runs WHERE job IN ('priv.auth', 'priv.gone', 'priv.member') ORDER BY job, token;
 
 DROP SCHEMA regress_evil CASCADE;
 DROP ROLE regress_cron_lock_deputy, regress_cron_lock_other;
