@@ -31,6 +31,9 @@
 /* Longest job or instance name, in bytes. */
 #define CRON_LOCK_MAX_NAME	200
 
+/* Longest release message, in bytes. */
+#define CRON_LOCK_MAX_MESSAGE 4096
+
 /* Longest lease: 31 days. */
 #define CRON_LOCK_MAX_TTL	(INT64CONST(31) * USECS_PER_DAY)
 
@@ -47,18 +50,25 @@ extern int64 ArgTtl(FunctionCallInfo fcinfo, int argno, const char *job);
 extern bool ArgMinGap(FunctionCallInfo fcinfo, int argno, const char *job,
 					  int64 *usec);
 extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
+extern text *ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job);
+
+/* authority.c: who may act on a lease (42501 for anyone else). */
+extern text *OuterRoleName(void);
+extern void RequireAuthority(const char *action, text *job, text *role);
 
 /* durability.c: where and how lease changes commit. */
 extern void RequireWritable(const char *action, const char *job);
 extern void CommitDurably(void);
-extern void CommitLazilyIfAlone(void);
+extern bool BeginBusyAnswer(void);
+extern void CommitLazilyIfAlone(bool alone);
 
 /* token.c: the next fencing token of a job. */
-extern int64 NextToken(int64 last, const char *job);
+extern bool NextToken(int64 last, const char *job, int64 *token);
 
 /* tables.c: the tables are the extension's own, checked before use. */
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
 extern Oid	TablesRunIdSequence(void);
+extern bool TablesHaveRoles(bool leases_only);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.
@@ -68,6 +78,7 @@ extern Oid	TablesRunIdSequence(void);
 typedef struct Store
 {
 	bool		connected;
+	bool		roles;			/* the tables have 1.1's role column */
 } Store;
 
 extern void StoreBegin(Store *st, bool guard_only);
@@ -93,6 +104,7 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } Lease;
 
 typedef struct RunReport
@@ -102,6 +114,7 @@ typedef struct RunReport
 	text	   *status;
 	bool		forced;			/* ended by cron_lock_force_release */
 	bool		reported;		/* a late report is already stored */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } RunReport;
 
 typedef struct NewRun
@@ -124,7 +137,7 @@ extern void LeaseRenew(Store *st, const Lease *lease, TimestampTz now,
 					   TimestampTz expires_at);
 extern void LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
-extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *status,
+extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
 							 text *message);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,

@@ -30,7 +30,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#define MAX_ARGS 11
+#define MAX_ARGS 12
 
 typedef struct Statement
 {
@@ -96,6 +96,7 @@ void
 StoreBegin(Store *st, bool guard_only)
 {
 	TablesUse(guard_only ? RowShareLock : RowExclusiveLock, guard_only);
+	st->roles = TablesHaveRoles(guard_only);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 	st->connected = true;
@@ -149,19 +150,23 @@ ApplicationName(char *null)
 
 /* --- the lease row ------------------------------------------------------ */
 
-#define LEASE_COLUMNS \
+#define LEASE_COLUMNS(role) \
 	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at," \
-	"       expires_at" \
+	"       expires_at, " role \
 	"  FROM ONLY cron_lock.leases WHERE job = $1"
-#define LEASE_NCOLS 8
+#define LEASE_NCOLS 9
 
-/* Indexed by LeaseLock: the read, and the row lock it takes. */
-static Statement lease_read[] = {
-	[LEASE_PEEK] = {LEASE_COLUMNS, 1, {TEXTOID}},
-	[LEASE_TAKE] = {LEASE_COLUMNS " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}},
-	[LEASE_RENEW] = {LEASE_COLUMNS " FOR NO KEY UPDATE", 1, {TEXTOID}},
-	[LEASE_GUARD] = {LEASE_COLUMNS " FOR KEY SHARE", 1, {TEXTOID}},
-};
+/*
+ * Indexed by whether the tables have 1.1's role column (1.0 tables, until
+ * ALTER EXTENSION cron_lock UPDATE, have none) and by LeaseLock: the read,
+ * and the row lock it takes.
+ */
+#define LEASE_READS(role) { \
+	[LEASE_PEEK] = {LEASE_COLUMNS(role), 1, {TEXTOID}}, \
+	[LEASE_TAKE] = {LEASE_COLUMNS(role) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
+	[LEASE_RENEW] = {LEASE_COLUMNS(role) " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
+	[LEASE_GUARD] = {LEASE_COLUMNS(role) " FOR KEY SHARE", 1, {TEXTOID}}}
+static Statement lease_read[2][4] = {LEASE_READS("NULL::text"), LEASE_READS("role")};
 
 /*
  * LeaseFetch: read the lease row of a job, locked as mode says.  False when
@@ -179,7 +184,7 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	Datum		v[LEASE_NCOLS];
 	bool		n[LEASE_NCOLS];
 
-	if (Execute(&lease_read[mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
+	if (Execute(&lease_read[st->roles][mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
 		return false;
 	lease->job = job;
 	lease->token = DatumGetInt64(v[0]);
@@ -193,6 +198,7 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	lease->backend_pid = lease->has_pid ? DatumGetInt32(v[5]) : 0;
 	lease->acquired_at = DatumGetTimestampTz(v[6]);
 	lease->expires_at = DatumGetTimestampTz(v[7]);
+	lease->role = n[8] ? NULL : DatumGetTextPP(v[8]);
 	return true;
 }
 
@@ -218,16 +224,17 @@ LeaseTryLockNewJob(text *job)
 /*
  * The arguments of a new run: $1 job, $2 instance, $3 token, $4 attempt,
  * $5 now, $6 expires_at, $7 backend_pid, $8 backend_start, $9 client_addr,
- * $10 application_name, $11 run_id.
+ * $10 application_name, $11 run_id, $12 role (unused with 1.0 tables).
  */
 #define NEW_RUN_TYPES \
 	{TEXTOID, TEXTOID, INT8OID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
-	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID}
+	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID, TEXTOID}
 
-#define INSERT_RUN \
+/* Each statement twice: for 1.0 tables, then with 1.1's role column. */
+#define INSERT_RUN(role) \
 	" INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
 	"    status, started_at, heartbeat_at, expires_at, backend_pid," \
-	"    backend_start, client_addr, application_name)"
+	"    backend_start, client_addr, application_name" role ")"
 
 /*
  * The first lease of a job, then its run.  ON CONFLICT: a first insert that
@@ -235,28 +242,34 @@ LeaseTryLockNewJob(text *job)
  * inserted; above it: 40001).  No other first insert can be in progress
  * (LeaseTryLockNewJob), so this does not wait.
  */
-static Statement insert_first = {
-	"WITH lease AS ("
-	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt,"
-	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at)"
-	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6)"
-	"  ON CONFLICT (job) DO NOTHING"
-	"  RETURNING job)"
-	INSERT_RUN
-	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10 FROM lease",
-	11, NEW_RUN_TYPES
+#define INSERT_FIRST(role, value) { \
+	"WITH lease AS (" \
+	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt," \
+	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at" role ")" \
+	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" value ")" \
+	"  ON CONFLICT (job) DO NOTHING" \
+	"  RETURNING job)" \
+	INSERT_RUN(role) \
+	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value " FROM lease", \
+	12, NEW_RUN_TYPES}
+static Statement insert_first[2] = {
+	INSERT_FIRST("", ""),
+	INSERT_FIRST(", role", ", $12")
 };
 
 /* A new run on a lease row this transaction has locked FOR UPDATE. */
-static Statement acquire = {
-	"WITH run AS ("
-	INSERT_RUN
-	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10))"
-	" UPDATE ONLY cron_lock.leases SET token = $3, run_id = $11, instance = $2,"
-	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8,"
-	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6"
-	"  WHERE job = $1",
-	11, NEW_RUN_TYPES
+#define ACQUIRE(role, value, set) { \
+	"WITH run AS (" \
+	INSERT_RUN(role) \
+	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value "))" \
+	" UPDATE ONLY cron_lock.leases SET token = $3, run_id = $11, instance = $2," \
+	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8," \
+	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6" set \
+	"  WHERE job = $1", \
+	12, NEW_RUN_TYPES}
+static Statement acquire[2] = {
+	ACQUIRE("", "", ""),
+	ACQUIRE(", role", ", $12", ", role = $12")
 };
 
 static void
@@ -275,6 +288,7 @@ NewRunArgs(const NewRun *run, Datum *v, char *n)
 	v[8] = ClientAddr(&n[8]);
 	v[9] = ApplicationName(&n[9]);
 	v[10] = Int64GetDatum(nextval_internal(TablesRunIdSequence(), false));
+	v[11] = PointerGetDatum(OuterRoleName());
 }
 
 /*
@@ -289,7 +303,7 @@ LeaseInsertFirst(Store *st, const NewRun *run)
 	char		n[MAX_ARGS];
 
 	NewRunArgs(run, v, n);
-	if (Execute(&insert_first, v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
+	if (Execute(&insert_first[st->roles], v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
 		return 0;
 	return DatumGetInt64(v[10]);
 }
@@ -302,7 +316,7 @@ LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 	char		n[MAX_ARGS];
 
 	NewRunArgs(run, v, n);
-	if (Execute(&acquire, v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
+	if (Execute(&acquire[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
 		elog(ERROR, "cron_lock: locked lease row of job \"%s\" vanished",
 			 text_to_cstring(run->job));
 	return DatumGetInt64(v[10]);
@@ -366,33 +380,39 @@ LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
  * outer UPDATE, after the lease row is ours: the subquery, which updates
  * (and so locks) the lease row, runs before any row of job_runs is read.
  */
-static Statement release_held = {
-	"WITH lease AS ("
-	"  UPDATE ONLY cron_lock.leases SET held = false, attempt = NULL"
-	"   WHERE job = $1 AND held AND token = $2"
-	"  RETURNING run_id)"
-	" UPDATE ONLY cron_lock.job_runs"
-	"    SET status = $3, message = $4, finished_at = pg_catalog.clock_timestamp()"
-	"  WHERE run_id = (SELECT run_id FROM lease)",
-	4, {TEXTOID, INT8OID, TEXTOID, TEXTOID}
+#define RELEASE_HELD(by_role) { \
+	"WITH lease AS (" \
+	"  UPDATE ONLY cron_lock.leases SET held = false, attempt = NULL" \
+	"   WHERE job = $1 AND held AND token = $2" by_role \
+	"  RETURNING run_id)" \
+	" UPDATE ONLY cron_lock.job_runs" \
+	"    SET status = $3, message = $4, finished_at = pg_catalog.clock_timestamp()" \
+	"  WHERE run_id = (SELECT run_id FROM lease)", \
+	5, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}}
+/* $5: the releasing role; a lease another role took is left alone (NULL: any) */
+static Statement release_held[2] = {
+	RELEASE_HELD(""),
+	RELEASE_HELD(" AND ($5 IS NULL OR role IS NULL OR role = $5)")
 };
 
 /*
  * LeaseReleaseHeld: end the run of a held lease with this token; false if
- * the lease is not held with it.  One UPDATE: a lease row that does not
+ * the lease is not held with it, or (role not NULL) was taken by another
+ * role: the caller then decides whether it may act (authority.c).  One UPDATE: a lease row that does not
  * match is left alone without waiting; a match is updated (a no-key
  * update, like a heartbeat's, so a guarded transaction's KEY SHARE lock
  * does not hold it up), and if a concurrent transaction committed a newer
  * version first, that version is checked again.
  */
 bool
-LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
+LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
+				 text *message)
 {
-	Datum		v[4] = {PointerGetDatum(job), Int64GetDatum(token),
-	PointerGetDatum(status), PointerGetDatum(message)};
-	char		n[4] = {' ', ' ', ' ', message ? ' ' : 'n'};
+	Datum		v[5] = {PointerGetDatum(job), Int64GetDatum(token),
+	PointerGetDatum(status), PointerGetDatum(message), PointerGetDatum(role)};
+	char		n[5] = {' ', ' ', ' ', message ? ' ' : 'n', role ? ' ' : 'n'};
 
-	return Execute(&release_held, v, n, SPI_OK_UPDATE, 0, NULL, NULL) == 1;
+	return Execute(&release_held[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) == 1;
 }
 
 /* $1 job, $2 instance, $3 holder, $4 reason, $5 at, $6 backend_pid, $7 client_addr */
@@ -462,8 +482,9 @@ static Statement mark_taken_over = {
 };
 
 static Statement find_run = {
-	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL"
-	"  FROM ONLY cron_lock.job_runs WHERE job = $1 AND token = $2",
+	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL,"
+	"    pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'role'"	/* none in 1.0 */
+	"  FROM ONLY cron_lock.job_runs r WHERE job = $1 AND token = $2",
 	2, {TEXTOID, INT8OID}
 };
 
@@ -490,10 +511,10 @@ bool
 RunFindByToken(text *job, int64 token, RunReport *run)
 {
 	Datum		values[2] = {PointerGetDatum(job), Int64GetDatum(token)};
-	Datum		row[5];
-	bool		isnull[5];
+	Datum		row[6];
+	bool		isnull[6];
 
-	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 5, row, isnull) == 0)
+	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 6, row, isnull) == 0)
 		return false;
 	for (int i = 0; i < 5; i++)
 		if (isnull[i])
@@ -503,6 +524,7 @@ RunFindByToken(text *job, int64 token, RunReport *run)
 	run->status = DatumGetTextPP(row[2]);
 	run->forced = DatumGetBool(row[3]);
 	run->reported = DatumGetBool(row[4]);
+	run->role = isnull[5] ? NULL : DatumGetTextPP(row[5]);
 	return true;
 }
 

@@ -42,13 +42,14 @@
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 
-/* A column as cron_lock--1.0.sql creates it. */
+/* A column as the extension's scripts create it. */
 typedef struct Column
 {
 	const char *name;
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
+	bool		since_1_1;		/* absent from 1.0 tables (before ALTER EXTENSION UPDATE) */
 } Column;
 
 #define C		C_COLLATION_OID
@@ -66,6 +67,7 @@ static const Column leases_columns[] = {
 	{"acquired_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
+	{"role", TEXTOID, DEF, false, true},
 	{NULL}
 };
 
@@ -89,6 +91,7 @@ static const Column job_runs_columns[] = {
 	{"reported_status", TEXTOID, C, false},
 	{"reported_at", TIMESTAMPTZOID, InvalidOid, false},
 	{"forced_by", TEXTOID, DEF, false},
+	{"role", TEXTOID, DEF, false, true},
 	{NULL}
 };
 
@@ -127,6 +130,7 @@ typedef struct OwnTable
 	UniqueKey	keys[2];		/* terminated by one without columns */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
+	bool		has_role;		/* 1.1's role column is there */
 } OwnTable;
 
 static OwnTable own[] = {
@@ -190,10 +194,16 @@ Qualified(Relation rel)
 	return quote_qualified_identifier("cron_lock", RelationGetRelationName(rel));
 }
 
-/* Columns: exactly the expected ones, with their types; nothing generated. */
-static void
+/*
+ * Columns: exactly the expected ones, with their types; nothing generated.
+ * The columns added by 1.1 may all be missing (the 1.0 layout, until ALTER
+ * EXTENSION cron_lock UPDATE); returns whether they are there.
+ */
+static bool
 CheckColumns(Relation rel, const Column *columns)
 {
+	bool		has_new = true;
+
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
 	int			present = 0;
@@ -208,6 +218,12 @@ CheckColumns(Relation rel, const Column *columns)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
 				attnum = i + 1;
+		if (attnum == InvalidAttrNumber && c->since_1_1)
+		{
+			has_new = false;
+			expected--;
+			continue;
+		}
 		if (attnum == InvalidAttrNumber)
 			RefuseLayout(psprintf("column \"%s\" of table %s is missing",
 								  c->name, Qualified(rel)));
@@ -255,6 +271,7 @@ CheckColumns(Relation rel, const Column *columns)
 				RefuseLayout(psprintf("table %s has an unexpected column \"%s\"",
 									  Qualified(rel), NameStr(att->attname)));
 		}
+	return has_new;
 }
 
 /* Whether a unique index has exactly the key columns of key, and no more. */
@@ -460,7 +477,7 @@ TablesUse(LOCKMODE lockmode, bool leases_only)
 			elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 		LockRelationOid(relid, lockmode);
 		rel = table_open(relid, NoLock);
-		CheckColumns(rel, t->columns);
+		t->has_role = CheckColumns(rel, t->columns);
 		CheckIndexes(rel, t->keys);
 		CheckAttached(rel);
 		table_close(rel, NoLock);
@@ -486,4 +503,14 @@ TablesRunIdSequence(void)
 			elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
 	}
 	return run_id_sequence;
+}
+
+/*
+ * TablesHaveRoles: whether leases (and, unless leases_only, job_runs) have
+ * the role column of 1.1.  Valid after TablesUse in the same call.
+ */
+bool
+TablesHaveRoles(bool leases_only)
+{
+	return own[0].has_role && (leases_only || own[1].has_role);
 }

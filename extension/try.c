@@ -66,6 +66,20 @@ TooSoon(const TryRequest *req, const Lease *lease, TimestampTz now)
 	return req->has_min_gap && now - lease->acquired_at < req->min_gap;
 }
 
+/*
+ * A busy answer's contention event.  Its transaction skips the WAL flush
+ * at commit if these rows are all it wrote (durability.c).
+ */
+static void
+RecordBusy(const TryRequest *req, text *holder, const char *reason,
+		   TimestampTz now)
+{
+	bool		alone = BeginBusyAnswer();
+
+	RecordContention(req->job, req->instance, holder, reason, now);
+	CommitLazilyIfAlone(alone);
+}
+
 /* Busy: another holder's lease is live; record it as contention. */
 static void
 AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
@@ -76,8 +90,7 @@ AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
 	ans->has_pid = lease->has_pid;
 	ans->holder_pid = lease->backend_pid;
 	ans->expires_at = lease->expires_at;
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "held", now);
+	RecordBusy(req, lease->instance, "held", now);
 }
 
 /* Busy: the job started less than min_gap ago; the last starter is blamed. */
@@ -86,8 +99,7 @@ AnswerTooSoon(const TryRequest *req, const Lease *lease, TimestampTz now,
 			  TryAnswer *ans)
 {
 	ans->reason = "too_soon";
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "too_soon", now);
+	RecordBusy(req, lease->instance, "too_soon", now);
 }
 
 /*
@@ -109,8 +121,7 @@ AnswerLocked(const TryRequest *req, const Lease *seen, TimestampTz now,
 		ans->holder_pid = seen->backend_pid;
 		ans->expires_at = seen->expires_at;
 	}
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, holder, "locked", now);
+	RecordBusy(req, holder, "locked", now);
 }
 
 static void
@@ -130,7 +141,8 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
  * A new run on a lease row this transaction has locked FOR UPDATE, or
  * (lease NULL) the first lease of a job.  False, changing nothing, only
  * when that first lease turns out to have been inserted by another
- * transaction since the caller's snapshot (READ COMMITTED).
+ * transaction since the caller's snapshot (READ COMMITTED).  Answers
+ * "locked" while another transaction records a new token epoch.
  */
 static bool
 Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
@@ -139,9 +151,14 @@ Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 	NewRun		run;
 	int64		run_id;
 
+	/* Another transaction is recording a new token epoch: try again. */
+	if (!NextToken(lease ? lease->token : 0, req->job_name, &run.token))
+	{
+		AnswerLocked(req, lease, now, ans);
+		return true;
+	}
 	run.job = req->job;
 	run.instance = req->instance;
-	run.token = NextToken(lease ? lease->token : 0, req->job_name);
 	run.attempt = req->attempt;
 	run.now = now;
 	run.expires_at = now + req->ttl;

@@ -24,7 +24,10 @@ SELECT reason FROM cron_lock_try('dur.b', 'host-1', '1 minute');
 SHOW synchronous_commit;
 COMMIT;
 
--- A busy answer that is its own transaction skips the flush, for itself only.
+-- A busy answer that is its own transaction skips the flush, for itself
+-- only.  That is decided at pre-commit, once nothing else can be written
+-- (test/server/durability.sh watches the commits): during the call the
+-- setting is still the caller's.
 SET synchronous_commit = on;
 SELECT reason, current_setting('synchronous_commit') AS during
   FROM cron_lock_try('dur.b', 'host-2', '1 minute');
