@@ -43,6 +43,8 @@ BEGIN
 	cron_lock.lone_try(text),
 		cron_lock.next_token(bigint, text),
 		cron_lock.outer_role(),
+		cron_lock.require_authority(text, text, text),
+		cron_lock.arg_message(text, text),
 		cron_lock.edition();
 	DROP TYPE IF EXISTS cron_lock.try_result;
 END

@@ -86,6 +86,7 @@ RESET ROLE;
 -- nothing changes.
 CREATE ROLE regress_cron_lock_other LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_deputy LOGIN IN ROLE regress_cron_lock_runner;
+GRANT regress_cron_lock_other, regress_cron_lock_deputy TO CURRENT_USER;
 SET ROLE regress_cron_lock_runner;
 SELECT reason, token FROM cron_lock_try('priv.auth', 'runner', '1 hour');
 SELECT reason, token FROM cron_lock_try('priv.member', 'runner', '1 hour');

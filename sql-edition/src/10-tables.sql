@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS cron_lock.job_runs (
 	reported_status  text COLLATE "C",          -- succeeded, failed, cancelled
 	reported_at      timestamptz,
 	forced_by        text,
+	role             text,                      -- the role that took it (authority)
 	CONSTRAINT job_runs_job_token_key UNIQUE (job, token)
 ) WITH (fillfactor = 90);
 ALTER SEQUENCE cron_lock.job_runs_run_id_seq OWNED BY cron_lock.job_runs.run_id;
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS cron_lock.leases (
 	backend_start timestamptz,
 	acquired_at   timestamptz NOT NULL,
 	heartbeat_at  timestamptz NOT NULL,
-	expires_at    timestamptz NOT NULL
+	expires_at    timestamptz NOT NULL,
+	role          text                  -- the role that took it (authority)
 ) WITH (fillfactor = 50);
 
 -- Every held, locked or too_soon answer: who asked, who held.
@@ -73,6 +75,28 @@ CREATE TABLE IF NOT EXISTS cron_lock.anomaly_log (
 	detail      text NOT NULL
 );
 CREATE INDEX IF NOT EXISTS anomaly_log_detected_at_idx ON cron_lock.anomaly_log (detected_at);
+
+-- The token epoch: the floor of every new token is (epoch << 32) + 1, and
+-- the epoch grows whenever the cluster may have lost commits (a promotion,
+-- a copy of the cluster), derived from the (system identifier, WAL
+-- timeline) pair recorded here; see next_token.
+CREATE TABLE IF NOT EXISTS cron_lock.token_epoch (
+	id                boolean PRIMARY KEY DEFAULT true CHECK (id),
+	system_identifier bigint NOT NULL,   -- pg_control_system().system_identifier
+	timeline          integer NOT NULL,  -- WAL timeline the epoch was recorded on
+	epoch             bigint NOT NULL,
+	recorded_at       timestamptz NOT NULL
+);
+
+-- Tables kept from an earlier layout (a reinstall over kept history, or the
+-- extension's 1.0 tables) get what 1.1 added.
+ALTER TABLE cron_lock.leases ADD COLUMN IF NOT EXISTS role text;
+ALTER TABLE cron_lock.job_runs ADD COLUMN IF NOT EXISTS role text;
+
+-- With a FOR ALL TABLES publication, DELETE needs a replica identity: the
+-- event tables have no key, and only cron_lock_prune deletes from them.
+ALTER TABLE cron_lock.contention REPLICA IDENTITY FULL;
+ALTER TABLE cron_lock.anomaly_log REPLICA IDENTITY FULL;
 
 -- What cron_lock_try returns.
 DO $$

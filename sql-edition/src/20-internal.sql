@@ -6,15 +6,20 @@
 
 -- arg_name: a job or instance argument, checked as the extension's ArgName
 -- does.  Names are compared byte for byte, so anything that would make two
--- names look alike (padding, control characters) is refused.
+-- names look alike is refused: control characters (C0, C1, line and
+-- paragraph separators) and invisible format characters anywhere, spaces of
+-- any kind at either end.  Under an encoding other than UTF8 only ASCII is
+-- checked.
 CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	len integer;
 	pos integer;
 	n integer;
+	c integer;
+	utf8 boolean;
 BEGIN
 	IF name IS NULL THEN
 		RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
@@ -33,17 +38,44 @@ BEGIN
 			USING ERRCODE = '22023',
 				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', len, 200);
 	END IF;
-	pos := pg_catalog.regexp_instr(name, '[\x01-\x1f\x7f]');
-	IF pos > 0 THEN
-		RAISE EXCEPTION '% "%" contains a control character', what, name
-			USING ERRCODE = '22023',
-				  DETAIL = pg_catalog.format('Byte %s is 0x%s.',
-					pg_catalog.octet_length(pg_catalog.left(name, pos - 1)) + 1,
-					pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(pg_catalog.substr(name, pos, 1))), 2, '0'));
+	utf8 := pg_catalog.getdatabaseencoding() = 'UTF8';
+	IF utf8 THEN
+		pos := pg_catalog.regexp_instr(name,
+			E'[\\x01-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]');
+	ELSE
+		pos := pg_catalog.regexp_instr(name, E'[\\x01-\\x1f\\x7f]');
 	END IF;
-	IF pg_catalog.left(name, 1) = ' ' OR pg_catalog.right(name, 1) = ' ' THEN
+	IF pos > 0 THEN
+		c := pg_catalog.ascii(pg_catalog.substr(name, pos, 1));
+		RAISE EXCEPTION '% "%" contains %', what, name,
+			CASE WHEN c < 32 OR c BETWEEN 127 AND 159 OR c IN (8232, 8233) THEN 'a control character'
+				 ELSE 'an invisible format character' END
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Character %s is U+%s.', pos,
+					pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(c), 4, '0'))),
+				  HINT = 'Names are compared byte for byte; use visible characters only.';
+	END IF;
+	IF (utf8 AND (name ~ E'^[\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]'
+				  OR name ~ E'[\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]$'))
+		OR pg_catalog.left(name, 1) = ' ' OR pg_catalog.right(name, 1) = ' ' THEN
 		RAISE EXCEPTION '% "%" has leading or trailing spaces', what, name
 			USING ERRCODE = '22023', HINT = 'Names are compared byte for byte; trim them.';
+	END IF;
+END
+$$;
+
+-- arg_message: the optional message of a release, at most 4096 bytes: a
+-- summary for people reading the history, not a log.
+CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.octet_length(message) > 4096 THEN
+		RAISE EXCEPTION 'message for job "%" is too long', job
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', pg_catalog.octet_length(message), 4096),
+				  HINT = 'Keep the message to a summary; put the full output in a log.';
 	END IF;
 END
 $$;
@@ -349,29 +381,99 @@ BEGIN
 END
 $$;
 
--- next_token: the next fencing token of a job.  A promoted standby runs on a
--- new WAL timeline; folding it into the high bits puts its tokens above all
--- of the old timeline's.  A database owner reads the timeline from the WAL
--- file name; where even that is not allowed, timeline 1 is assumed (the
--- README states what that means after a failover).
+-- next_token: the next fencing token of a job after last (0: none yet), or
+-- NULL when another transaction is recording a new token epoch right now
+-- (the caller answers "locked").  Every token is at least the floor of the
+-- current epoch, (epoch << 32) + 1, and the epoch grows whenever the cluster
+-- may have lost commits, as in the extension (extension/token.c), from the
+-- (system identifier, WAL timeline) pair recorded in cron_lock.token_epoch:
+--	- no row yet: the highest epoch the lease tokens show, plus timeline - 1;
+--	- the recorded pair: the recorded epoch;
+--	- same system, later timeline (a promotion): plus the timelines passed;
+--	- anything else (a copy of the cluster): the larger of the recorded and
+--	  the leases' epoch, plus the timeline.
+-- A database owner reads the timeline from the WAL file name and the system
+-- identifier from pg_control_system(); where a service revokes those, the
+-- timeline counts as 1 and the system identifier as 0 (README: what that
+-- means after a failover or a copy).
 CREATE OR REPLACE FUNCTION cron_lock.next_token(last bigint, job text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-	timeline bigint := 1;
-	token bigint;
+	v_timeline integer := 1;
+	v_sysid bigint := 0;
+	rec cron_lock.token_epoch;
+	v_epoch bigint;
+	v_token bigint;
 BEGIN
 	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)', 'EXECUTE')
 		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()', 'EXECUTE') THEN
-		timeline := ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::bigint;
+		v_timeline := ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::integer;
 	END IF;
-	token := GREATEST(last + 1, ((timeline - 1) << 32) + 1);
-	IF token > 9007199254740991 THEN
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') THEN
+		SELECT s.system_identifier INTO v_sysid FROM pg_catalog.pg_control_system() s;
+	END IF;
+
+	SELECT * INTO rec FROM cron_lock.token_epoch;
+	IF FOUND AND rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
+		v_epoch := rec.epoch;
+	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(1129008946, 0) THEN
+		RETURN NULL;
+	ELSE
+		-- Read again: under the lock, a new snapshot shows the latest row.
+		SELECT * INTO rec FROM cron_lock.token_epoch;
+		IF NOT FOUND THEN
+			v_epoch := coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0) + v_timeline - 1;
+		ELSIF rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
+			v_epoch := rec.epoch;
+		ELSIF rec.system_identifier = v_sysid AND rec.timeline < v_timeline THEN
+			v_epoch := rec.epoch + (v_timeline - rec.timeline);
+		ELSE
+			v_epoch := GREATEST(rec.epoch, coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0)) + v_timeline;
+		END IF;
+		INSERT INTO cron_lock.token_epoch AS e (id, system_identifier, timeline, epoch, recorded_at)
+		VALUES (true, v_sysid, v_timeline, v_epoch, pg_catalog.clock_timestamp())
+		ON CONFLICT (id) DO UPDATE SET system_identifier = v_sysid, timeline = v_timeline, epoch = v_epoch,
+			recorded_at = pg_catalog.clock_timestamp();
+	END IF;
+	v_token := CASE WHEN v_epoch > (9007199254740991 >> 32) THEN 9007199254740992
+					ELSE GREATEST(last + 1, (v_epoch << 32) + 1) END;
+	IF v_token > 9007199254740991 THEN
 		RAISE EXCEPTION 'fencing tokens of job "%" are exhausted', job
 			USING ERRCODE = '22003', DETAIL = 'The next token would exceed 2^53.';
 	END IF;
-	RETURN token;
+	RETURN v_token;
+END
+$$;
+
+-- require_authority: return if the calling role may act on a lease taken by
+-- role (NULL: taken before 1.1, the 1.0 rule), as the extension's
+-- RequireAuthority: that role, its members and members of cron_lock_admin;
+-- anyone else gets 42501 before anything is written.
+CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	me text;
+BEGIN
+	IF role IS NULL THEN
+		RETURN;
+	END IF;
+	me := cron_lock.outer_role();
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role)
+		AND pg_catalog.pg_has_role(me, role, 'MEMBER') THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = 'cron_lock_admin')
+		AND pg_catalog.pg_has_role(me, 'cron_lock_admin', 'MEMBER') THEN
+		RETURN;
+	END IF;
+	RAISE EXCEPTION 'permission denied to % job "%"', action, job
+		USING ERRCODE = '42501',
+			  DETAIL = pg_catalog.format('Its lease was taken by role "%s"; only that role, its members and members of cron_lock_admin may renew, release or check it.', role),
+			  HINT = 'Call it as the role that took the lease, or ask an administrator to use cron_lock_force_release.';
 END
 $$;
 

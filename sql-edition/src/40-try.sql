@@ -38,6 +38,7 @@ DECLARE
 	new_expiry timestamptz;
 	old_run cron_lock.job_runs;
 	my_start timestamptz;
+	my_role text := cron_lock.outer_role();
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	PERFORM cron_lock.arg_name(p_instance, 'instance');
@@ -130,39 +131,58 @@ BEGIN
 		now_ts := clock_timestamp();
 	END IF;
 	new_token := cron_lock.next_token(coalesce(l.token, 0), p_job);
+	IF new_token IS NULL THEN
+		-- Another transaction is recording a new token epoch: try again.
+		ans.reason := 'locked';
+		IF l.job IS NOT NULL AND l.held AND l.expires_at > now_ts THEN
+			ans.holder := l.instance;
+			ans.holder_pid := l.backend_pid;
+			ans.expires_at := l.expires_at;
+		END IF;
+		PERFORM cron_lock.commit_lazily_if_alone();
+		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+		VALUES (p_job, p_instance, ans.holder, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
+		RETURN ans;
+	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
 	-- This backend's start time, so that status can tell whether it lives.
 	SELECT a.backend_start INTO my_start FROM pg_stat_get_activity(pg_backend_pid()) a;
 	PERFORM cron_lock.commit_durably();
 	IF first THEN
-		BEGIN
-			INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status, started_at, heartbeat_at,
-											expires_at, backend_pid, backend_start, client_addr, application_name)
-			VALUES (p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
-					pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''))
-			RETURNING run_id INTO new_run;
-			INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt, backend_pid,
-										  backend_start, acquired_at, heartbeat_at, expires_at)
-			VALUES (p_job, new_token, new_run, p_instance, true, p_attempt, pg_backend_pid(),
-					my_start, now_ts, now_ts, new_expiry);
-		EXCEPTION WHEN unique_violation THEN
-			-- Only at REPEATABLE READ or SERIALIZABLE: the job's first lease
-			-- was committed after this transaction's snapshot.
-			RAISE EXCEPTION 'could not serialize access due to a concurrent first acquisition of job "%"', p_job
-				USING ERRCODE = '40001', HINT = 'Retry the call.';
-		END;
+		-- The lease first: at REPEATABLE READ a first lease committed after
+		-- this transaction's snapshot makes ON CONFLICT raise 40001.
+		new_run := nextval('cron_lock.job_runs_run_id_seq');
+		INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt, backend_pid,
+									  backend_start, acquired_at, heartbeat_at, expires_at, role)
+		VALUES (p_job, new_token, new_run, p_instance, true, p_attempt, pg_backend_pid(),
+				my_start, now_ts, now_ts, new_expiry, my_role)
+		ON CONFLICT (job) DO NOTHING;
+		IF NOT FOUND THEN
+			-- Not reached at READ COMMITTED (the lease was read under the
+			-- lock); nothing is written, try again.
+			ans.reason := 'locked';
+			INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+			VALUES (p_job, p_instance, NULL, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
+			RETURN ans;
+		END IF;
+		INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt, status, started_at, heartbeat_at,
+										expires_at, backend_pid, backend_start, client_addr, application_name, role)
+		VALUES (new_run, p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
+				pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''),
+				my_role);
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
 
 	INSERT INTO cron_lock.job_runs (job, instance, token, attempt, status, started_at, heartbeat_at,
-									expires_at, backend_pid, backend_start, client_addr, application_name)
+									expires_at, backend_pid, backend_start, client_addr, application_name, role)
 	VALUES (p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
-			pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''))
+			pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''),
+			my_role)
 	RETURNING run_id INTO new_run;
 	UPDATE cron_lock.leases
 	   SET token = new_token, run_id = new_run, instance = p_instance, held = true,
 		   attempt = p_attempt, backend_pid = pg_backend_pid(), backend_start = my_start,
-		   acquired_at = now_ts, heartbeat_at = now_ts, expires_at = new_expiry
+		   acquired_at = now_ts, heartbeat_at = now_ts, expires_at = new_expiry, role = my_role
 	 WHERE job = p_job;
 	IF NOT l.held THEN
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;

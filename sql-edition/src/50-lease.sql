@@ -37,6 +37,7 @@ BEGIN
 	has_lease := FOUND;
 	now_ts := clock_timestamp();
 	IF has_lease AND l.held AND l.token = p_token THEN
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
 		IF l.expires_at <= now_ts THEN
 			INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)
 			VALUES ('late_heartbeat', p_job, l.run_id, l.instance, now_ts,
@@ -53,6 +54,12 @@ BEGIN
 	END IF;
 
 	SELECT * INTO run FROM cron_lock.job_runs WHERE job = p_job AND token = p_token;
+	-- Only the run's taker (else the job's holder) may leave evidence.
+	IF run.run_id IS NOT NULL THEN
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, run.role);
+	ELSIF has_lease THEN
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
+	END IF;
 	IF NOT has_lease THEN
 		what := 'the job had never been locked';
 	ELSIF l.token = p_token THEN
@@ -85,12 +92,14 @@ DECLARE
 	p_status text := status;
 	p_message text := message;
 	ended bigint;
+	taker text;
 	run cron_lock.job_runs;
 	now_ts timestamptz;
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	PERFORM cron_lock.arg_token(p_token);
 	PERFORM cron_lock.arg_status(p_status, p_job);
+	PERFORM cron_lock.arg_message(p_message, p_job);
 	PERFORM cron_lock.require_writable('release the lease of', p_job);
 	PERFORM cron_lock.refuse_foreign_objects();
 	PERFORM cron_lock.commit_durably();
@@ -100,8 +109,10 @@ BEGIN
 	-- not hold it up), and a version committed meanwhile is checked again.
 	UPDATE cron_lock.leases SET held = false, attempt = NULL
 	 WHERE job = p_job AND held AND token = p_token
-	RETURNING run_id INTO ended;
+	RETURNING run_id, role INTO ended, taker;
 	IF FOUND THEN
+		-- Refused: the error undoes the update.
+		PERFORM cron_lock.require_authority('release', p_job, taker);
 		UPDATE cron_lock.job_runs
 		   SET status = p_status, message = p_message, finished_at = clock_timestamp(), forced_by = NULL
 		 WHERE run_id = ended;
@@ -112,6 +123,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
+	PERFORM cron_lock.require_authority('release', p_job, run.role);
 	IF run.forced_by IS NULL AND run.status NOT IN ('expired', 'running') THEN
 		RETURN true;  -- a retried release
 	END IF;
@@ -153,7 +165,10 @@ BEGIN
 	PERFORM cron_lock.refuse_foreign_objects();
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
-	IF NOT FOUND THEN
+	IF FOUND AND l.token = p_token THEN
+		PERFORM cron_lock.require_authority('check the lease of', p_job, l.role);
+	END IF;
+	IF l.job IS NULL THEN
 		why := 'The job has never been locked.';
 	ELSIF l.token <> p_token THEN
 		why := format('The current token is %s, held by instance "%s".', l.token, l.instance);

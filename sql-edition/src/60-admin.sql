@@ -3,7 +3,8 @@
 
 -- Deletes finished runs and events older than keep; returns the rows deleted.
 -- Never a running run or the run of a lease, never a run that a kept
--- anomaly or a kept run refers to.
+-- anomaly refers to, and never a run that a kept run's taken_over_by points
+-- to, however that run came to be kept (references between runs stay valid).
 CREATE OR REPLACE FUNCTION cron_lock_prune(keep interval DEFAULT '30 days')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -43,14 +44,29 @@ BEGIN
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
+	-- Old enough runs, less every run a kept run leads to through
+	-- taken_over_by (a chain of takeovers is kept from its first kept run on).
+	WITH RECURSIVE old AS (
+		SELECT r.run_id
+		  FROM cron_lock.job_runs r
+		 WHERE r.status <> 'running'
+		   AND r.finished_at < cutoff
+		   AND NOT EXISTS (SELECT FROM cron_lock.leases l WHERE l.run_id = r.run_id)
+		   AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a WHERE a.run_id = r.run_id)
+	), referenced (run_id) AS (
+		SELECT k.taken_over_by
+		  FROM cron_lock.job_runs k
+		 WHERE k.taken_over_by IS NOT NULL
+		   AND NOT EXISTS (SELECT FROM old WHERE old.run_id = k.run_id)
+		UNION
+		SELECT r.taken_over_by
+		  FROM referenced f JOIN cron_lock.job_runs r ON r.run_id = f.run_id
+		 WHERE r.taken_over_by IS NOT NULL
+	)
 	DELETE FROM cron_lock.job_runs r
-	 WHERE r.status <> 'running'
-	   AND r.finished_at < cutoff
-	   AND NOT EXISTS (SELECT FROM cron_lock.leases l WHERE l.run_id = r.run_id)
-	   AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a WHERE a.run_id = r.run_id)
-	   AND NOT EXISTS (SELECT FROM cron_lock.job_runs o
-						WHERE o.taken_over_by = r.run_id
-						  AND (o.finished_at IS NULL OR o.finished_at >= cutoff));
+	 USING old
+	 WHERE r.run_id = old.run_id
+	   AND NOT EXISTS (SELECT FROM referenced f WHERE f.run_id = r.run_id);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	RETURN total + n;
 END

@@ -26,7 +26,9 @@ REVOKE ALL ON FUNCTION
 	cron_lock.commit_lazily_if_alone(),
 	cron_lock.lone_try(text),
 	cron_lock.next_token(bigint, text),
-	cron_lock.outer_role()
+	cron_lock.outer_role(),
+	cron_lock.require_authority(text, text, text),
+	cron_lock.arg_message(text, text)
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
@@ -48,5 +50,5 @@ GRANT SELECT ON cron_lock.status, cron_lock.anomalies, cron_lock.sightings
 TO cron_lock_user, cron_lock_admin;
 
 GRANT SELECT ON cron_lock.job_runs, cron_lock.leases, cron_lock.contention,
-	cron_lock.anomaly_log
+	cron_lock.anomaly_log, cron_lock.token_epoch
 TO cron_lock_admin;
