@@ -462,6 +462,10 @@ BEGIN
 		RETURN;
 	END IF;
 	me := cron_lock.outer_role();
+	-- The usual case: the holder itself.
+	IF me = role THEN
+		RETURN;
+	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role)
 		AND pg_catalog.pg_has_role(me, role, 'MEMBER') THEN
 		RETURN;
