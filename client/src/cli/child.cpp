@@ -9,8 +9,9 @@
 // when COMMAND exits it gives what is left SIGTERM, SIGKILL `grace` later, and reports
 // COMMAND's wait status and how many it stopped; on 'T'/'K' from cronlock (lease lost)
 // it does the same to the tree at once; when cronlock dies (its end of the control pipe
-// closes, kill -9 included) it SIGKILLs the tree and exits. Killing the keeper itself
-// kills COMMAND (parent-death signal) but may leave COMMAND's descendants running.
+// closes, kill -9 included) it SIGKILLs the tree and exits. If the keeper itself is
+// killed, COMMAND dies (parent-death signal) and its orphans come to cronlock, a child
+// subreaper as well, which kills them.
 //
 // The fork copies cronlock's page tables (under a millisecond); the keeper is single
 // threaded, so it may use vfork, opendir and malloc as any process does.
@@ -465,7 +466,20 @@ ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_t
 		out.stopped = res.stopped;
 		out.tty_stop = res.tty_stop;
 	} else {
-		out.wait_status = keeper_status; // the keeper itself was killed
+		// The keeper itself was killed: COMMAND died with it (parent-death signal) and
+		// its orphans came to us, a subreaper too. Kill them (for at most 5 s).
+		out.wait_status = keeper_status;
+		std::vector<pid_t> seen;
+		for (int round = 0; round < 500; ++round) {
+			signal_tree(SIGKILL, seen);
+			pid_t r;
+			while ((r = waitpid(-1, nullptr, WNOHANG)) > 0) {
+			}
+			if (r < 0 && errno == ECHILD)
+				break;
+			poll(nullptr, 0, 10);
+		}
+		out.stopped = static_cast<int>(seen.size());
 	}
 	if (child.gave_tty)
 		reclaim_terminal();

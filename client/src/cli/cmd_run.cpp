@@ -11,6 +11,7 @@
 // mask cronlock inherited.
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +126,8 @@ int cmd_run(const Options &o)
 		return exit_config;
 	}
 	SignalEnv env(term_fd);
+	// Should the keeper be killed, COMMAND's orphans come here, to be stopped.
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	Config cfg;
 	cfg.conninfo = o.conninfo;

@@ -168,6 +168,32 @@ TEST(CliRun, KillNineLeavesNoDescendant)
 	unlink(pidfile.c_str());
 }
 
+// kill -9 of the keeper: COMMAND dies with it, cronlock (a subreaper too) kills the
+// orphans and still releases the run.
+TEST(CliRun, KillNineOfTheKeeperLeavesNoDescendant)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("kill9-keeper");
+	std::string pidfile = "/tmp/cronlock-it-pid-" + std::to_string(getpid());
+	unlink(pidfile.c_str());
+	it::Background b({"run", "--job", job, "--", "sh", "-c",
+					  "sleep 61 & echo \"$PPID $!\" >" + pidfile + "; wait"},
+					 {});
+	ASSERT_TRUE(it::wait_for([&] { return !read_file(pidfile).empty(); }, 10)) << b.err();
+	pid_t keeper = 0, sleeper = 0;
+	std::sscanf(read_file(pidfile).c_str(), "%d %d", &keeper, &sleeper);
+	ASSERT_GT(sleeper, 0);
+	ASSERT_NE(keeper, b.pid());
+	kill(keeper, SIGKILL);
+	auto r = b.wait(10);
+	EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+	EXPECT_FALSE(it::process_alive(sleeper));
+	EXPECT_EQ(last_status(job), "failed");
+	if (it::process_alive(sleeper))
+		kill(sleeper, SIGKILL);
+	unlink(pidfile.c_str());
+}
+
 // SIGUSR1, SIGUSR2 and SIGALRM go to COMMAND; SIGPIPE is ignored; none of them ends
 // cronlock without its release and [CRON_DONE].
 TEST(CliRun, OtherSignalsArePassedOnOrIgnored)
@@ -207,29 +233,23 @@ TEST(CliRun, CommandEnvironmentAndSignalMask)
 	const std::string job = it::unique_job("env");
 	const std::string db = it::tcp_conninfo("postgres", "Pw4Cronlock");
 	const std::string url = "postgresql://app:AppPw@db.example/app";
-	std::string py = "import os,signal,sys; signal.pthread_sigmask(signal.SIG_BLOCK,{signal.SIGUSR2}); "
-					 "os.execv(sys.argv[1], sys.argv[1:])";
-	std::vector<std::string> args = {"python3", "-c", py, it::cronlock_binary(), "run", "--job", job, "--",
-									 "python3", "-c", "import os; print(os.environ['CRONLOCK_DB']); print(os.environ['DATABASE_URL']); print(open('/proc/self/status').read())"};
-	std::string cmd;
-	for (auto &a : args) {
-		std::string q;
-		for (char c : a)
-			q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-		cmd += "'" + q + "' ";
-	}
-	cmd = "CRONLOCK_DB='" + db + "' DATABASE_URL='" + url + "' " + cmd + " 2>/dev/null";
-	FILE *p = popen(cmd.c_str(), "r");
-	ASSERT_NE(p, nullptr);
-	std::string out;
-	char buf[512];
-	while (fgets(buf, sizeof buf, p))
-		out += buf;
-	EXPECT_EQ(pclose(p), 0) << out;
-	EXPECT_EQ(out.find("Pw4Cronlock"), std::string::npos) << out;
-	EXPECT_NE(out.find("127.0.0.1"), std::string::npos) << out; // the rest is kept
-	EXPECT_NE(out.find(url + "\n"), std::string::npos) << out;
-	EXPECT_NE(out.find("SigBlk:\t0000000000000800"), std::string::npos) << out; // SIGUSR2 only
+	auto r = run_cli({"run", "--job", job, "--", "env"}, {{"CRONLOCK_DB", db}, {"DATABASE_URL", url}});
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out.find("Pw4Cronlock"), std::string::npos) << r.out;
+	EXPECT_NE(r.out.find("CRONLOCK_DB=user='postgres'"), std::string::npos) << r.out; // the rest kept
+	EXPECT_NE(r.out.find("host='127.0.0.1'"), std::string::npos) << r.out;
+	EXPECT_NE(r.out.find("DATABASE_URL=" + url + "\n"), std::string::npos) << r.out;
+
+	// cronlock inherits the mask of the thread that forks it here.
+	sigset_t usr2, old;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, &old);
+	it::Background b({"run", "--job", job, "--", "grep", "SigBlk", "/proc/self/status"}, {});
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	r = b.wait(30);
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "SigBlk:\t0000000000000800\n"); // SIGUSR2 only
 }
 
 // A COMMAND that reads the terminal gets it when cronlock has it (python's pty module
