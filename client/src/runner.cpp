@@ -109,11 +109,14 @@ void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &e
 				on_lost("no_renewal");
 				break;
 			}
-			const auto ns = std::max<std::int64_t>(1, limit.time_since_epoch().count());
+			// Relative, so an injected clock works too; a relative CLOCK_BOOTTIME timer
+			// counts suspended time as well.
+			const std::int64_t ns = std::max<std::int64_t>(
+				1, std::chrono::duration_cast<std::chrono::nanoseconds>(limit - env.now()).count());
 			itimerspec its{};
 			its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
 			its.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
-			timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, nullptr);
+			timerfd_settime(tfd, 0, &its, nullptr);
 			pollfd p[2] = {{tfd, POLLIN, 0}, {efd, POLLIN, 0}};
 			if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN)) {
 				std::uint64_t n;

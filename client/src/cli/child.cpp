@@ -153,13 +153,32 @@ void children_of(pid_t pid, std::vector<pid_t> &out)
 	closedir(d);
 }
 
-// Sends `sig` to every descendant of the calling process; remembers each in `seen`.
+// True for a process that has exited and waits to be reaped.
+bool is_zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; // gone already
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *paren = std::strrchr(buf, ')'); // the name may contain anything
+	return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+// Sends `sig` to every live descendant of the calling process; remembers each in `seen`.
 void signal_tree(int sig, std::vector<pid_t> &seen)
 {
 	std::vector<pid_t> todo;
 	children_of(getpid(), todo);
 	for (std::size_t i = 0; i < todo.size(); ++i) {
 		children_of(todo[i], todo);
+		if (is_zombie(todo[i]))
+			continue;
 		kill(todo[i], sig);
 		if (std::find(seen.begin(), seen.end(), todo[i]) == seen.end())
 			seen.push_back(todo[i]);
@@ -227,7 +246,7 @@ void close_cloexec_fds(std::initializer_list<int> keep)
 	close(a.errpipe);
 
 	KeeperResult res;
-	std::vector<pid_t> seen;
+	std::vector<pid_t> before, left; // signalled while COMMAND ran / after it exited
 	bool cmd_done = cmd < 0, sweeping = false, killing = false, orphaned = false;
 	if (cmd < 0)
 		res.wait_status = 126 << 8;
@@ -257,7 +276,7 @@ void close_cloexec_fds(std::initializer_list<int> keep)
 		}
 		if (cmd_done && !sweeping) { // what COMMAND left behind
 			sweeping = true;
-			signal_tree(killing ? SIGKILL : SIGTERM, seen);
+			signal_tree(killing ? SIGKILL : SIGTERM, left);
 			kill_at = boot_ms() + a.grace.count();
 			continue; // reap what died at once before waiting
 		}
@@ -266,7 +285,7 @@ void close_cloexec_fds(std::initializer_list<int> keep)
 		if (sweeping && !killing && boot_ms() >= kill_at)
 			killing = true;
 		if (killing)
-			signal_tree(SIGKILL, seen); // until nothing is left: members may still fork
+			signal_tree(SIGKILL, cmd_done ? left : before); // until nothing is left
 		int timeout = killing ? 10 : sweeping ? static_cast<int>(std::max<std::int64_t>(0, kill_at - boot_ms())) : -1;
 		pollfd p[2] = {{orphaned ? -1 : a.ctl, POLLIN, 0}, {chldfd, POLLIN, 0}};
 		int pr = poll(p, 2, timeout);
@@ -284,11 +303,11 @@ void close_cloexec_fds(std::initializer_list<int> keep)
 				killing = true; // cronlock is gone, or the lease deadline passed
 				orphaned = n == 0;
 			} else if (c == 'T') {
-				signal_tree(SIGTERM, seen);
+				signal_tree(SIGTERM, cmd_done ? left : before);
 			}
 		}
 	}
-	res.stopped = static_cast<int>(std::count_if(seen.begin(), seen.end(), [cmd](pid_t p) { return p != cmd; }));
+	res.stopped = static_cast<int>(left.size());
 	ssize_t ignored = write(a.result, &res, sizeof res);
 	(void)ignored;
 	_exit(0);

@@ -7,8 +7,9 @@
 // starts; while COMMAND runs they are passed to its process group and the run is
 // released as cancelled. SIGUSR1, SIGUSR2 and SIGALRM (other_fd, with SIGCHLD) are
 // passed to COMMAND's group while it runs and dropped before. SIGPIPE stays blocked:
-// a write to a closed pipe fails instead of killing cronlock. COMMAND gets the signal
-// mask cronlock inherited.
+// a write to a closed pipe fails instead of killing cronlock; so does SIGTTOU, so that
+// log lines reach a terminal whose foreground COMMAND has. COMMAND gets the signal mask
+// cronlock inherited.
 #include <libpq-fe.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -118,6 +119,7 @@ int cmd_run(const Options &o)
 		sigaddset(&other, s);
 	sigorset(&both, &term, &other);
 	sigaddset(&both, SIGPIPE);
+	sigaddset(&both, SIGTTOU); // log lines while COMMAND has the terminal (stty tostop)
 	pthread_sigmask(SIG_BLOCK, &both, &inherited);
 	int term_fd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
 	int other_fd = signalfd(-1, &other, SFD_CLOEXEC | SFD_NONBLOCK);
