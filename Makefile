@@ -18,7 +18,7 @@ MODULEDIR = extension
 DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges tables install
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges definer tables install
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock

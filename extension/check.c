@@ -29,7 +29,7 @@ cron_lock_check(PG_FUNCTION_ARGS)
 
 	RequireWritable("check the lease of", job_name);
 
-	StoreBegin(&st);
+	StoreBegin(&st, true);
 	has_lease = LeaseFetch(&st, job, LEASE_GUARD, &lease);
 	StoreEnd(&st);
 	now = GetCurrentTimestamp();

@@ -52,7 +52,7 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 
 	RequireWritable("renew the lease of", job_name);
 
-	StoreBegin(&st);
+	StoreBegin(&st, false);
 	has_lease = LeaseFetch(&st, job, LEASE_RENEW, &lease);
 	now = GetCurrentTimestamp();
 	if (has_lease && lease.held && lease.token == token)

@@ -52,7 +52,7 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	RequireWritable("release the lease of", job_name);
 
 	CommitDurably();
-	StoreBegin(&st);
+	StoreBegin(&st, false);
 	if (LeaseReleaseHeld(&st, job, token, status, message))
 		released = true;
 	else if (RunFindByToken(job, token, &run))

@@ -13,8 +13,6 @@
  */
 #include "cron_lock.h"
 
-#include "compat.h"
-
 int64
 NextToken(int64 last, const char *job)
 {
