@@ -198,6 +198,16 @@ suite_install() {
 	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX regress_idx ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	q -c "DROP INDEX cron_lock.regress_idx" >/dev/null
 
+	# The token epoch: recorded with the real system identifier and timeline;
+	# a row from another system (a copy of this cluster) starts a new epoch.
+	check "token epoch recorded" "t|1|0" \
+		"$(q -c "SELECT system_identifier = (SELECT system_identifier FROM pg_control_system()), timeline, epoch FROM cron_lock.token_epoch")"
+	q -c "UPDATE cron_lock.token_epoch SET system_identifier = system_identifier + 1" -c "SELECT cron_lock_release('inst.a', 1)" >/dev/null
+	check "a copy of the cluster starts a new epoch" "acquired|$(((1 << 32) + 1))" \
+		"$(q -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')")"
+	check "and records it" "t|1|1" \
+		"$(q -c "SELECT system_identifier = (SELECT system_identifier FROM pg_control_system()), timeline, epoch FROM cron_lock.token_epoch")"
+
 	# A busy answer followed by a write in the same statement commits durably.
 	check "a busy answer and a write in one statement keep the flush" on \
 		"$(q -c "SET synchronous_commit = on" -c "CREATE TABLE mine (x int)" -c "WITH t AS (SELECT * FROM cron_lock_try('inst.a', 'h3', '1 hour')) INSERT INTO mine SELECT 1 FROM t RETURNING current_setting('synchronous_commit')")"
@@ -224,10 +234,10 @@ suite_install() {
 	# Uninstall keeps the history; a reinstall continues the tokens.
 	q -f build/sql-edition/cron_lock_uninstall.sql >/dev/null
 	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
-	check "uninstall: history kept" 1 "$(q -c "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'inst.a'")"
+	check "uninstall: history kept" 2 "$(q -c "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'inst.a'")"
 	q -1 -f "$edition" >/dev/null
-	check "reinstall continues the tokens" "acquired|2" \
-		"$(q -c "SELECT cron_lock_release('inst.a', 1)" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
+	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
+		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 
 	# Refused where the C extension is installed (when it is available here),
 	# and the same tables as the extension's.
