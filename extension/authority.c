@@ -6,12 +6,7 @@
  * cron_lock_try ran (SET ROLE counts; a SECURITY DEFINER caller of ours does
  * not change it), by name, so that it survives dump/restore.  That role,
  * its members and members of cron_lock_admin may act on the lease; anyone
- * else gets 42501 before the transaction can commit (heartbeat and check
- * before they write; release after its one UPDATE, which the error undoes;
- * no cron_lock_user can catch it without losing that subtransaction's
- * writes).  The role is read by the statements that read or update the
- * lease anyway (store.c), so the holder's check costs no statement.  A
- * lease or run taken before
+ * else gets 42501 before anything is written.  A lease or run taken before
  * cron_lock 1.1 recorded no role and keeps the 1.0 rule (any caller with
  * EXECUTE) until it ends.  No locks, no SPI; can raise.
  *-------------------------------------------------------------------------
@@ -21,16 +16,47 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+static Oid	named_role = InvalidOid;
+static text *role_name = NULL;
+
+static void
+ForgetRoleName(Datum arg, int cacheid, uint32 hashvalue)
+{
+	named_role = InvalidOid;
+}
 
 /*
  * OuterRoleName: the name of the session's role (outside our SECURITY
- * DEFINER functions), as recorded with a lease.  Looked up at each call,
- * so a role renamed or a SET ROLE since the last call is seen.
+ * DEFINER functions), as recorded with a lease.  Kept per backend until any
+ * role changes; the result must not be modified or freed.
  */
 text *
 OuterRoleName(void)
 {
-	return cstring_to_text(GetUserNameFromId(GetOuterUserId(), false));
+	static bool callback_registered = false;
+	Oid			me = GetOuterUserId();
+
+	if (me != named_role)
+	{
+		char	   *name = GetUserNameFromId(me, false);
+
+		if (!callback_registered)
+		{
+			CacheRegisterSyscacheCallback(AUTHOID, ForgetRoleName, (Datum) 0);
+			callback_registered = true;
+		}
+		if (role_name != NULL)
+			pfree(role_name);
+		role_name = (text *) MemoryContextAlloc(TopMemoryContext, VARHDRSZ + strlen(name));
+		SET_VARSIZE(role_name, VARHDRSZ + strlen(name));
+		memcpy(VARDATA(role_name), name, strlen(name));
+		named_role = me;
+	}
+	return role_name;
 }
 
 /*
@@ -42,7 +68,6 @@ void
 RequireAuthority(const char *action, text *job, text *role)
 {
 	Oid			me = GetOuterUserId();
-	text	   *mine;
 	char	   *taker;
 	Oid			taker_id;
 	Oid			admin_id;
@@ -50,9 +75,9 @@ RequireAuthority(const char *action, text *job, text *role)
 	if (role == NULL)
 		return;
 	/* The usual case: the holder itself. */
-	mine = OuterRoleName();
-	if (VARSIZE_ANY_EXHDR(role) == VARSIZE_ANY_EXHDR(mine) &&
-		memcmp(VARDATA_ANY(role), VARDATA_ANY(mine), VARSIZE_ANY_EXHDR(role)) == 0)
+	if (VARSIZE_ANY_EXHDR(role) == VARSIZE_ANY_EXHDR(OuterRoleName()) &&
+		memcmp(VARDATA_ANY(role), VARDATA_ANY(OuterRoleName()),
+			   VARSIZE_ANY_EXHDR(role)) == 0)
 		return;
 	taker = text_to_cstring(role);
 	taker_id = get_role_oid(taker, true);

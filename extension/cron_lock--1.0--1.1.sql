@@ -27,10 +27,9 @@ ALTER FUNCTION @extschema@.cron_lock_force_release(text, bigint)
 -- derived from the (system identifier, WAL timeline) pair recorded here, so
 -- that a promotion, pg_upgrade or dump/restore never reissues a token.  One
 -- row, written by the C functions when the pair changes; none until the
--- first acquisition, always with id true.  Kept by pg_dump with the leases.
--- No CHECK constraint: the functions refuse any on their tables (tables.c).
+-- first acquisition.  Kept by pg_dump with the leases.
 CREATE TABLE cron_lock.token_epoch (
-	id                boolean PRIMARY KEY DEFAULT true,
+	id                boolean PRIMARY KEY DEFAULT true CHECK (id),
 	system_identifier bigint NOT NULL,   -- pg_control_system().system_identifier
 	timeline          integer NOT NULL,  -- WAL timeline the epoch was recorded on
 	epoch             bigint NOT NULL,
@@ -44,9 +43,8 @@ GRANT SELECT ON cron_lock.token_epoch TO cron_lock_admin;
 -- cron_lock_admin.  NULL for leases and runs taken before 1.1, which keep
 -- the 1.0 rule until they end.  A name, not an OID, so that it survives
 -- dump/restore into a cluster whose roles have other OIDs.
--- Compared byte for byte, as role names are.
-ALTER TABLE cron_lock.leases ADD COLUMN role text COLLATE "C";
-ALTER TABLE cron_lock.job_runs ADD COLUMN role text COLLATE "C";
+ALTER TABLE cron_lock.leases ADD COLUMN role text;
+ALTER TABLE cron_lock.job_runs ADD COLUMN role text;
 
 -- With a FOR ALL TABLES publication, DELETE needs a replica identity: the
 -- event tables have no key, and only cron_lock_prune deletes from them.

@@ -67,9 +67,8 @@ extern bool NextToken(int64 last, const char *job, int64 *token);
 
 /* tables.c: the tables are the extension's own, checked before use. */
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
-extern bool TablesLayout11(void);
-extern void TablesUseTokenEpoch(void);
 extern Oid	TablesRunIdSequence(void);
+extern bool TablesHaveRoles(bool leases_only);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.
@@ -79,6 +78,7 @@ extern Oid	TablesRunIdSequence(void);
 typedef struct Store
 {
 	bool		connected;
+	bool		roles;			/* the tables have 1.1's role column */
 } Store;
 
 extern void StoreBegin(Store *st, bool guard_only);
@@ -137,8 +137,8 @@ extern void LeaseRenew(Store *st, const Lease *lease, TimestampTz now,
 					   TimestampTz expires_at);
 extern void LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
-extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *status,
-							 text *message, text **role);
+extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
+							 text *message);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,
 							   TimestampTz now);
@@ -146,8 +146,5 @@ extern void RecordContention(text *job, text *instance, text *holder,
 							 const char *reason, TimestampTz now);
 extern void RecordAnomaly(const char *kind, text *job, int64 run_id,
 						  text *instance, TimestampTz now, const char *detail);
-extern bool EpochRead(int64 *sysid, int32 *timeline, int64 *epoch);
-extern int64 EpochOfLeases(void);
-extern void EpochWrite(int64 sysid, int32 timeline, int64 epoch);
 
 #endif							/* CRON_LOCK_H */

@@ -46,7 +46,6 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	text	   *status = ArgStatus(fcinfo, 2, job_name);
 	text	   *message = ArgMessage(fcinfo, 3, job_name);
 	RunReport	run;
-	text	   *role;
 	bool		released;
 	Store		st;
 
@@ -54,16 +53,21 @@ cron_lock_release(PG_FUNCTION_ARGS)
 
 	CommitDurably();
 	StoreBegin(&st, false);
-	if (LeaseReleaseHeld(&st, job, token, status, message, &role))
-	{
-		RequireAuthority("release", job, role);
+	/* The holder's own release: one statement. */
+	if (LeaseReleaseHeld(&st, job, token, OuterRoleName(), status, message))
 		released = true;
-	}
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);
 
+		/* Another role: a member of the taker's, or an admin, may go on. */
 		RequireAuthority("release", job, run.role);
+		if (strcmp(was, "running") == 0 &&
+			LeaseReleaseHeld(&st, job, token, NULL, status, message))
+		{
+			StoreEnd(&st);
+			PG_RETURN_BOOL(true);
+		}
 
 		released = !run.forced && strcmp(was, "expired") != 0 &&
 			strcmp(was, "running") != 0;

@@ -15,10 +15,6 @@
  * caller's memory context.  Times are passed in by the callers, taken after
  * the lease row lock (cron_lock.h has the lock protocol), except where a
  * statement says otherwise.
- *
- * Statements that name a column of cron_lock 1.1 (role) have a second
- * text for 1.0's tables, used until ALTER EXTENSION cron_lock UPDATE
- * (tables.c tells which layout is there): no role is recorded or read.
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
@@ -39,11 +35,9 @@
 typedef struct Statement
 {
 	const char *sql;
-	const char *sql10;			/* for 1.0's tables; NULL: the same */
 	int			nargs;
 	Oid			types[MAX_ARGS];
 	SPIPlanPtr	plan;			/* prepared on first use, kept */
-	SPIPlanPtr	plan10;			/* the same for sql10 */
 } Statement;
 
 /*
@@ -59,14 +53,11 @@ Execute(Statement *stmt, Datum *values, const char *nulls, int expected,
 {
 	uint64		processed;
 	int			rc;
-	bool		v10 = stmt->sql10 != NULL && !TablesLayout11();
-	SPIPlanPtr *kept = v10 ? &stmt->plan10 : &stmt->plan;
 
-	if (*kept == NULL)
+	if (stmt->plan == NULL)
 	{
 		/* One-row statements by key: a custom plan per value gains nothing. */
-		SPIPlanPtr	plan = SPI_prepare_cursor(v10 ? stmt->sql10 : stmt->sql,
-											  stmt->nargs, stmt->types,
+		SPIPlanPtr	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, stmt->types,
 											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
@@ -74,9 +65,9 @@ Execute(Statement *stmt, Datum *values, const char *nulls, int expected,
 				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "cron_lock: SPI_keepplan failed");
-		*kept = plan;
+		stmt->plan = plan;
 	}
-	rc = SPI_execute_plan(*kept, values, nulls, false, 0);
+	rc = SPI_execute_plan(stmt->plan, values, nulls, false, 0);
 	if (rc != expected)
 		elog(ERROR, "cron_lock: unexpected SPI result %s for \"%.60s\"",
 			 SPI_result_code_string(rc), stmt->sql);
@@ -105,6 +96,7 @@ void
 StoreBegin(Store *st, bool guard_only)
 {
 	TablesUse(guard_only ? RowShareLock : RowExclusiveLock, guard_only);
+	st->roles = TablesHaveRoles(guard_only);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 	st->connected = true;
@@ -162,17 +154,19 @@ ApplicationName(char *null)
 	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at," \
 	"       expires_at, " role \
 	"  FROM ONLY cron_lock.leases WHERE job = $1"
-#define LEASE_READ(lock) \
-	LEASE_COLUMNS("role") lock, LEASE_COLUMNS("NULL::pg_catalog.text") lock, 1, {TEXTOID}
 #define LEASE_NCOLS 9
 
-/* Indexed by LeaseLock: the read, and the row lock it takes. */
-static Statement lease_read[] = {
-	[LEASE_PEEK] = {LEASE_READ("")},
-	[LEASE_TAKE] = {LEASE_READ(" FOR UPDATE SKIP LOCKED")},
-	[LEASE_RENEW] = {LEASE_READ(" FOR NO KEY UPDATE")},
-	[LEASE_GUARD] = {LEASE_READ(" FOR KEY SHARE")},
-};
+/*
+ * Indexed by whether the tables have 1.1's role column (1.0 tables, until
+ * ALTER EXTENSION cron_lock UPDATE, have none) and by LeaseLock: the read,
+ * and the row lock it takes.
+ */
+#define LEASE_READS(role) { \
+	[LEASE_PEEK] = {LEASE_COLUMNS(role), 1, {TEXTOID}}, \
+	[LEASE_TAKE] = {LEASE_COLUMNS(role) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
+	[LEASE_RENEW] = {LEASE_COLUMNS(role) " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
+	[LEASE_GUARD] = {LEASE_COLUMNS(role) " FOR KEY SHARE", 1, {TEXTOID}}}
+static Statement lease_read[2][4] = {LEASE_READS("NULL::text"), LEASE_READS("role")};
 
 /*
  * LeaseFetch: read the lease row of a job, locked as mode says.  False when
@@ -190,7 +184,7 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	Datum		v[LEASE_NCOLS];
 	bool		n[LEASE_NCOLS];
 
-	if (Execute(&lease_read[mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
+	if (Execute(&lease_read[st->roles][mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
 		return false;
 	lease->job = job;
 	lease->token = DatumGetInt64(v[0]);
@@ -230,19 +224,17 @@ LeaseTryLockNewJob(text *job)
 /*
  * The arguments of a new run: $1 job, $2 instance, $3 token, $4 attempt,
  * $5 now, $6 expires_at, $7 backend_pid, $8 backend_start, $9 client_addr,
- * $10 application_name, $11 run_id, $12 role (not written to 1.0's tables).
+ * $10 application_name, $11 run_id, $12 role (unused with 1.0 tables).
  */
 #define NEW_RUN_TYPES \
 	{TEXTOID, TEXTOID, INT8OID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
 	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID, TEXTOID}
 
-/* ROLE(x): x with 1.1's tables, nothing with 1.0's. */
-#define INSERT_RUN(ROLE) \
+/* Each statement twice: for 1.0 tables, then with 1.1's role column. */
+#define INSERT_RUN(role) \
 	" INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
 	"    status, started_at, heartbeat_at, expires_at, backend_pid," \
-	"    backend_start, client_addr, application_name" ROLE(", role") ")"
-#define WITH_ROLE(x) x
-#define WITHOUT_ROLE(x)
+	"    backend_start, client_addr, application_name" role ")"
 
 /*
  * The first lease of a job, then its run.  ON CONFLICT: a first insert that
@@ -250,36 +242,34 @@ LeaseTryLockNewJob(text *job)
  * inserted; above it: 40001).  No other first insert can be in progress
  * (LeaseTryLockNewJob), so this does not wait.
  */
-#define INSERT_FIRST(ROLE) \
+#define INSERT_FIRST(role, value) { \
 	"WITH lease AS (" \
 	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt," \
-	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at" \
-	ROLE(", role") ")" \
-	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" ROLE(", $12") ")" \
+	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at" role ")" \
+	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" value ")" \
 	"  ON CONFLICT (job) DO NOTHING" \
 	"  RETURNING job)" \
-	INSERT_RUN(ROLE) \
-	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" \
-	ROLE(", $12") " FROM lease"
-
-static Statement insert_first = {
-	INSERT_FIRST(WITH_ROLE), INSERT_FIRST(WITHOUT_ROLE), 12, NEW_RUN_TYPES
+	INSERT_RUN(role) \
+	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value " FROM lease", \
+	12, NEW_RUN_TYPES}
+static Statement insert_first[2] = {
+	INSERT_FIRST("", ""),
+	INSERT_FIRST(", role", ", $12")
 };
 
 /* A new run on a lease row this transaction has locked FOR UPDATE. */
-#define ACQUIRE(ROLE) \
+#define ACQUIRE(role, value, set) { \
 	"WITH run AS (" \
-	INSERT_RUN(ROLE) \
-	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" \
-	ROLE(", $12") "))" \
+	INSERT_RUN(role) \
+	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value "))" \
 	" UPDATE ONLY cron_lock.leases SET token = $3, run_id = $11, instance = $2," \
 	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8," \
-	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6" \
-	ROLE(", role = $12") \
-	"  WHERE job = $1"
-
-static Statement acquire = {
-	ACQUIRE(WITH_ROLE), ACQUIRE(WITHOUT_ROLE), 12, NEW_RUN_TYPES
+	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6" set \
+	"  WHERE job = $1", \
+	12, NEW_RUN_TYPES}
+static Statement acquire[2] = {
+	ACQUIRE("", "", ""),
+	ACQUIRE(", role", ", $12", ", role = $12")
 };
 
 static void
@@ -313,7 +303,7 @@ LeaseInsertFirst(Store *st, const NewRun *run)
 	char		n[MAX_ARGS];
 
 	NewRunArgs(run, v, n);
-	if (Execute(&insert_first, v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
+	if (Execute(&insert_first[st->roles], v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
 		return 0;
 	return DatumGetInt64(v[10]);
 }
@@ -326,7 +316,7 @@ LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
 	char		n[MAX_ARGS];
 
 	NewRunArgs(run, v, n);
-	if (Execute(&acquire, v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
+	if (Execute(&acquire[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
 		elog(ERROR, "cron_lock: locked lease row of job \"%s\" vanished",
 			 text_to_cstring(run->job));
 	return DatumGetInt64(v[10]);
@@ -339,7 +329,7 @@ static Statement renew = {
 	"   WHERE job = $1)"
 	" UPDATE ONLY cron_lock.job_runs SET heartbeat_at = $3, expires_at = $4"
 	"  WHERE run_id = $2",
-	NULL, 4, {TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+	4, {TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
 };
 
 /*
@@ -366,7 +356,7 @@ static Statement end_run = {
 	" UPDATE ONLY cron_lock.job_runs"
 	"    SET status = $3, message = $4, finished_at = $5, forced_by = $6"
 	"  WHERE run_id = $2",
-	NULL, 6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
 };
 
 /* LeaseEnd: finish the current run of a locked lease and free the lease. */
@@ -390,45 +380,39 @@ LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
  * outer UPDATE, after the lease row is ours: the subquery, which updates
  * (and so locks) the lease row, runs before any row of job_runs is read.
  */
-#define RELEASE_HELD(role) \
+#define RELEASE_HELD(by_role) { \
 	"WITH lease AS (" \
 	"  UPDATE ONLY cron_lock.leases SET held = false, attempt = NULL" \
-	"   WHERE job = $1 AND held AND token = $2" \
+	"   WHERE job = $1 AND held AND token = $2" by_role \
 	"  RETURNING run_id)" \
 	" UPDATE ONLY cron_lock.job_runs" \
 	"    SET status = $3, message = $4, finished_at = pg_catalog.clock_timestamp()" \
-	"  WHERE run_id = (SELECT run_id FROM lease)" \
-	"  RETURNING " role
-
-static Statement release_held = {
-	RELEASE_HELD("role"), RELEASE_HELD("NULL::pg_catalog.text"),
-	4, {TEXTOID, INT8OID, TEXTOID, TEXTOID}
+	"  WHERE run_id = (SELECT run_id FROM lease)", \
+	5, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}}
+/* $5: the releasing role; a lease another role took is left alone (NULL: any) */
+static Statement release_held[2] = {
+	RELEASE_HELD(""),
+	RELEASE_HELD(" AND ($5 IS NULL OR role IS NULL OR role = $5)")
 };
 
 /*
  * LeaseReleaseHeld: end the run of a held lease with this token; false if
- * the lease is not held with it.  One UPDATE: a lease row that does not
+ * the lease is not held with it, or (role not NULL) was taken by another
+ * role: the caller then decides whether it may act (authority.c).  One UPDATE: a lease row that does not
  * match is left alone without waiting; a match is updated (a no-key
  * update, like a heartbeat's, so a guarded transaction's KEY SHARE lock
  * does not hold it up), and if a concurrent transaction committed a newer
- * version first, that version is checked again.  *role: the role that took
- * the lease (NULL: taken before 1.1); the caller checks its authority
- * before the transaction can commit.
+ * version first, that version is checked again.
  */
 bool
-LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message,
-				 text **role)
+LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
+				 text *message)
 {
-	Datum		v[4] = {PointerGetDatum(job), Int64GetDatum(token),
-	PointerGetDatum(status), PointerGetDatum(message)};
-	char		n[4] = {' ', ' ', ' ', message ? ' ' : 'n'};
-	Datum		taker;
-	bool		no_taker;
+	Datum		v[5] = {PointerGetDatum(job), Int64GetDatum(token),
+	PointerGetDatum(status), PointerGetDatum(message), PointerGetDatum(role)};
+	char		n[5] = {' ', ' ', ' ', message ? ' ' : 'n', role ? ' ' : 'n'};
 
-	if (Execute(&release_held, v, n, SPI_OK_UPDATE_RETURNING, 1, &taker, &no_taker) != 1)
-		return false;
-	*role = no_taker ? NULL : DatumGetTextPP(taker);
-	return true;
+	return Execute(&release_held[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) == 1;
 }
 
 /* $1 job, $2 instance, $3 holder, $4 reason, $5 at, $6 backend_pid, $7 client_addr */
@@ -436,7 +420,7 @@ static Statement insert_contention = {
 	"INSERT INTO cron_lock.contention (job, instance, holder, reason, at,"
 	"    backend_pid, client_addr)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
-	NULL, 7, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, INETOID}
+	7, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, INETOID}
 };
 
 /* RecordContention: one busy answer, the evidence of duplicate runners. */
@@ -458,7 +442,7 @@ static Statement insert_anomaly = {
 	"INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at,"
 	"    detail)"
 	" VALUES ($1, $2, $3, $4, $5, $6)",
-	NULL, 6, {TEXTOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+	6, {TEXTOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
 };
 
 /* RecordAnomaly: something a person should look at; see the anomalies view. */
@@ -494,16 +478,14 @@ static Statement mark_taken_over = {
 	"         pg_catalog.to_char(old.expires_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),"
 	"         new.instance, $2, new.token)"
 	"   FROM old, new",
-	NULL, 3, {INT8OID, INT8OID, TIMESTAMPTZOID}
+	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
 };
 
-#define FIND_RUN(role) \
-	"SELECT run_id, instance, status, forced_by IS NOT NULL," \
-	"    reported_status IS NOT NULL, " role \
-	"  FROM ONLY cron_lock.job_runs WHERE job = $1 AND token = $2"
-
 static Statement find_run = {
-	FIND_RUN("role"), FIND_RUN("NULL::pg_catalog.text"), 2, {TEXTOID, INT8OID}
+	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL,"
+	"    pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'role'"	/* none in 1.0 */
+	"  FROM ONLY cron_lock.job_runs r WHERE job = $1 AND token = $2",
+	2, {TEXTOID, INT8OID}
 };
 
 /* $1 run, $2 status, $3 message, $4 now */
@@ -511,7 +493,7 @@ static Statement late_report = {
 	"UPDATE ONLY cron_lock.job_runs SET reported_status = $2, reported_at = $4,"
 	"    message = coalesce(message, $3)"
 	" WHERE run_id = $1 AND reported_status IS NULL",
-	NULL, 4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
 };
 
 /* LeaseMarkTakenOver: end a stale run as expired and record the anomaly. */
@@ -555,71 +537,4 @@ RunStoreLateReport(int64 run_id, text *status, text *message, TimestampTz now)
 	char		nulls[4] = {' ', ' ', message ? ' ' : 'n', ' '};
 
 	Execute(&late_report, values, nulls, SPI_OK_UPDATE, 0, NULL, NULL);
-}
-
-/* --- the token epoch (1.1's tables only; token.c) ----------------------- */
-
-static Statement epoch_read = {
-	"SELECT system_identifier, timeline, epoch FROM ONLY cron_lock.token_epoch"
-	" WHERE id",
-	NULL, 0
-};
-
-static Statement epoch_of_leases = {
-	"SELECT pg_catalog.max(token OPERATOR(pg_catalog.>>) 32)"
-	"  FROM ONLY cron_lock.leases",
-	NULL, 0
-};
-
-/*
- * $1 system_identifier, $2 timeline, $3 epoch.  At REPEATABLE READ a row
- * committed after the snapshot is a serialization failure (40001).
- */
-static Statement epoch_write = {
-	"INSERT INTO cron_lock.token_epoch AS e"
-	"    (id, system_identifier, timeline, epoch, recorded_at)"
-	" VALUES (true, $1, $2, $3, pg_catalog.clock_timestamp())"
-	" ON CONFLICT (id) DO UPDATE SET system_identifier = $1, timeline = $2,"
-	"     epoch = $3, recorded_at = pg_catalog.clock_timestamp()",
-	NULL, 3, {INT8OID, INT4OID, INT8OID}
-};
-
-/*
- * EpochRead: the recorded (system identifier, timeline, epoch), read with a
- * snapshot taken now; false when none is recorded.
- */
-bool
-EpochRead(int64 *sysid, int32 *timeline, int64 *epoch)
-{
-	Datum		row[3];
-	bool		isnull[3];
-
-	if (Execute(&epoch_read, NULL, NULL, SPI_OK_SELECT, 3, row, isnull) == 0)
-		return false;
-	*sysid = DatumGetInt64(row[0]);
-	*timeline = DatumGetInt32(row[1]);
-	*epoch = DatumGetInt64(row[2]);
-	return true;
-}
-
-/* EpochOfLeases: the highest epoch the lease rows' tokens show (0: none). */
-int64
-EpochOfLeases(void)
-{
-	Datum		max;
-	bool		isnull;
-
-	Execute(&epoch_of_leases, NULL, NULL, SPI_OK_SELECT, 1, &max, &isnull);
-	return isnull ? 0 : DatumGetInt64(max);
-}
-
-/* EpochWrite: record the epoch of a (system identifier, timeline) pair. */
-void
-EpochWrite(int64 sysid, int32 timeline, int64 epoch)
-{
-	Datum		v[3] = {Int64GetDatum(sysid), Int32GetDatum(timeline),
-	Int64GetDatum(epoch)};
-
-	if (Execute(&epoch_write, v, NULL, SPI_OK_INSERT, 0, NULL, NULL) != 1)
-		elog(ERROR, "cron_lock: recording the token epoch changed no row");
 }

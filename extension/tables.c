@@ -14,12 +14,6 @@
  * Columns (names, types, collations, NOT NULL) must be the extension's.
  * Plain indexes an administrator adds are fine.
  *
- * Two layouts are accepted: 1.1's, and 1.0's (no role columns, no
- * token_epoch table), which a new module meets between a package upgrade
- * and ALTER EXTENSION cron_lock UPDATE.  Whether leases has its role column
- * decides which one every table must have; store.c and token.c then use
- * 1.0's rules (no recorded role, the timeline floor) until the update.
- *
  * The check runs under the lock the call keeps on each table until its
  * transaction ends (every DDL that could add such an object waits for that
  * lock), once per backend and again after every relcache invalidation of
@@ -55,7 +49,7 @@ typedef struct Column
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
-	bool		since_1_1;		/* added by cron_lock--1.0--1.1.sql */
+	bool		since_1_1;		/* absent from 1.0 tables (before ALTER EXTENSION UPDATE) */
 } Column;
 
 #define C		C_COLLATION_OID
@@ -73,7 +67,7 @@ static const Column leases_columns[] = {
 	{"acquired_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"role", TEXTOID, C, false, true},
+	{"role", TEXTOID, DEF, false, true},
 	{NULL}
 };
 
@@ -97,7 +91,7 @@ static const Column job_runs_columns[] = {
 	{"reported_status", TEXTOID, C, false},
 	{"reported_at", TIMESTAMPTZOID, InvalidOid, false},
 	{"forced_by", TEXTOID, DEF, false},
-	{"role", TEXTOID, C, false, true},
+	{"role", TEXTOID, DEF, false, true},
 	{NULL}
 };
 
@@ -122,15 +116,6 @@ static const Column anomaly_log_columns[] = {
 	{NULL}
 };
 
-static const Column token_epoch_columns[] = {
-	{"id", BOOLOID, InvalidOid, true, true},
-	{"system_identifier", INT8OID, InvalidOid, true, true},
-	{"timeline", INT4OID, InvalidOid, true, true},
-	{"epoch", INT8OID, InvalidOid, true, true},
-	{"recorded_at", TIMESTAMPTZOID, InvalidOid, true, true},
-	{NULL}
-};
-
 /* The unique indexes a table must have, and may have: key columns, in order. */
 typedef struct UniqueKey
 {
@@ -145,22 +130,18 @@ typedef struct OwnTable
 	UniqueKey	keys[2];		/* terminated by one without columns */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
+	bool		has_role;		/* 1.1's role column is there */
 } OwnTable;
 
-/* leases first: it tells the layout.  token_epoch last, used on demand. */
 static OwnTable own[] = {
 	{"leases", leases_columns, {{{"job"}, true}}},
 	{"job_runs", job_runs_columns, {{{"run_id"}, true}, {{"job", "token"}, false}}},
 	{"contention", contention_columns},
 	{"anomaly_log", anomaly_log_columns},
-	{"token_epoch", token_epoch_columns, {{{"id"}, true}}},
 };
-
-#define TOKEN_EPOCH (lengthof(own) - 1)
 
 static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
-static bool layout_1_1;			/* valid while own[0].checked */
 
 /*
  * A relcache invalidation of one of our tables (or of every relation):
@@ -214,12 +195,15 @@ Qualified(Relation rel)
 }
 
 /*
- * Columns: exactly the expected ones of the layout, with their types;
- * nothing generated.
+ * Columns: exactly the expected ones, with their types; nothing generated.
+ * The columns added by 1.1 may all be missing (the 1.0 layout, until ALTER
+ * EXTENSION cron_lock UPDATE); returns whether they are there.
  */
-static void
+static bool
 CheckColumns(Relation rel, const Column *columns)
 {
+	bool		has_new = true;
+
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
 	int			present = 0;
@@ -229,13 +213,17 @@ CheckColumns(Relation rel, const Column *columns)
 		AttrNumber	attnum = InvalidAttrNumber;
 		Form_pg_attribute att;
 
-		if (c->since_1_1 && !layout_1_1)
-			continue;
 		expected++;
 		for (int i = 0; i < desc->natts; i++)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
 				attnum = i + 1;
+		if (attnum == InvalidAttrNumber && c->since_1_1)
+		{
+			has_new = false;
+			expected--;
+			continue;
+		}
 		if (attnum == InvalidAttrNumber)
 			RefuseLayout(psprintf("column \"%s\" of table %s is missing",
 								  c->name, Qualified(rel)));
@@ -278,12 +266,12 @@ CheckColumns(Relation rel, const Column *columns)
 			bool		known = false;
 
 			for (const Column *c = columns; c->name != NULL; c++)
-				known |= (layout_1_1 || !c->since_1_1) &&
-					strcmp(NameStr(att->attname), c->name) == 0;
+				known |= strcmp(NameStr(att->attname), c->name) == 0;
 			if (!att->attisdropped && !known)
 				RefuseLayout(psprintf("table %s has an unexpected column \"%s\"",
 									  Qualified(rel), NameStr(att->attname)));
 		}
+	return has_new;
 }
 
 /* Whether a unique index has exactly the key columns of key, and no more. */
@@ -451,92 +439,52 @@ CheckAttached(Relation rel)
 		RefuseLayout(psprintf("table %s is a partition", Qualified(rel)));
 }
 
-/* Whether a table has a column of that name (dropped ones aside). */
-static bool
-HasColumn(Relation rel, const char *name)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-
-	for (int i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped &&
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
-			return true;
-	return false;
-}
-
 /*
- * Lock one table (lockmode, held to the end of the transaction, as a
- * statement's lock is) and check it if it changed since it was last
- * checked.  Checking leases also decides the layout.
+ * TablesUse: lock each of cron_lock's tables (lockmode, held to the end of
+ * the transaction, as a statement's lock is) and check it if it changed
+ * since it was last checked.  Raises 55000 when something must be removed
+ * or the layout is not the extension's; elog when the table is missing.
+ * leases_only: cron_lock_check, which reads the lease row and nothing else.
  */
-static void
-UseTable(OwnTable *t, LOCKMODE lockmode)
+void
+TablesUse(LOCKMODE lockmode, bool leases_only)
 {
-	Oid			relid = t->relid;
-	Relation	rel;
+	Oid			schema = InvalidOid;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(ForgetTables, (Datum) 0);
 		callback_registered = true;
 	}
-	if (OidIsValid(relid))
+	for (int i = 0; i < (leases_only ? 1 : lengthof(own)); i++)
 	{
-		/* Taking a lock not yet held applies pending invalidations. */
+		OwnTable   *t = &own[i];
+		Oid			relid = t->relid;
+		Relation	rel;
+
+		if (OidIsValid(relid))
+		{
+			/* Taking a lock not yet held applies pending invalidations. */
+			LockRelationOid(relid, lockmode);
+			if (t->checked && t->relid == relid)
+				continue;
+		}
+		/* First use, or changed since: look it up (again), lock and check. */
+		if (!OidIsValid(schema))
+			schema = get_namespace_oid("cron_lock", false);
+		relid = get_relname_relid(t->name, schema);
+		if (!OidIsValid(relid))
+			elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 		LockRelationOid(relid, lockmode);
-		if (t->checked && t->relid == relid)
-			return;
+		rel = table_open(relid, NoLock);
+		t->has_role = CheckColumns(rel, t->columns);
+		CheckIndexes(rel, t->keys);
+		CheckAttached(rel);
+		table_close(rel, NoLock);
+		/* Holds while the lock is held, and after it until the table changes. */
+		t->relid = relid;
+		t->checked = true;
 	}
-	/* First use, or changed since: look it up (again), lock and check. */
-	relid = get_relname_relid(t->name, get_namespace_oid("cron_lock", false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
-	LockRelationOid(relid, lockmode);
-	rel = table_open(relid, NoLock);
-	if (t == &own[0])
-		layout_1_1 = HasColumn(rel, "role");
-	CheckColumns(rel, t->columns);
-	CheckIndexes(rel, t->keys);
-	CheckAttached(rel);
-	table_close(rel, NoLock);
-	/* Holds while the lock is held, and after it until the table changes. */
-	t->relid = relid;
-	t->checked = true;
-}
-
-/*
- * TablesUse: lock and check cron_lock's tables, token_epoch aside (see
- * TablesUseTokenEpoch).  Raises 55000 when something must be removed or
- * the layout is not the extension's; elog when a table is missing.
- * leases_only: cron_lock_check, which reads the lease row and nothing else.
- */
-void
-TablesUse(LOCKMODE lockmode, bool leases_only)
-{
-	for (int i = 0; i < (leases_only ? 1 : TOKEN_EPOCH); i++)
-		UseTable(&own[i], lockmode);
-}
-
-/*
- * TablesLayout11: whether the tables have cron_lock 1.1's layout (role
- * columns, token_epoch); false for 1.0's.  Valid after TablesUse.
- */
-bool
-TablesLayout11(void)
-{
-	Assert(own[0].checked);
-	return layout_1_1;
-}
-
-/*
- * TablesUseTokenEpoch: lock cron_lock.token_epoch as an UPDATE does and
- * check it, as TablesUse does the others.  Only with 1.1's layout.
- */
-void
-TablesUseTokenEpoch(void)
-{
-	Assert(layout_1_1);
-	UseTable(&own[TOKEN_EPOCH], RowExclusiveLock);
 }
 
 /*
@@ -555,4 +503,14 @@ TablesRunIdSequence(void)
 			elog(ERROR, "cron_lock: sequence cron_lock.job_runs_run_id_seq is missing");
 	}
 	return run_id_sequence;
+}
+
+/*
+ * TablesHaveRoles: whether leases (and, unless leases_only, job_runs) have
+ * the role column of 1.1.  Valid after TablesUse in the same call.
+ */
+bool
+TablesHaveRoles(bool leases_only)
+{
+	return own[0].has_role && (leases_only || own[1].has_role);
 }

@@ -141,7 +141,8 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
  * A new run on a lease row this transaction has locked FOR UPDATE, or
  * (lease NULL) the first lease of a job.  False, changing nothing, only
  * when that first lease turns out to have been inserted by another
- * transaction since the caller's snapshot (READ COMMITTED).
+ * transaction since the caller's snapshot (READ COMMITTED).  Answers
+ * "locked" while another transaction records a new token epoch.
  */
 static bool
 Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,

@@ -44,6 +44,9 @@ INSERT INTO mine VALUES (1);
 SELECT reason FROM cron_lock_try('dur.b', 'host-2', '1 minute');
 SHOW synchronous_commit;
 COMMIT;
+-- ... and so does a busy answer followed by more statements in one query
+-- string (an implicit transaction block).
+SELECT reason FROM cron_lock_try('dur.b', 'host-2', '1 minute') \; SHOW synchronous_commit;
 -- An acquisition after a busy answer in one statement commits durably.
 SELECT string_agg(reason, ',' ORDER BY j) AS reasons, current_setting('synchronous_commit') AS setting
   FROM (SELECT j, (cron_lock_try(j, 'host-2', '1 minute')).reason

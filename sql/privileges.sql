@@ -3,6 +3,9 @@
 CREATE ROLE regress_cron_lock_nobody LOGIN;
 CREATE ROLE regress_cron_lock_runner LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_boss LOGIN IN ROLE cron_lock_admin;
+-- The test switches to these roles; a database owner without superuser (the
+-- plain-SQL edition's suite) must be a member of them to do so.
+GRANT regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss TO CURRENT_USER;
 
 SELECT p.proname, p.proacl FROM pg_proc p
  WHERE p.proname LIKE 'cron_lock%' OR p.proname = 'backend_alive' ORDER BY 1;
@@ -83,6 +86,7 @@ RESET ROLE;
 -- nothing changes.
 CREATE ROLE regress_cron_lock_other LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_deputy LOGIN IN ROLE regress_cron_lock_runner;
+GRANT regress_cron_lock_other, regress_cron_lock_deputy TO CURRENT_USER;
 SET ROLE regress_cron_lock_runner;
 SELECT reason, token FROM cron_lock_try('priv.auth', 'runner', '1 hour');
 SELECT reason, token FROM cron_lock_try('priv.member', 'runner', '1 hour');
