@@ -107,7 +107,8 @@ std::string temp_path(const char *what)
 Background::Background(std::vector<std::string> args, EnvList env)
 	: out_path_(temp_path("out")), err_path_(temp_path("err")), start_(now_s())
 {
-	args.insert(args.begin(), CRONLOCK_BINARY);
+	const char *bin = std::getenv("CRONLOCK_BIN"); // e.g. an installed or older build
+	args.insert(args.begin(), bin && *bin ? bin : CRONLOCK_BINARY);
 	pid_ = fork();
 	if (pid_ == 0) {
 		int o = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
