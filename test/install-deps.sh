@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 libpq-dev
-	libssl-dev libkrb5-dev libldap-dev openssl
-	libgtest-dev pgbouncer python3 procps iproute2
+	openssl libgtest-dev pgbouncer python3 procps iproute2
+	devscripts
 	"$@"
 )
 
