@@ -60,6 +60,30 @@ check "pkg-config --cflags --libs cronlock" test -n "$flags"
 check "a C++ program compiles and links with those flags" \
 	g++ -o "$stage/consumer" "$repo/test/install/consumer.cpp" $flags
 check "and runs" env LD_LIBRARY_PATH="$root/lib" "$stage/consumer"
+check "the shared library's SONAME is libcronlock.so.2" \
+	grep -q 'SONAME.*\[libcronlock\.so\.2\]' <<<"$(readelf -d "$root/lib/libcronlock.so")"
+# Internals stay hidden: only cronlock:: names (CRONLOCK_API) are exported.
+exported=$(nm -D --defined-only "$root/lib/libcronlock.so" | awk '{print $3}' | c++filt)
+echo "     $(wc -l <<<"$exported") exported symbols"
+check "no standard-library or internal symbol exported" \
+	test -z "$(grep -v -e '^cronlock::' -e ' for cronlock::' -e '^CRONLOCK_2$' <<<"$exported")"
+check "resolve_host (internal) is not exported" test -z "$(grep resolve_host <<<"$exported")"
+
+# The same program through find_package(cronlock) (the staged package config is
+# relocatable: CMAKE_PREFIX_PATH points into the stage).
+mkdir -p "$stage/cmake-consumer"
+cp "$repo/test/install/consumer.cpp" "$stage/cmake-consumer/"
+cat >"$stage/cmake-consumer/CMakeLists.txt" <<'EOF'
+cmake_minimum_required(VERSION 3.18)
+project(consumer CXX)
+find_package(cronlock 2 REQUIRED)
+add_executable(consumer consumer.cpp)
+target_link_libraries(consumer PRIVATE cronlock::cronlock)
+EOF
+check "find_package(cronlock) configures and builds a consumer" \
+	sh -c "cmake -S '$stage/cmake-consumer' -B '$stage/cmake-consumer/build' -DCMAKE_PREFIX_PATH='$root' >/dev/null && cmake --build '$stage/cmake-consumer/build' >/dev/null"
+check "and it runs" env LD_LIBRARY_PATH="$root/lib" "$stage/cmake-consumer/build/consumer"
+rm -rf "$stage/cmake-consumer"
 
 make -s -C "$repo" uninstall DESTDIR="$stage" PREFIX="$prefix" >>"$stage.log" 2>&1
 check "make uninstall" test $? = 0

@@ -5,6 +5,8 @@
 // Message text is never looked at.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <string>
 #include <string_view>
 #include <variant>
@@ -91,10 +93,10 @@ enum class TryVerdict {
 	busy,     // held, or a reason this client does not know
 	too_soon, // too_soon
 };
-TryVerdict classify_reason(std::string_view reason);
+CRONLOCK_API TryVerdict classify_reason(std::string_view reason);
 
-std::string_view to_string(ErrorClass c);
-std::string_view to_string(ErrorKind k);
+CRONLOCK_API std::string_view to_string(ErrorClass c);
+CRONLOCK_API std::string_view to_string(ErrorKind k);
 
 // A failed call as a value: what the classifier said plus what to show a person.
 struct Error {

@@ -5,6 +5,8 @@
 // waits on a frozen server or a black-holed network. Not thread-safe: one owner at a time.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -23,17 +25,17 @@ namespace cronlock {
 using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
 
-struct ConnDeleter {
+struct CRONLOCK_API ConnDeleter {
 	void operator()(PGconn *c) const;
 };
-struct ResultDeleter {
+struct CRONLOCK_API ResultDeleter {
 	void operator()(PGresult *r) const;
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 // The rows of a successful statement (text format).
-class Rows {
+class CRONLOCK_API Rows {
   public:
 	explicit Rows(ResultPtr r) : r_(std::move(r)) {}
 	int rows() const;
@@ -51,7 +53,7 @@ class Rows {
 
 using Param = std::optional<std::string>; // nullopt is SQL NULL
 
-class Connection {
+class CRONLOCK_API Connection {
   public:
 	explicit Connection(std::shared_ptr<const ConnectSettings> settings);
 	~Connection();

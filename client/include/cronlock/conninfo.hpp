@@ -2,6 +2,8 @@
 // passwords out of anything printed.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -16,7 +18,7 @@ namespace cronlock {
 using Getenv = std::function<const char *(const char *)>;
 
 // --db, else $CRONLOCK_DB, else $DATABASE_URL, else "" (libpq's PG* variables).
-std::string choose_conninfo(const std::optional<std::string> &db_option, const Getenv &getenv);
+CRONLOCK_API std::string choose_conninfo(const std::optional<std::string> &db_option, const Getenv &getenv);
 
 class Logger;
 
@@ -68,7 +70,7 @@ PreparedConninfo prepare_conninfo(const std::string &conninfo, const ConnectTuni
 
 // Masks passwords in a conninfo string by syntax: password=... in key/value form,
 // user:password@ and ?password= in URIs. Works on strings libpq cannot parse too.
-std::string mask_conninfo(const std::string &conninfo);
+CRONLOCK_API std::string mask_conninfo(const std::string &conninfo);
 
 // Masks what is in a password position of any conninfo or URI quoted in `text` (see
 // mask_conninfo). Nothing else: replacing every occurrence of a password would mangle
