@@ -43,19 +43,22 @@ unsigned Rows::type(int col) const { return PQftype(r_.get(), col); }
 
 namespace {
 
-// 1: ready, 0: deadline passed, -1: poll failed (errno set). *revents gets what poll saw.
-int wait_fd(int fd, short events, Deadline deadline, short *revents = nullptr)
+// 1: ready, 0: deadline passed, -1: poll failed (errno set), -2: interrupt_fd readable.
+// *revents gets what poll saw on fd.
+int wait_fd(int fd, short events, Deadline deadline, int interrupt_fd, short *revents = nullptr)
 {
 	for (;;) {
 		auto now = SteadyClock::now();
 		if (now >= deadline)
 			return 0;
 		auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-		pollfd p{fd, events, 0};
-		int r = poll(&p, 1, left > INT_MAX ? INT_MAX : static_cast<int>(left));
+		pollfd p[2] = {{fd, events, 0}, {interrupt_fd, POLLIN, 0}};
+		int r = poll(p, 2, left > INT_MAX ? INT_MAX : static_cast<int>(left));
+		if (r > 0 && (p[1].revents & POLLIN))
+			return -2;
 		if (r > 0) {
 			if (revents)
-				*revents = p.revents;
+				*revents = p[0].revents;
 			return 1;
 		}
 		if (r < 0 && errno != EINTR)
@@ -287,7 +290,10 @@ Result<Ok> Connection::attempt(const HostSpec *host, const std::string &hostaddr
 		if (fd >= 0) {
 			short revents = 0;
 			short events = (st == PGRES_POLLING_READING ? POLLIN : POLLOUT) | POLLRDHUP;
-			int r = wait_fd(fd, events, deadline, &revents);
+			int r = wait_fd(fd, events, deadline, interrupt_fd_, &revents);
+			if (r == -2)
+				return fail({.stage = Stage::connect, .connection_lost = true},
+							"interrupted while connecting");
 			if (r == 0)
 				return fail({.stage = Stage::connect, .deadline_expired = true,
 							 .connection_lost = true},
@@ -362,8 +368,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param> &pa
 			break;
 		if (f < 0)
 			return lost(true);
-		int r = wait_fd(PQsocket(c), POLLOUT | POLLIN, deadline);
-		if (r == 0)
+		int r = wait_fd(PQsocket(c), POLLOUT | POLLIN, deadline, interrupt_fd_);
+		if (r == 0 || r == -2)
 			return timed_out();
 		if (r < 0 || !PQconsumeInput(c))
 			return lost(true);
@@ -390,8 +396,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param> &pa
 		}
 		if (done)
 			break;
-		int r = wait_fd(PQsocket(c), POLLIN, deadline);
-		if (r == 0)
+		int r = wait_fd(PQsocket(c), POLLIN, deadline, interrupt_fd_);
+		if (r == 0 || r == -2)
 			return timed_out();
 		if (r < 0)
 			return lost(true);
