@@ -1,11 +1,13 @@
 // classify.cpp: the one table that says what a failed database call means.
 //
 // Rows are matched top to bottom: connection-level facts first (an unknown outcome of a
-// writing call, our own deadline), then the SQLSTATE (exact code, then its class), then
-// errno, then the stage. Message text is never consulted.
+// writing call, our own deadline, a refused option), then the SQLSTATE (exact code, then
+// its class), then the resolver's answer, then how far the connection got. Message text
+// is never consulted, and neither is errno: after PQconnectPoll returns it describes
+// whatever libpq did last (closing the socket, freeing memory), not the failure.
 #include "cronlock/classify.hpp"
 
-#include <cerrno>
+#include <netdb.h>
 
 namespace cronlock {
 namespace {
@@ -34,6 +36,7 @@ constexpr SqlstateRow sqlstate_rows[] = {
 	{"3F000", C::extension_missing, K::permanent},    // invalid schema name
 	{"42P01", C::extension_missing, K::permanent},    // undefined table (cron_lock.status)
 	{"42501", C::permission_denied, K::permanent},
+	{"55000", C::misconfigured, K::permanent},        // e.g. a trigger on cron_lock's tables
 	{"3D000", C::database_missing, K::permanent},
 	{"22004", C::invalid_input, K::permanent},
 	{"22023", C::invalid_input, K::permanent},
@@ -46,16 +49,49 @@ constexpr SqlstateRow sqlstate_rows[] = {
 	{"XX", C::internal_error, K::permanent},
 };
 
-struct ErrnoRow {
-	int err;
+struct ResolverRow {
+	int eai;
 	C cls;
+	K kind;
 };
 
-constexpr ErrnoRow errno_rows[] = {
-	{ECONNREFUSED, C::connection_refused}, {ETIMEDOUT, C::connect_timeout},
-	{ECONNRESET, C::connection_reset},     {EPIPE, C::connection_reset},
-	{ECONNABORTED, C::connection_reset},   {EHOSTUNREACH, C::connection_refused},
-	{ENETUNREACH, C::connection_refused},  {ENETDOWN, C::connection_refused},
+// getaddrinfo's answers. A name that does not exist is a typo until proven otherwise;
+// a resolver that cannot answer (no server reachable, SERVFAIL) may answer later.
+constexpr ResolverRow resolver_rows[] = {
+	{EAI_NONAME, C::host_not_found, K::permanent},
+#ifdef EAI_NODATA
+	{EAI_NODATA, C::host_not_found, K::permanent}, // the name exists, without an address
+#endif
+	{EAI_AGAIN, C::dns_unavailable, K::transient},
+	{EAI_FAIL, C::dns_unavailable, K::transient},
+	{EAI_MEMORY, C::dns_unavailable, K::transient},
+	{EAI_SYSTEM, C::dns_unavailable, K::transient},
+	{EAI_SERVICE, C::bad_conninfo, K::permanent},  // a port libpq would refuse too
+	{EAI_FAMILY, C::bad_conninfo, K::permanent},
+	{EAI_BADFLAGS, C::bad_conninfo, K::permanent},
+	{EAI_SOCKTYPE, C::bad_conninfo, K::permanent},
+};
+
+using P = ConnectPhase;
+
+// A connection attempt that failed without a SQLSTATE, by how far it got. A hang-up by
+// the server is a blip wherever it happens; encryption that was required and failed
+// while the server was still listening (it answered "no SSL", or its certificate did not
+// verify, or our root certificate is missing) fails the same way next time.
+struct PhaseRow {
+	P phase;
+	bool peer_closed;
+	bool encryption_required;
+	bool session_checked;
+	C cls;
+	K kind;
+};
+
+constexpr PhaseRow phase_rows[] = {
+	{P::encryption, false, true, false, C::tls_failed, K::permanent},
+	{P::encryption, false, true, true, C::tls_failed, K::permanent},
+	{P::session, false, false, true, C::read_only, K::transient}, // not the server type asked for
+	{P::session, false, true, true, C::read_only, K::transient},
 };
 
 bool matches(const char *code, std::string_view s)
@@ -76,6 +112,8 @@ Classification classify(const Failure &f)
 		return {f.stage == Stage::connect ? C::connect_timeout : C::query_timeout, K::transient};
 	if (f.password_missing)
 		return {C::auth_failed, K::permanent};
+	if (f.bad_option)
+		return {C::bad_conninfo, K::permanent};
 	if (f.sqlstate.size() == 5) {
 		for (const auto &row : sqlstate_rows)
 			if (matches(row.code, f.sqlstate))
@@ -83,12 +121,20 @@ Classification classify(const Failure &f)
 		// Any other server error: a bug or misconfiguration, retrying will not help.
 		return {C::server_error, K::permanent};
 	}
-	for (const auto &row : errno_rows)
-		if (row.err == f.sys_errno)
-			return {row.cls, K::transient};
-	// libpq gave up on its own: during startup that is a refused or unreachable server,
-	// later a dropped connection.
-	if (f.stage == Stage::connect)
+	if (f.resolver_error != 0) {
+		for (const auto &row : resolver_rows)
+			if (row.eai == f.resolver_error)
+				return {row.cls, row.kind};
+		return {C::dns_unavailable, K::transient};
+	}
+	for (const auto &row : phase_rows)
+		if (row.phase == f.phase && row.peer_closed == f.peer_closed &&
+			row.encryption_required == f.encryption_required &&
+			row.session_checked == f.session_checked)
+			return {row.cls, row.kind};
+	// libpq gave up on its own: before the server answered that is a refused or
+	// unreachable server, later a dropped connection.
+	if (f.stage == Stage::connect && (f.phase == P::tcp || f.phase == P::none))
 		return {C::connection_refused, K::transient};
 	return {C::connection_reset, K::transient};
 }
@@ -125,6 +171,10 @@ std::string_view to_string(ErrorClass c)
 	case C::permission_denied: return "permission_denied";
 	case C::invalid_input: return "invalid_input";
 	case C::bad_conninfo: return "bad_conninfo";
+	case C::host_not_found: return "host_not_found";
+	case C::dns_unavailable: return "dns_unavailable";
+	case C::tls_failed: return "tls_failed";
+	case C::misconfigured: return "misconfigured";
 	case C::in_doubt: return "in_doubt";
 	case C::server_error: return "server_error";
 	case C::internal_error: return "internal_error";

@@ -77,6 +77,7 @@ Client::Client(Config cfg) : cfg_(std::move(cfg))
 							  "invalid connection string: " + prepared.error};
 		return;
 	}
+	prepared.settings->notices = cfg_.logger;
 	settings_ = std::make_shared<const ConnectSettings>(std::move(*prepared.settings));
 	main_ = std::make_unique<Session>(settings_, cfg_.query_timeout);
 	beat_ = std::make_unique<Session>(settings_, cfg_.query_timeout);

@@ -1,16 +1,23 @@
 // connection.cpp: libpq under deadlines.
 //
 // The socket is non-blocking and every wait is a poll() bounded by a steady_clock
-// deadline. A query past its deadline is cancelled from a detached thread (PQcancel
-// itself blocks while it connects) and the connection is dropped at once.
+// deadline. Host names are resolved here (resolve.cpp), so libpq gets one numeric
+// address at a time and never blocks in the resolver. A query past its deadline is
+// cancelled from a detached thread (PQcancel itself blocks while it connects) and the
+// connection is dropped at once.
 #include "cronlock/connection.hpp"
 
 #include <libpq-fe.h>
+#include <netdb.h>
 #include <poll.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <thread>
+
+#include "cronlock/log.hpp"
+#include "resolve.hpp"
 
 namespace cronlock {
 
@@ -37,7 +44,8 @@ unsigned Rows::type(int col) const { return PQftype(r_.get(), col); }
 namespace {
 
 // 1: ready, 0: deadline passed, -1: poll failed (errno set), -2: interrupt_fd readable.
-int wait_fd(int fd, short events, Deadline deadline, int interrupt_fd)
+// *revents gets what poll saw on fd.
+int wait_fd(int fd, short events, Deadline deadline, int interrupt_fd, short *revents = nullptr)
 {
 	for (;;) {
 		auto now = SteadyClock::now();
@@ -48,37 +56,89 @@ int wait_fd(int fd, short events, Deadline deadline, int interrupt_fd)
 		int r = poll(p, 2, left > INT_MAX ? INT_MAX : static_cast<int>(left));
 		if (r > 0 && (p[1].revents & POLLIN))
 			return -2;
-		if (r > 0)
+		if (r > 0) {
+			if (revents)
+				*revents = p[0].revents;
 			return 1;
+		}
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}
 }
 
-// Notices (e.g. from our own functions) must not reach the user's stderr unformatted.
-void ignore_notice(void *, const char *) {}
+// Notices and warnings of the server (and libpq's own) become log lines: libpq's
+// default writes them raw to stderr, in the middle of a JSON log.
+void receive_notice(void *arg, const PGresult *r)
+{
+	auto *log = static_cast<Logger *>(arg);
+	if (!log)
+		return;
+	const char *severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	std::string message = tidy_message(primary ? primary : PQresultErrorMessage(r));
+	bool warning = severity && std::string_view(severity) == "WARNING";
+	log->log(warning ? Level::warning : Level::info, "CRON_NOTICE",
+			 {severity ? Field("severity", severity) : Field("severity", std::monostate{}),
+			  code ? Field("sqlstate", code) : Field("sqlstate", std::monostate{}),
+			  {"message", message}});
+}
+
+// What a failure at this status means (PQstatus before the PQconnectPoll that failed).
+ConnectPhase phase_of(ConnStatusType st)
+{
+	switch (st) {
+	case CONNECTION_SSL_STARTUP:
+	case CONNECTION_GSS_STARTUP:
+		return ConnectPhase::encryption;
+	case CONNECTION_AWAITING_RESPONSE:
+	case CONNECTION_SETENV:
+		return ConnectPhase::startup;
+	case CONNECTION_AUTH_OK: // target_session_attrs is checked as ReadyForQuery arrives
+	case CONNECTION_CHECK_WRITABLE:
+	case CONNECTION_CONSUME:
+	case CONNECTION_CHECK_TARGET:
+	case CONNECTION_CHECK_STANDBY:
+		return ConnectPhase::session;
+	default:
+		return ConnectPhase::tcp;
+	}
+}
 
 bool is_code_char(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'); }
 
+constexpr int max_cancels = 4;
+std::atomic<int> cancels{0};
+
 } // namespace
+
+int cancels_in_flight() { return cancels.load(); }
 
 std::string startup_sqlstate(std::string_view m)
 {
 	std::string found;
-	for (std::size_t i = 0; i + 9 <= m.size(); ++i) {
-		if (m.substr(i, 3) != ":  ")
-			continue;
-		std::string_view code = m.substr(i + 3, 5);
-		bool ok = m[i + 8] == ':';
-		for (char c : code)
-			ok = ok && is_code_char(c);
-		if (ok)
-			found = code;
+	std::size_t pos = 0;
+	while (pos < m.size()) {
+		std::size_t nl = m.find('\n', pos);
+		std::string_view line = m.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+		pos = nl == std::string_view::npos ? m.size() : nl + 1;
+		for (std::size_t i = 0; i + 9 <= line.size(); ++i) {
+			if (line.substr(i, 3) != ":  ")
+				continue;
+			std::string_view code = line.substr(i + 3, 5);
+			bool ok = line[i + 8] == ':';
+			for (char c : code)
+				ok = ok && is_code_char(c);
+			if (ok) {
+				found = code;
+				break; // the first on the line: later ones are inside the message
+			}
+		}
 	}
 	return found;
 }
 
-std::string tidy_message(std::string_view m, const std::vector<std::string> &secrets)
+std::string tidy_message(std::string_view m)
 {
 	std::string out;
 	std::size_t pos = 0;
@@ -96,7 +156,7 @@ std::string tidy_message(std::string_view m, const std::vector<std::string> &sec
 			out += "; ";
 		out += line;
 	}
-	return scrub(std::move(out), secrets);
+	return scrub(std::move(out));
 }
 
 Connection::Connection(std::shared_ptr<const ConnectSettings> settings)
@@ -113,18 +173,86 @@ int Connection::backend_pid() const { return conn_ ? PQbackendPID(conn_.get()) :
 Error Connection::fail(const Failure &f, std::string message) const
 {
 	auto c = classify(f);
-	return Error{c.cls, c.kind, std::string(f.sqlstate), tidy_message(message, settings_->secrets),
-				 f.deadline_expired};
+	return Error{c.cls, c.kind, std::string(f.sqlstate), tidy_message(message), f.deadline_expired};
 }
 
-Result<Ok> Connection::connect(Deadline deadline)
+Result<Ok> Connection::connect(std::optional<Deadline> limit)
 {
 	if (conn_)
 		return Ok{};
+	const ConnectSettings &s = *settings_;
+	auto budget = [&] {
+		Deadline d = SteadyClock::now() + s.connect_timeout;
+		return limit ? std::min(d, *limit) : d;
+	};
+	if (s.hosts.empty())
+		return attempt(nullptr, "", "", budget());
+
+	std::vector<std::string> passes{s.target_session_attrs};
+	if (s.target_session_attrs == "prefer-standby")
+		passes = {"standby", "any"};
+	std::optional<Error> permanent, last;
+	auto record = [&](Error e) {
+		if (e.kind == ErrorKind::permanent && !permanent)
+			permanent = e;
+		last = std::move(e);
+	};
+	for (const auto &attrs : passes) {
+		for (const HostSpec &h : s.hosts) {
+			if (limit && SteadyClock::now() >= *limit)
+				break;
+			std::vector<std::string> addresses{h.hostaddr};
+			if (h.needs_lookup()) {
+				Lookup l = resolve_host(h.host, budget());
+				if (l.timed_out || l.error) {
+					std::string msg = l.timed_out ? "no answer from the resolver" : gai_strerror(l.error);
+					record(fail({.stage = Stage::connect,
+								 .deadline_expired = l.timed_out,
+								 .connection_lost = true,
+								 .resolver_error = l.error},
+								"could not translate host name \"" + h.host + "\" to address: " + msg));
+					continue;
+				}
+				addresses = std::move(l.addresses);
+			}
+			for (const auto &addr : addresses) {
+				auto r = attempt(&h, addr, attrs, budget());
+				if (r)
+					return r;
+				record(r.error());
+				if (limit && SteadyClock::now() >= *limit)
+					break;
+			}
+		}
+	}
+	if (permanent)
+		return *permanent;
+	if (last)
+		return *last;
+	return fail({.stage = Stage::connect, .deadline_expired = true, .connection_lost = true},
+				"no time left to connect (" + s.display + ")");
+}
+
+Result<Ok> Connection::attempt(const HostSpec *host, const std::string &hostaddr,
+							   const std::string &session_attrs, Deadline deadline)
+{
+	const ConnectSettings &s = *settings_;
 	std::vector<const char *> keys, values;
-	for (const auto &[k, v] : settings_->params) {
+	for (const auto &[k, v] : s.params) {
 		keys.push_back(k.c_str());
 		values.push_back(v.c_str());
+	}
+	auto set = [&](const char *k, const std::string &v) {
+		if (!v.empty()) {
+			keys.push_back(k);
+			values.push_back(v.c_str());
+		}
+	};
+	if (host) {
+		set("host", host->host); // kept beside hostaddr: TLS checks the certificate against it
+		set("hostaddr", hostaddr);
+		set("port", host->port);
+		set("target_session_attrs", session_attrs);
 	}
 	keys.push_back(nullptr);
 	values.push_back(nullptr);
@@ -134,34 +262,45 @@ Result<Ok> Connection::connect(Deadline deadline)
 		return fail({.stage = Stage::connect}, "out of memory");
 	// Verbose messages carry the SQLSTATE of a refused startup (see startup_sqlstate).
 	PQsetErrorVerbosity(c.get(), PQERRORS_VERBOSE);
-	PQsetNoticeProcessor(c.get(), ignore_notice, nullptr);
+	PQsetNoticeReceiver(c.get(), receive_notice, s.notices.get());
 
+	std::string where = host ? (host->host.empty() ? "the default socket" : host->host) +
+								   (hostaddr.empty() || hostaddr == host->host ? "" : " (" + hostaddr + ")") +
+								   (host->port.empty() ? "" : " port " + host->port)
+							 : s.display;
+	ConnectPhase phase = ConnectPhase::tcp;
+	bool hung_up = false;
 	PostgresPollingStatusType st =
 		PQstatus(c.get()) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
 	while (st != PGRES_POLLING_OK) {
 		if (st == PGRES_POLLING_FAILED) {
-			int err = errno;
 			std::string msg = PQerrorMessage(c.get());
 			std::string code = startup_sqlstate(msg);
 			return fail({.stage = Stage::connect,
 						 .connection_lost = true,
 						 .sqlstate = code,
-						 .sys_errno = code.empty() ? err : 0,
-						 .password_missing = PQconnectionNeedsPassword(c.get()) != 0},
+						 .password_missing = PQconnectionNeedsPassword(c.get()) != 0,
+						 .phase = phase,
+						 .peer_closed = hung_up,
+						 .encryption_required = s.encryption_required,
+						 .session_checked = !session_attrs.empty() && session_attrs != "any"},
 						msg);
 		}
 		int fd = PQsocket(c.get());
 		if (fd >= 0) {
-			int r = wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
-							interrupt_fd_);
+			short revents = 0;
+			short events = (st == PGRES_POLLING_READING ? POLLIN : POLLOUT) | POLLRDHUP;
+			int r = wait_fd(fd, events, deadline, interrupt_fd_, &revents);
 			if (r == -2)
 				return fail({.stage = Stage::connect, .connection_lost = true},
 							"interrupted while connecting");
 			if (r == 0)
 				return fail({.stage = Stage::connect, .deadline_expired = true,
 							 .connection_lost = true},
-							"timeout expired while connecting (" + settings_->display + ")");
+							"timeout expired while connecting to " + where);
+			hung_up = (revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0;
 		}
+		phase = phase_of(PQstatus(c.get()));
 		st = PQconnectPoll(c.get());
 	}
 	PQsetErrorVerbosity(c.get(), PQERRORS_DEFAULT);
@@ -173,17 +312,27 @@ Result<Ok> Connection::connect(Deadline deadline)
 
 void Connection::cancel_in_background()
 {
-	PGcancel *cancel = PQgetCancel(conn_.get());
-	if (!cancel)
+	// PQcancel blocks without a timeout on a server that accepts and never answers:
+	// keep a few such threads, then rely on the dropped connection alone.
+	if (cancels.fetch_add(1) >= max_cancels) {
+		cancels.fetch_sub(1);
 		return;
+	}
+	PGcancel *cancel = PQgetCancel(conn_.get());
+	if (!cancel) {
+		cancels.fetch_sub(1);
+		return;
+	}
 	try {
 		std::thread([cancel] {
 			char buf[256];
 			PQcancel(cancel, buf, sizeof buf);
 			PQfreeCancel(cancel);
+			cancels.fetch_sub(1);
 		}).detach();
 	} catch (const std::system_error &) {
 		PQfreeCancel(cancel); // no thread: the dropped connection has to do
+		cancels.fetch_sub(1);
 	}
 }
 

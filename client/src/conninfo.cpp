@@ -1,9 +1,10 @@
 // conninfo.cpp: choosing, completing and masking connection strings.
 //
-// Masking works on the text itself, so it also covers strings libpq refuses to parse
-// (whose error messages may echo fragments of them).
+// Masking works on the text itself, by syntax, so it also covers strings libpq refuses
+// to parse (whose error messages may echo fragments of them).
 #include "cronlock/conninfo.hpp"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
@@ -40,8 +41,8 @@ std::vector<Span> password_spans(const std::string &s)
 		for (std::size_t at = s.find(key); at != std::string::npos; at = s.find(key, at + 1)) {
 			char before = at == 0 ? ' ' : s[at - 1];
 			bool uri = before == '?' || before == '&';
-			if (!uri && !is_space(before))
-				continue; // inside a longer word or a value
+			if (!uri && !is_space(before) && before != '"')
+				continue; // inside a longer word or a value ('"': quoted in a message)
 			std::size_t i = at + key.size();
 			while (i < s.size() && is_space(s[i]))
 				++i;
@@ -120,11 +121,6 @@ struct OptionsDeleter {
 	void operator()(PQconninfoOption *o) const { PQconninfoFree(o); }
 };
 
-int count_hosts(const std::string &list)
-{
-	return list.empty() ? 1 : 1 + static_cast<int>(std::count(list.begin(), list.end(), ','));
-}
-
 std::string seconds_ceil(Millis d, long at_least)
 {
 	long s = static_cast<long>((d.count() + 999) / 1000);
@@ -162,22 +158,14 @@ std::string mask_conninfo(const std::string &conninfo)
 	return out;
 }
 
-std::string scrub(std::string text, const std::vector<std::string> &secrets)
+std::string scrub(std::string text) { return mask_conninfo(text); }
+
+bool HostSpec::needs_lookup() const
 {
-	std::vector<std::string> forms;
-	for (const auto &s : secrets) {
-		add_secret(forms, s);
-		add_secret(forms, percent_encode(s));
-		add_secret(forms, percent_decode(s));
-	}
-	// Longest first, so a secret containing another is replaced whole.
-	std::sort(forms.begin(), forms.end(),
-			  [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
-	for (const auto &f : forms) {
-		for (std::size_t at = text.find(f); at != std::string::npos; at = text.find(f, at + 4))
-			text.replace(at, f.size(), "****");
-	}
-	return text;
+	if (!hostaddr.empty() || host.empty() || host.front() == '/' || host.front() == '@')
+		return false;
+	unsigned char buf[sizeof(in6_addr)];
+	return inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1;
 }
 
 PreparedConninfo prepare_conninfo(const std::string &conninfo, const ConnectTuning &tuning,
@@ -187,10 +175,9 @@ PreparedConninfo prepare_conninfo(const std::string &conninfo, const ConnectTuni
 	ConnectSettings cs;
 	cs.connect_timeout = tuning.connect_timeout;
 	cs.display = conninfo.empty() ? "(libpq PG* environment)" : mask_conninfo(conninfo);
+	std::vector<std::string> secrets; // to withhold a parse error that quotes one
 	for (const auto &sp : password_spans(conninfo))
-		add_secret(cs.secrets, conninfo.substr(sp.begin, sp.end - sp.begin));
-	if (const char *pw = getenv("PGPASSWORD"))
-		add_secret(cs.secrets, pw);
+		add_secret(secrets, conninfo.substr(sp.begin, sp.end - sp.begin));
 
 	char *err = nullptr;
 	std::unique_ptr<PQconninfoOption, OptionsDeleter> opts(PQconninfoParse(conninfo.c_str(), &err));
@@ -199,45 +186,131 @@ PreparedConninfo prepare_conninfo(const std::string &conninfo, const ConnectTuni
 		PQfreemem(err);
 		while (!msg.empty() && msg.back() == '\n')
 			msg.pop_back();
-		out.error = scrub(msg, cs.secrets);
+		bool quotes_secret = false;
+		for (const auto &sec : secrets)
+			for (const auto &form : {sec, percent_encode(sec), percent_decode(sec)})
+				quotes_secret = quotes_secret || msg.find(form) != std::string::npos;
+		out.error = quotes_secret ? "libpq cannot parse it (its message is withheld: it quotes "
+									"the password)"
+								  : scrub(msg);
 		return out;
 	}
 
-	auto has = [&](const char *key) {
-		return std::any_of(cs.params.begin(), cs.params.end(),
-						   [&](const auto &p) { return p.first == key; });
-	};
-	std::string hosts;
+	// Every value as libpq will see it: the conninfo's, else the PG* variable's.
+	std::vector<std::pair<std::string, std::string>> given;
+	std::string host_list, hostaddr_list, port_list, service;
+	std::optional<std::string> tsa;
+	for (PQconninfoOption *o = opts.get(); o->keyword; ++o)
+		if (std::string_view(o->keyword) == "service")
+			service = o->val ? o->val : getenv("PGSERVICE") ? getenv("PGSERVICE") : "";
 	for (PQconninfoOption *o = opts.get(); o->keyword; ++o) {
-		if (!o->val)
-			continue;
-		cs.params.emplace_back(o->keyword, o->val);
 		std::string_view k(o->keyword);
-		if (k == "password" || k == "sslpassword")
-			add_secret(cs.secrets, o->val);
-		if (k == "host" || (k == "hostaddr" && hosts.empty()))
-			hosts = o->val;
+		const char *v = o->val;
+		// A service file's values win over the PG* variables (libpq reads it first).
+		bool addressing = k == "host" || k == "hostaddr" || k == "port";
+		if (!v && o->envvar && (addressing ? service.empty() : k == "target_session_attrs"))
+			v = getenv(o->envvar);
+		if (!v)
+			continue;
+		if (k == "host")
+			host_list = v;
+		else if (k == "hostaddr")
+			hostaddr_list = v;
+		else if (k == "port")
+			port_list = v;
+		else if (k == "target_session_attrs")
+			tsa = v;
+		else
+			cs.params.emplace_back(k, v);
 	}
-	if (hosts.empty())
-		if (const char *h = getenv("PGHOST"))
-			hosts = h;
-	cs.hosts = count_hosts(hosts);
+	auto value_of = [&](std::string_view key) -> std::string {
+		for (PQconninfoOption *o = opts.get(); o->keyword; ++o)
+			if (key == o->keyword) {
+				const char *v = o->val ? o->val : o->envvar ? getenv(o->envvar) : nullptr;
+				return v ? v : "";
+			}
+		return "";
+	};
 
-	auto add = [&](const char *key, const char *env, std::string value) {
-		if (!has(key) && !(env && getenv(env)))
+	// Values libpq refuses only once it connects, or that we interpret ourselves.
+	struct Allowed {
+		const char *key;
+		std::vector<std::string_view> values;
+	};
+	static const Allowed allowed[] = {
+		{"sslmode", {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+		{"gssencmode", {"disable", "prefer", "require"}},
+		{"channel_binding", {"disable", "prefer", "require"}},
+		{"target_session_attrs",
+		 {"any", "read-write", "read-only", "primary", "standby", "prefer-standby"}},
+	};
+	for (const auto &a : allowed) {
+		std::string v = std::string_view(a.key) == "target_session_attrs" ? tsa.value_or("") : value_of(a.key);
+		if (!v.empty() && std::find(a.values.begin(), a.values.end(), v) == a.values.end()) {
+			out.error = std::string("invalid ") + a.key + " value: \"" + v + "\"";
+			return out;
+		}
+	}
+	std::string sslmode = value_of("sslmode");
+	cs.encryption_required = sslmode == "require" || sslmode == "verify-ca" ||
+							 sslmode == "verify-full" || value_of("gssencmode") == "require";
+
+	auto split = [](const std::string &list) {
+		std::vector<std::string> items;
+		std::size_t pos = 0;
+		for (;;) {
+			std::size_t comma = list.find(',', pos);
+			items.push_back(list.substr(pos, comma == std::string::npos ? comma : comma - pos));
+			if (comma == std::string::npos)
+				return items;
+			pos = comma + 1;
+		}
+	};
+	auto hosts = split(host_list), addrs = split(hostaddr_list), ports = split(port_list);
+	std::size_t n = std::max(hosts.size(), addrs.size());
+	if ((hosts.size() != 1 && hosts.size() != n) || (addrs.size() != 1 && addrs.size() != n) ||
+		(ports.size() != 1 && ports.size() != n)) {
+		out.error = "the host, hostaddr and port lists have different lengths";
+		return out;
+	}
+	for (const auto &p : ports) {
+		bool digits = !p.empty() && p.size() <= 5 &&
+					  std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; });
+		if (!p.empty() && (!digits || std::stoi(p) < 1 || std::stoi(p) > 65535)) {
+			out.error = "invalid port number: \"" + p + "\"";
+			return out;
+		}
+	}
+	// A service file may name the hosts; its values lose to the conninfo's but win
+	// over the PG* variables, so without a host of our own libpq must walk the list.
+	bool from_service = !service.empty() && host_list.empty() && hostaddr_list.empty();
+	if (from_service) {
+		if (!port_list.empty())
+			cs.params.emplace_back("port", port_list);
+		if (tsa)
+			cs.params.emplace_back("target_session_attrs", *tsa);
+	} else {
+		for (std::size_t i = 0; i < n; ++i)
+			cs.hosts.push_back({hosts.size() == 1 ? hosts[0] : hosts[i],
+								addrs.size() == 1 ? addrs[0] : addrs[i],
+								ports.size() == 1 ? ports[0] : ports[i]});
+		cs.target_session_attrs = tsa.value_or(n > 1 ? "read-write" : "any");
+	}
+
+	auto add = [&](const char *key, std::string value) {
+		bool has = std::any_of(cs.params.begin(), cs.params.end(),
+							   [&](const auto &p) { return p.first == key; });
+		if (!has && value_of(key).empty())
 			cs.params.emplace_back(key, std::move(value));
 	};
-	if (cs.hosts > 1)
-		add("target_session_attrs", "PGTARGETSESSIONATTRS", "read-write");
-	// libpq ignores connect_timeout when driven by PQconnectPoll (we use our own deadline),
-	// but PQcancel and anything else blocking in libpq honour it. Minimum 2s, as libpq.
-	add("connect_timeout", "PGCONNECT_TIMEOUT", seconds_ceil(tuning.connect_timeout, 2));
-	add("keepalives", nullptr, "1");
-	add("keepalives_idle", nullptr, seconds_ceil(tuning.keepalives_idle, 1));
-	add("keepalives_interval", nullptr, "5");
-	add("keepalives_count", nullptr, "3");
-	add("tcp_user_timeout", nullptr, std::to_string(tuning.tcp_user_timeout.count()));
-	add("fallback_application_name", nullptr, tuning.application_name);
+	add("keepalives", "1");
+	add("keepalives_idle", seconds_ceil(tuning.keepalives_idle, 1));
+	add("keepalives_interval", "5");
+	add("keepalives_count", "3");
+	// Unacknowledged data may not outlive one connection attempt's budget.
+	add("tcp_user_timeout",
+		std::to_string(std::min(tuning.tcp_user_timeout, tuning.connect_timeout).count()));
+	add("fallback_application_name", tuning.application_name);
 	out.settings = std::move(cs);
 	return out;
 }

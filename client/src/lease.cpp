@@ -49,11 +49,7 @@ Deadline Session::query_deadline(std::optional<Deadline> limit) const
 
 Result<Ok> Session::ensure(std::optional<Deadline> limit)
 {
-	if (conn_.connected())
-		return Ok{};
-	const auto &s = conn_.settings();
-	Deadline d = SteadyClock::now() + s.connect_timeout * std::max(1, s.hosts);
-	return conn_.connect(limit ? std::min(d, *limit) : d);
+	return conn_.connect(limit);
 }
 
 Result<Ok> Session::connect() { return ensure(); }

@@ -16,7 +16,7 @@ failed=0
 
 say() { echo "$1 - sanitize: $2"; }
 
-if cmake -S "$REPO/client" -B "$B" -DCRONLOCK_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >"$B.configure.log" 2>&1 &&
+if cmake -S "$REPO/client" -B "$B" -DCRONLOCK_SANITIZE=ON -DCRONLOCK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >"$B.configure.log" 2>&1 &&
 	cmake --build "$B" -j2 >"$B.build.log" 2>&1; then
 	say ok "client and tests build with -DCRONLOCK_SANITIZE=ON"
 	passed=$((passed + 1))

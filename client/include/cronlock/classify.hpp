@@ -1,9 +1,11 @@
 // cronlock/classify.hpp: what a failed database call means for the caller.
 //
-// One table turns (stage, connection state, SQLSTATE, errno) into an error class
-// (the name logged as error_class) and a kind that decides what happens next.
+// One table turns (stage, connection phase, SQLSTATE, resolver answer) into an error
+// class (the name logged as error_class) and a kind that decides what happens next.
 // Message text is never looked at.
 #pragma once
+
+#include "cronlock/export.hpp"
 
 #include <string>
 #include <string_view>
@@ -37,6 +39,10 @@ enum class ErrorClass {
 	permission_denied,
 	invalid_input,
 	bad_conninfo,
+	host_not_found,   // the resolver says the name does not exist
+	dns_unavailable,  // the resolver could not answer (try again later)
+	tls_failed,       // encryption required but refused, or the certificate not trusted
+	misconfigured,    // the server refuses a setup it cannot work with (55000)
 	in_doubt,
 	server_error,
 	internal_error,
@@ -48,14 +54,29 @@ enum class Stage {
 	query,   // after the statement was (possibly) sent
 };
 
+// How far a connection attempt got before it failed (from PQstatus before the last
+// PQconnectPoll call), so a failure without SQLSTATE still says what went wrong.
+enum class ConnectPhase {
+	none,       // not attempted (or unknown)
+	tcp,        // opening the TCP connection or socket
+	encryption, // SSL or GSSAPI negotiation, certificate checks
+	startup,    // startup packet and authentication
+	session,    // authenticated; checking target_session_attrs
+};
+
 struct Failure {
 	Stage stage = Stage::query;
 	bool deadline_expired = false; // our steady_clock deadline fired
 	bool connection_lost = false;  // the connection is unusable afterwards
 	bool outcome_unknown = false;  // a writing call was sent and no answer is known
 	std::string_view sqlstate{};   // empty when libpq produced the error itself
-	int sys_errno = 0;             // 0 when unknown
 	bool password_missing = false; // libpq: the server asked for a password we lack
+	bool bad_option = false;       // a connection option libpq would refuse
+	int resolver_error = 0;        // getaddrinfo's answer (EAI_*), 0 when not resolving
+	ConnectPhase phase = ConnectPhase::none;
+	bool peer_closed = false;          // the server hung up or reset before we gave up
+	bool encryption_required = false;  // sslmode require/verify-*, or gssencmode=require
+	bool session_checked = false;      // target_session_attrs other than "any" was asked
 };
 
 struct Classification {
@@ -72,10 +93,10 @@ enum class TryVerdict {
 	busy,     // held, or a reason this client does not know
 	too_soon, // too_soon
 };
-TryVerdict classify_reason(std::string_view reason);
+CRONLOCK_API TryVerdict classify_reason(std::string_view reason);
 
-std::string_view to_string(ErrorClass c);
-std::string_view to_string(ErrorKind k);
+CRONLOCK_API std::string_view to_string(ErrorClass c);
+CRONLOCK_API std::string_view to_string(ErrorKind k);
 
 // A failed call as a value: what the classifier said plus what to show a person.
 struct Error {

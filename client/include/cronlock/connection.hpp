@@ -5,6 +5,8 @@
 // waits on a frozen server or a black-holed network. Not thread-safe: one owner at a time.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -22,17 +24,17 @@ namespace cronlock {
 
 using Deadline = SteadyClock::time_point;
 
-struct ConnDeleter {
+struct CRONLOCK_API ConnDeleter {
 	void operator()(PGconn *c) const;
 };
-struct ResultDeleter {
+struct CRONLOCK_API ResultDeleter {
 	void operator()(PGresult *r) const;
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 // The rows of a successful statement (text format).
-class Rows {
+class CRONLOCK_API Rows {
   public:
 	explicit Rows(ResultPtr r) : r_(std::move(r)) {}
 	int rows() const;
@@ -50,7 +52,7 @@ class Rows {
 
 using Param = std::optional<std::string>; // nullopt is SQL NULL
 
-class Connection {
+class CRONLOCK_API Connection {
   public:
 	explicit Connection(std::shared_ptr<const ConnectSettings> settings);
 	~Connection();
@@ -59,8 +61,10 @@ class Connection {
 
 	bool connected() const { return conn_ != nullptr; }
 
-	// Connects unless connected; deadline covers every host and the whole startup.
-	Result<Ok> connect(Deadline deadline);
+	// Connects unless connected. Walks the host list in order (twice for
+	// prefer-standby), resolving names itself; each address gets connect_timeout, name
+	// lookup included. `limit`, when given, caps the whole walk.
+	Result<Ok> connect(std::optional<Deadline> limit = {});
 
 	// Runs one parameterised statement. `writes` marks a call whose effect must not be
 	// lost: if the connection fails before the answer arrived, the error is in_doubt.
@@ -78,6 +82,9 @@ class Connection {
 
   private:
 	Error fail(const Failure &f, std::string message) const;
+	// One libpq connection attempt to one address of one host (null: libpq's own list).
+	Result<Ok> attempt(const HostSpec *host, const std::string &hostaddr,
+					   const std::string &session_attrs, Deadline deadline);
 	void cancel_in_background();
 
 	std::shared_ptr<const ConnectSettings> settings_;
@@ -85,12 +92,21 @@ class Connection {
 	int interrupt_fd_ = -1;
 };
 
-// Pulls the SQLSTATE out of a libpq message produced with PQERRORS_VERBOSE
-// ("FATAL:  28P01: password authentication failed ..."): libpq keeps no result for a
-// failed startup, so this field is the only structured code it hands out. Takes the last.
+// The SQLSTATE of a refused startup, from libpq's PQERRORS_VERBOSE rendering of the
+// server's ErrorResponse ("... failed: FATAL:  28P01: password authentication ...").
+// Not a parse of prose: libpq 15 to 18 keep the startup ErrorResponse in a private
+// result that no function returns (PQgetResult answers NULL on a connection that never
+// became ready), so this documented "SEVERITY:  SQLSTATE: " prefix is the only place the
+// code is handed out. Per line (one line per attempt), only the first such prefix counts:
+// it precedes the primary message, which may quote user-chosen names. The last line
+// with a code wins (the final attempt). "" when the server sent no error.
 std::string startup_sqlstate(std::string_view verbose_message);
 
-// One line, no trailing newline, passwords scrubbed.
-std::string tidy_message(std::string_view message, const std::vector<std::string> &secrets);
+// Connection-level cancel requests (PQcancel) still running; at most a few are kept
+// when a frozen server never answers them.
+int cancels_in_flight();
+
+// One line, no trailing newline, passwords in conninfo positions masked.
+std::string tidy_message(std::string_view message);
 
 } // namespace cronlock

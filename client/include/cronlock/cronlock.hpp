@@ -13,6 +13,8 @@
 // and each run() heartbeats on a connection of its own, opened only when needed.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -34,7 +36,7 @@
 
 namespace cronlock {
 
-struct Config {
+struct CRONLOCK_API Config {
 	std::string conninfo;       // "" means libpq's PG* variables
 	std::string instance;       // "" means the host name
 	Millis ttl{60000};          // at least 3s
@@ -54,10 +56,10 @@ struct Config {
 
 // Checks what the server would refuse anyway (empty, > 200 bytes, control characters,
 // leading or trailing spaces); returns a message, or "" when fine.
-std::string check_name(std::string_view what, std::string_view value);
+CRONLOCK_API std::string check_name(std::string_view what, std::string_view value);
 
 // A held lease. The deadline moves forward with every successful heartbeat.
-class Lease {
+class CRONLOCK_API Lease {
   public:
 	Lease(std::string job, std::string instance, std::int64_t run_id, std::int64_t token,
 		  SteadyClock::time_point deadline);
@@ -114,7 +116,7 @@ struct Cancelled {}; // the Env's sleep was interrupted before the job started
 using Outcome =
 	std::variant<Ran, Busy, TooSoon, SkippedUnavailable, LeaseLost, PermanentError, Cancelled>;
 
-class Client {
+class CRONLOCK_API Client {
   public:
 	explicit Client(Config cfg);
 	~Client();

@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include "cronlock/export.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -38,12 +40,12 @@ inline constexpr Millis max_duration{100LL * 24 * 3600 * 1000};
 
 // Parses a non-negative duration. Units ms, s, m, h, d, each at most once and from the
 // largest down; a bare number is seconds. No signs, decimals or exponents.
-std::optional<Millis> parse_duration(std::string_view text);
+CRONLOCK_API std::optional<Millis> parse_duration(std::string_view text);
 
 // Interval text for the server, e.g. "60000 milliseconds".
-std::string interval_text(Millis d);
+CRONLOCK_API std::string interval_text(Millis d);
 
 // Short human form, e.g. "1m30s", "250ms", "0s".
-std::string format_duration(Millis d);
+CRONLOCK_API std::string format_duration(Millis d);
 
 } // namespace cronlock

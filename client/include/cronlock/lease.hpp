@@ -5,6 +5,8 @@
 // the extension was installed into. Not thread-safe: one owner at a time.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,9 +17,9 @@
 namespace cronlock {
 
 enum class RunStatus { succeeded, failed, cancelled };
-std::string_view to_string(RunStatus s);
+CRONLOCK_API std::string_view to_string(RunStatus s);
 
-class Session : public AcquireOps {
+class CRONLOCK_API Session : public AcquireOps {
   public:
 	Session(std::shared_ptr<const ConnectSettings> settings, Millis query_timeout);
 

@@ -4,6 +4,8 @@
 // written with a single write(2) so lines of concurrent runners never interleave.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
@@ -35,7 +37,7 @@ struct LogContext {
 	std::string job, instance;
 };
 
-class Logger {
+class CRONLOCK_API Logger {
   public:
 	Logger(LogFormat format, bool quiet, int fd = 2);
 
@@ -61,11 +63,11 @@ class Logger {
 };
 
 // "2026-11-26T14:40:33.123Z" for the current wall clock.
-std::string utc_timestamp();
+CRONLOCK_API std::string utc_timestamp();
 
 // A logfmt value: bare when safe, else double-quoted with \" \\ \n escapes.
-std::string logfmt_value(std::string_view v);
+CRONLOCK_API std::string logfmt_value(std::string_view v);
 // A JSON string literal with its quotes.
-std::string json_string(std::string_view v);
+CRONLOCK_API std::string json_string(std::string_view v);
 
 } // namespace cronlock

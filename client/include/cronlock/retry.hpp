@@ -3,6 +3,8 @@
 // the schedule is testable to the millisecond.
 #pragma once
 
+#include "cronlock/export.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,7 +17,7 @@
 
 namespace cronlock {
 
-class Env {
+class CRONLOCK_API Env {
   public:
 	virtual ~Env() = default;
 	virtual SteadyClock::time_point now() = 0;
@@ -28,10 +30,10 @@ class Env {
 };
 
 // Real clock, a seeded PRNG, and an uninterruptible sleep.
-Env &system_env();
+CRONLOCK_API Env &system_env();
 
 // Delay before retry k (k = 0 for the first retry): backoff * 2^k + uniform[0, jitter).
-Millis retry_delay(int k, Millis backoff, Millis jitter, Env &env);
+CRONLOCK_API Millis retry_delay(int k, Millis backoff, Millis jitter, Env &env);
 
 // One answer of cron_lock_try.
 struct TryAnswer {
@@ -54,7 +56,7 @@ struct TryRequest {
 };
 
 // The database operations the algorithm needs; Session implements them over libpq.
-class AcquireOps {
+class CRONLOCK_API AcquireOps {
   public:
 	virtual ~AcquireOps() = default;
 	virtual Result<Ok> preflight() = 0; // connect if needed, then SELECT 1

@@ -47,27 +47,45 @@ int show(const Options &o, std::string_view sql, const std::vector<Param> &param
 	return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
+// A timestamptz column: for --json as ISO 8601 UTC text, formatted by the server so
+// that neither DateStyle nor TimeZone (PGDATESTYLE, PGTZ, ALTER ROLE ... SET) changes
+// it, and in the statement itself so a transaction pooler cannot lose a SET.
+std::string ts(const Options &o, const std::string &col)
+{
+	if (!o.json)
+		return col;
+	return "pg_catalog.to_char(" + col + " AT TIME ZONE 'UTC', "
+		   "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS " + col;
+}
+
 } // namespace
 
 int cmd_status(const Options &o)
 {
-	return show(o, "SELECT * FROM cron_lock.status ORDER BY job", {});
+	return show(o,
+				"SELECT job, state, holder, token, run_id, backend_pid, backend_alive, " +
+					ts(o, "acquired_at") + ", " + ts(o, "heartbeat_at") + ", " +
+					ts(o, "expires_at") + " FROM cron_lock.status ORDER BY job",
+				{});
 }
 
 int cmd_runs(const Options &o)
 {
 	return show(o,
-				"SELECT run_id, job, instance, token, status, started_at, finished_at, "
-				"(extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) "
-				"* 1000)::bigint AS duration_ms, backend_pid, message "
-				"FROM cron_lock.job_runs WHERE $1::text IS NULL OR job = $1::text "
-				"ORDER BY run_id DESC LIMIT $2::bigint",
+				"SELECT run_id, job, instance, token, status, " + ts(o, "started_at") + ", " +
+					ts(o, "finished_at") +
+					", (extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) "
+					"* 1000)::bigint AS duration_ms, backend_pid, message "
+					"FROM cron_lock.job_runs WHERE $1::text IS NULL OR job = $1::text "
+					"ORDER BY run_id DESC LIMIT $2::bigint",
 				{o.has_job ? Param(o.job) : std::nullopt, std::to_string(o.limit)});
 }
 
 int cmd_duplicates(const Options &o)
 {
-	return show(o, "SELECT * FROM cron_lock_duplicates($1::interval) ORDER BY job",
+	return show(o,
+				"SELECT job, instances, instance_ids, busy_answers, " + ts(o, "first_seen") + ", " +
+					ts(o, "last_seen") + " FROM cron_lock_duplicates($1::interval) ORDER BY job",
 				{interval_text(o.since)});
 }
 

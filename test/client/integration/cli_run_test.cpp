@@ -347,48 +347,6 @@ TEST(CliRun, SignalPendingWhenTheLeaseIsWon)
 	unlink(marker.c_str());
 }
 
-// The command links libpq statically and opens Kerberos and OpenLDAP only when a
-// connection needs them (client/src/lazy_auth_libs.cpp). The job looks at what its
-// parent, cronlock, has mapped at that moment.
-TEST(CliRun, KerberosAndLdapAreLoadedOnlyWhenUsed)
-{
-	REQUIRE_DB();
-#ifndef CRONLOCK_COMMAND_STATIC_LIBPQ
-	GTEST_SKIP() << "this build links the shared libpq, which loads both at start";
-#endif
-	const std::string job = it::unique_job("lazy-libs");
-	const std::vector<std::string> loaded = {
-		"sh", "-c", "for l in libgssapi_krb5 libldap; do grep -q $l /proc/$PPID/maps && echo $l; done; true"};
-	auto with_db = [&](const std::string &db) {
-		std::vector<std::string> args = {"run", "--job", job};
-		if (!db.empty())
-			args.insert(args.end(), {"--db", db});
-		args.push_back("--");
-		args.insert(args.end(), loaded.begin(), loaded.end());
-		return args;
-	};
-
-	// Unix socket (PGHOST): GSSAPI is never tried, so neither library is loaded.
-	auto r = run_cli(with_db(""));
-	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out, "");
-
-	// TCP: libpq asks Kerberos for credentials (gssencmode=prefer) and goes on without.
-	r = run_cli(with_db(it::tcp_conninfo("postgres", "")));
-	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out, "libgssapi_krb5\n");
-
-	// A service whose LDAP server is down: libpq uses the lines after the ldap:// line.
-	const std::string services = "/tmp/cronlock-it-services-" + std::to_string(getpid());
-	std::ofstream(services) << "[lazy]\nldap://127.0.0.1:1/dc=example?conninfo?one?(cn=lazy)\n"
-							<< "host=" << std::getenv("PGHOST") << "\nport=" << std::getenv("PGPORT") << "\n";
-	r = run_cli(with_db("service=lazy"), {{"PGSERVICEFILE", services}});
-	unlink(services.c_str());
-	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(r.out, "libldap\n");
-	EXPECT_EQ(last_status(job), "succeeded");
-}
-
 TEST(CliRun, BusyAndTooSoon)
 {
 	REQUIRE_DB();

@@ -1,7 +1,7 @@
 // The classifier table, row by row, and the SQLSTATE extraction from startup errors.
 #include <gtest/gtest.h>
 
-#include <cerrno>
+#include <netdb.h>
 
 #include "cronlock/classify.hpp"
 #include "cronlock/connection.hpp"
@@ -55,12 +55,46 @@ const Row rows[] = {
 	{"query deadline", Failure{.stage = Stage::query, .deadline_expired = true}, "query_timeout",
 	 ErrorKind::transient},
 	{"refused, no sqlstate", startup(""), "connection_refused", ErrorKind::transient},
-	{"refused by errno", Failure{.stage = Stage::connect, .sys_errno = ECONNREFUSED},
+	{"refused while opening TCP", Failure{.stage = Stage::connect, .phase = ConnectPhase::tcp},
 	 "connection_refused", ErrorKind::transient},
-	{"kernel connect timeout", Failure{.stage = Stage::connect, .sys_errno = ETIMEDOUT},
+	{"bogus sslmode", Failure{.stage = Stage::connect, .bad_option = true}, "bad_conninfo",
+	 ErrorKind::permanent},
+	{"no such host", Failure{.stage = Stage::connect, .resolver_error = EAI_NONAME},
+	 "host_not_found", ErrorKind::permanent},
+	{"host without address", Failure{.stage = Stage::connect, .resolver_error = EAI_NODATA},
+	 "host_not_found", ErrorKind::permanent},
+	{"resolver down", Failure{.stage = Stage::connect, .resolver_error = EAI_AGAIN},
+	 "dns_unavailable", ErrorKind::transient},
+	{"resolver SERVFAIL", Failure{.stage = Stage::connect, .resolver_error = EAI_FAIL},
+	 "dns_unavailable", ErrorKind::transient},
+	{"resolver silent past the deadline",
+	 Failure{.stage = Stage::connect, .deadline_expired = true, .resolver_error = 0},
 	 "connect_timeout", ErrorKind::transient},
-	{"reset by errno", Failure{.stage = Stage::query, .sys_errno = ECONNRESET}, "connection_reset",
-	 ErrorKind::transient},
+	{"sslmode=require, server without TLS",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::encryption, .encryption_required = true},
+	 "tls_failed", ErrorKind::permanent},
+	{"certificate not verified, several hosts",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::encryption,
+			 .encryption_required = true, .session_checked = true},
+	 "tls_failed", ErrorKind::permanent},
+	{"reset during the TLS handshake",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::encryption, .peer_closed = true,
+			 .encryption_required = true},
+	 "connection_reset", ErrorKind::transient},
+	{"sslmode=prefer, TLS failed", Failure{.stage = Stage::connect, .phase = ConnectPhase::encryption},
+	 "connection_reset", ErrorKind::transient},
+	{"standby refused by target_session_attrs",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::session, .session_checked = true},
+	 "read_only", ErrorKind::transient},
+	{"hung up after authentication",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::session, .peer_closed = true,
+			 .session_checked = true},
+	 "connection_reset", ErrorKind::transient},
+	{"hung up during startup",
+	 Failure{.stage = Stage::connect, .phase = ConnectPhase::startup, .peer_closed = true},
+	 "connection_reset", ErrorKind::transient},
+	{"refused setup (trigger on cron_lock's tables)", sql("55000"), "misconfigured",
+	 ErrorKind::permanent},
 	{"dropped mid-query", sql("", true), "connection_reset", ErrorKind::transient},
 	{"try pending when dropped",
 	 Failure{.stage = Stage::query, .connection_lost = true, .outcome_unknown = true},
@@ -113,10 +147,14 @@ TEST(StartupSqlstate, FromVerboseMessages)
 	EXPECT_EQ(startup_sqlstate("connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: "
 							   "FATAL:  53300: sorry, too many clients already\n"),
 			  "53300");
-	// Several hosts: the last one's answer decides.
+	// Several attempts: the last one's answer decides.
 	EXPECT_EQ(startup_sqlstate("... failed: FATAL:  57P03: the database system is starting up\n"
 							   "... failed: FATAL:  3D000: database \"x\" does not exist\n"),
 			  "3D000");
+	// A user name that looks like a code does not override the server's.
+	EXPECT_EQ(startup_sqlstate("... failed: FATAL:  28P01: password authentication failed for "
+							   "user \"a:  57P03: \"\n"),
+			  "28P01");
 	EXPECT_EQ(startup_sqlstate("connection to server at \"127.0.0.1\", port 1 failed: Connection "
 							   "refused\n\tIs the server running on that host?\n"),
 			  "");
@@ -124,12 +162,21 @@ TEST(StartupSqlstate, FromVerboseMessages)
 	EXPECT_EQ(startup_sqlstate("FATAL:  28p01: lower case is no SQLSTATE"), "");
 }
 
-TEST(TidyMessage, OneLineNoLocationNoSecret)
+TEST(TidyMessage, OneLineNoLocation)
 {
 	std::string m = "connection to server at \"h\" failed: FATAL:  28P01: password authentication "
-					"failed for user \"bob\" (tried s3cret)\nLOCATION:  auth_failed, auth.c:326\n"
+					"failed for user \"bob\"\nLOCATION:  auth_failed, auth.c:326\n"
 					"\tsecond line  \n";
-	EXPECT_EQ(tidy_message(m, {"s3cret"}),
-			  "connection to server at \"h\" failed: FATAL:  28P01: password authentication "
-			  "failed for user \"bob\" (tried ****); second line");
+	EXPECT_EQ(tidy_message(m), "connection to server at \"h\" failed: FATAL:  28P01: password "
+							   "authentication failed for user \"bob\"; second line");
+}
+
+// Only password positions are masked: a short password elsewhere in a message is
+// ordinary text (masking it would mangle the message and show where it occurs).
+TEST(TidyMessage, MasksPasswordPositionsOnly)
+{
+	EXPECT_EQ(tidy_message("password authentication failed for user \"alice\""),
+			  "password authentication failed for user \"alice\"");
+	EXPECT_EQ(tidy_message("bad string postgresql://alice:a@h/db and host=h password=a x"),
+			  "bad string postgresql://alice:****@h/db and host=h password=**** x");
 }

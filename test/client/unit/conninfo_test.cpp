@@ -68,15 +68,13 @@ TEST(Conninfo, MaskUri)
 	EXPECT_EQ(mask_conninfo("password='postgresql://u:pw@h'"), "password='****'");
 }
 
-TEST(Conninfo, Scrub)
+TEST(Conninfo, ScrubByPositionOnly)
 {
-	EXPECT_EQ(scrub("missing \"=\" after \"s3cret\" in connection info string", {"s3cret"}),
-			  "missing \"=\" after \"****\" in connection info string");
-	EXPECT_EQ(scrub("user p@ss and p%40ss", {"p@ss"}), "user **** and ****");
-	EXPECT_EQ(scrub("percent form p%40ss decoded p@ss", {"p%40ss"}),
-			  "percent form **** decoded ****");
-	EXPECT_EQ(scrub("nothing here", {}), "nothing here");
-	EXPECT_EQ(scrub("aaaa", {"aa"}), "********");
+	EXPECT_EQ(scrub("invalid URI postgresql://u:s3cret@h:x/db"), "invalid URI postgresql://u:****@h:x/db");
+	EXPECT_EQ(scrub("missing \"=\" after \"password=s3cret junk\""),
+			  "missing \"=\" after \"password=**** junk\"");
+	// A one-letter password is not masked wherever that letter occurs.
+	EXPECT_EQ(scrub("aaaa"), "aaaa");
 }
 
 TEST(Conninfo, PrepareSingleHost)
@@ -87,44 +85,83 @@ TEST(Conninfo, PrepareSingleHost)
 	auto p = prepare_conninfo("host=localhost port=5432 password=s3cret", t, env.getenv());
 	ASSERT_TRUE(p.settings) << p.error;
 	const auto &s = *p.settings;
-	EXPECT_EQ(s.hosts, 1);
-	EXPECT_EQ(param(s, "target_session_attrs"), "<unset>");
-	EXPECT_EQ(param(s, "connect_timeout"), "2"); // libpq's minimum
+	EXPECT_EQ(s.hosts, (std::vector<HostSpec>{{"localhost", "", "5432"}}));
+	EXPECT_TRUE(s.hosts[0].needs_lookup());
+	EXPECT_EQ(s.target_session_attrs, "any");
+	EXPECT_EQ(param(s, "host"), "<unset>"); // set per attempt
+	EXPECT_EQ(param(s, "connect_timeout"), "<unset>"); // ours, per address: libpq's is unused
 	EXPECT_EQ(param(s, "keepalives"), "1");
-	EXPECT_EQ(param(s, "tcp_user_timeout"), "10000");
+	EXPECT_EQ(param(s, "tcp_user_timeout"), "1500"); // no longer than one attempt's budget
 	EXPECT_EQ(param(s, "fallback_application_name"), "cronlock");
 	EXPECT_EQ(s.display, "host=localhost port=5432 password=****");
-	EXPECT_EQ(s.secrets, std::vector<std::string>{"s3cret"});
 	EXPECT_EQ(s.connect_timeout, Millis{1500});
 }
 
 TEST(Conninfo, PrepareMultiHost)
 {
 	FakeEnv env;
-	auto p = prepare_conninfo("postgresql://u:pw@h1:5432,h2:5433/db", {}, env.getenv());
+	auto p = prepare_conninfo("postgresql://u:pw@h1:5432,[::1]:5433/db", {}, env.getenv());
 	ASSERT_TRUE(p.settings) << p.error;
-	EXPECT_EQ(p.settings->hosts, 2);
-	EXPECT_EQ(param(*p.settings, "target_session_attrs"), "read-write");
-	EXPECT_EQ(param(*p.settings, "connect_timeout"), "5");
+	EXPECT_EQ(p.settings->hosts, (std::vector<HostSpec>{{"h1", "", "5432"}, {"::1", "", "5433"}}));
+	EXPECT_FALSE(p.settings->hosts[1].needs_lookup());
+	EXPECT_EQ(p.settings->target_session_attrs, "read-write");
 	EXPECT_EQ(param(*p.settings, "password"), "pw");
+	EXPECT_EQ(param(*p.settings, "tcp_user_timeout"), "5000");
 
 	// The user's choice wins.
 	p = prepare_conninfo("host=h1,h2 target_session_attrs=any", {}, env.getenv());
 	ASSERT_TRUE(p.settings);
-	EXPECT_EQ(param(*p.settings, "target_session_attrs"), "any");
+	EXPECT_EQ(p.settings->target_session_attrs, "any");
 
-	// Hosts from the environment count too; so does PGTARGETSESSIONATTRS.
-	env.vars["PGHOST"] = "a,b,c";
+	// Hosts from the environment count too; so does PGTARGETSESSIONATTRS. Sockets and
+	// given addresses are not looked up.
+	env.vars["PGHOST"] = "/run/postgresql,b,c";
+	env.vars["PGHOSTADDR"] = ",10.0.0.2,";
+	env.vars["PGPORT"] = "5433";
 	p = prepare_conninfo("", {}, env.getenv());
-	ASSERT_TRUE(p.settings);
-	EXPECT_EQ(p.settings->hosts, 3);
-	EXPECT_EQ(param(*p.settings, "target_session_attrs"), "read-write");
+	ASSERT_TRUE(p.settings) << p.error;
+	EXPECT_EQ(p.settings->hosts,
+			  (std::vector<HostSpec>{{"/run/postgresql", "", "5433"}, {"b", "10.0.0.2", "5433"},
+									 {"c", "", "5433"}}));
+	EXPECT_FALSE(p.settings->hosts[0].needs_lookup());
+	EXPECT_FALSE(p.settings->hosts[1].needs_lookup());
+	EXPECT_TRUE(p.settings->hosts[2].needs_lookup());
+	EXPECT_EQ(p.settings->target_session_attrs, "read-write");
 	env.vars["PGTARGETSESSIONATTRS"] = "prefer-standby";
 	p = prepare_conninfo("", {}, env.getenv());
-	EXPECT_EQ(param(*p.settings, "target_session_attrs"), "<unset>");
-	env.vars["PGCONNECT_TIMEOUT"] = "9";
-	p = prepare_conninfo("", {}, env.getenv());
-	EXPECT_EQ(param(*p.settings, "connect_timeout"), "<unset>");
+	EXPECT_EQ(p.settings->target_session_attrs, "prefer-standby");
+
+	// No host at all: libpq's default socket.
+	p = prepare_conninfo("dbname=x", {}, FakeEnv{}.getenv());
+	ASSERT_TRUE(p.settings);
+	EXPECT_EQ(p.settings->hosts, (std::vector<HostSpec>{{"", "", ""}}));
+	EXPECT_FALSE(p.settings->hosts[0].needs_lookup());
+
+	// A service file may name the hosts: libpq walks them.
+	p = prepare_conninfo("service=nightly", {}, FakeEnv{}.getenv());
+	ASSERT_TRUE(p.settings);
+	EXPECT_TRUE(p.settings->hosts.empty());
+	EXPECT_EQ(param(*p.settings, "service"), "nightly");
+}
+
+// Values libpq would refuse only when connecting are a configuration error up front.
+TEST(Conninfo, BadOptionValues)
+{
+	FakeEnv env;
+	for (const char *bad : {"sslmode=bogus", "gssencmode=maybe", "channel_binding=x",
+							"host=h1,h2 target_session_attrs=writable", "port=abc",
+							"port=70000", "host=a,b port=1,2,3"}) {
+		auto p = prepare_conninfo(bad, {}, env.getenv());
+		EXPECT_FALSE(p.settings) << bad;
+		EXPECT_FALSE(p.error.empty()) << bad;
+	}
+	env.vars["PGSSLMODE"] = "bogus";
+	EXPECT_FALSE(prepare_conninfo("host=h", {}, env.getenv()).settings);
+	env.vars["PGSSLMODE"] = "verify-full";
+	auto p = prepare_conninfo("host=h", {}, env.getenv());
+	ASSERT_TRUE(p.settings);
+	EXPECT_TRUE(p.settings->encryption_required);
+	EXPECT_FALSE(prepare_conninfo("host=h sslmode=prefer", {}, env.getenv()).settings->encryption_required);
 }
 
 TEST(Conninfo, ParseErrorsAreScrubbed)
@@ -146,7 +183,8 @@ TEST(Conninfo, ParseErrorsAreScrubbed)
 		EXPECT_EQ(p.error.find("s3cret"), std::string::npos) << p.error;
 	}
 
-	p = prepare_conninfo("host=h", {}, env.getenv());
-	ASSERT_TRUE(p.settings);
-	EXPECT_EQ(p.settings->secrets, std::vector<std::string>{"envsecret"});
+	// A parse error that would quote the password is withheld, not half-masked.
+	p = prepare_conninfo("postgresql://u:s3cr%zzet@h/db", {}, env.getenv());
+	EXPECT_FALSE(p.settings);
+	EXPECT_EQ(p.error.find("s3cr"), std::string::npos) << p.error;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# TLS and SCRAM through the cronlock command, which has libpq and OpenSSL linked in
-# (client/cmake/command_libpq.cmake): a verified TLS 1.3 connection with a password,
-# and a server certificate that does not verify, which must not run the job.
+# TLS and SCRAM through the cronlock command: a verified TLS 1.3 connection with a
+# password, and a server certificate that does not verify, which must not run the job
+# and is a configuration error (exit 78 after one try), not a skip.
 source "$(dirname "$0")/../lib.sh"
 
 # A self-signed certificate for 127.0.0.1, and another one that did not sign it.
@@ -40,10 +40,12 @@ PGPASSWORD=wrong cronlock run --job tls --retries 0 --db "$TLS sslrootcert=$T/se
 isnt "a wrong password over the same TLS connection is refused" 0 "$CL_RC"
 has_line "by the server's password check" "$CL_LOG" "password authentication failed"
 
-PGPASSWORD=tls-secret cronlock run --job tls-bad --retries 0 --db "$TLS sslrootcert=$T/other.crt" -- touch "$T/ran"
-is "a certificate that does not verify: skipped as unavailable (exit 0 by default)" 0 "$CL_RC"
+PGPASSWORD=tls-secret cronlock run --job tls-bad --retries 3 --db "$TLS sslrootcert=$T/other.crt" -- touch "$T/ran"
+is "a certificate that does not verify: a configuration error (78)" 78 "$CL_RC"
 ok "the job did not run" test ! -e "$T/ran"
-has_line "the skip is logged as DB_UNAVAILABLE" "$CL_LOG" "^\[CRON_SKIP\].*reason=DB_UNAVAILABLE"
+is "one try, no retry" 1 "$(grep -c '^\[CRON_LOCK\]' "$CL_LOG")"
+has_line "the skip is logged as PERMANENT_ERROR, tls_failed" "$CL_LOG" \
+	"^\[CRON_SKIP\].*reason=PERMANENT_ERROR.*error_class=tls_failed"
 has_line "the log says why" "$CL_LOG" "certificate verify failed"
 is "no run was recorded" 0 "$(q db "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'tls-bad'")"
 
