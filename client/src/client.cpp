@@ -6,7 +6,7 @@
 #include <climits>
 #include <cstdlib>
 
-#include "cronlock/cronlock.hpp"
+#include "client_impl.hpp"
 #include "cronlock/uuid.hpp"
 #include "guarded_ops.hpp"
 
@@ -43,100 +43,114 @@ std::string check_name(std::string_view what, std::string_view v)
 }
 
 Lease::Lease(std::string job, std::string instance, std::int64_t run_id, std::int64_t token,
-			 SteadyClock::time_point deadline)
+			 std::chrono::system_clock::time_point expires_at)
 	: job_(std::move(job)), instance_(std::move(instance)), run_id_(run_id), token_(token),
-	  deadline_(std::make_shared<std::atomic<SteadyClock::rep>>(deadline.time_since_epoch().count()))
+	  state_(std::make_shared<State>())
 {
+	// The monotonic deadline the same distance away as expires_at.
+	const auto left = expires_at - std::chrono::system_clock::now();
+	state_->deadline.store(
+		(SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(left))
+			.time_since_epoch()
+			.count());
+	state_->expires_at.store(expires_at.time_since_epoch().count());
 }
 
-SteadyClock::time_point Lease::deadline() const
+std::chrono::system_clock::time_point Lease::expires_at() const
 {
-	return SteadyClock::time_point(SteadyClock::duration(deadline_->load()));
+	return std::chrono::system_clock::time_point(
+		std::chrono::system_clock::duration(state_->expires_at.load()));
 }
 
-void Lease::set_deadline(SteadyClock::time_point d) const
+Result<std::optional<std::chrono::system_clock::time_point>>
+renew(Session &session, const Lease &lease, Millis ttl, Env &env, std::optional<Deadline> limit)
 {
-	deadline_->store(d.time_since_epoch().count());
+	const auto t_sent = env.now();
+	const auto wall_sent = std::chrono::system_clock::now();
+	auto r = session.heartbeat(lease.job(), lease.token(), ttl, limit);
+	if (!r)
+		return r.error();
+	if (!r->has_value())
+		return std::optional<std::chrono::system_clock::time_point>{};
+	LeaseAccess::renewed(lease, t_sent, wall_sent, ttl);
+	return std::optional(lease.expires_at());
 }
 
-Client::Client(Config cfg) : cfg_(std::move(cfg))
+Client::Client(Config cfg) : impl_(std::make_unique<Impl>())
 {
-	instance_ = cfg_.instance;
-	if (instance_.empty()) {
+	Impl &d = *impl_;
+	d.cfg = std::move(cfg);
+	d.instance = d.cfg.instance;
+	if (d.instance.empty()) {
 		char host[HOST_NAME_MAX + 1] = {};
 		if (gethostname(host, sizeof host - 1) == 0)
-			instance_ = host;
-		if (instance_.empty())
-			instance_ = "localhost";
+			d.instance = host;
+		if (d.instance.empty())
+			d.instance = "localhost";
 	}
 	ConnectTuning tuning;
-	tuning.connect_timeout = cfg_.connect_timeout;
-	auto prepared = prepare_conninfo(cfg_.conninfo, tuning, ::getenv);
+	tuning.connect_timeout = d.cfg.connect_timeout;
+	auto prepared = prepare_conninfo(d.cfg.conninfo, tuning, ::getenv);
 	if (!prepared.settings) {
-		config_error_ = Error{ErrorClass::bad_conninfo, ErrorKind::permanent, "",
-							  "invalid connection string: " + prepared.error};
+		d.config_error = Error{ErrorClass::bad_conninfo, ErrorKind::permanent, "",
+							   "invalid connection string: " + prepared.error};
 		return;
 	}
-	prepared.settings->notices = cfg_.logger;
-	settings_ = std::make_shared<const ConnectSettings>(std::move(*prepared.settings));
-	main_ = std::make_unique<Session>(settings_, cfg_.query_timeout);
-	beat_ = std::make_unique<Session>(settings_, cfg_.query_timeout);
+	prepared.settings->notices = d.cfg.logger;
+	d.settings = std::make_shared<const ConnectSettings>(std::move(*prepared.settings));
+	d.main = std::make_unique<Session>(d.settings, d.cfg.query_timeout);
+	d.beat = std::make_unique<Session>(d.settings, d.cfg.query_timeout);
 }
 
 Client::~Client() = default;
 
-const Config &Client::config() const { return cfg_; }
-const std::string &Client::instance() const { return instance_; }
-const std::optional<Error> &Client::config_error() const { return config_error_; }
-
-Env &Client::env() const { return cfg_.env ? *cfg_.env : system_env(); }
+const Config &Client::config() const { return impl_->cfg; }
+const std::string &Client::instance() const { return impl_->instance; }
+const std::optional<Error> &Client::config_error() const { return impl_->config_error; }
 
 AcquireResult Client::try_acquire(std::string_view job,
 								  const std::function<void(const TryEvent &)> &on_try)
 {
-	return acquire_attempt(std::string(job), uuid_v4(), on_try);
+	return impl_->acquire_attempt(std::string(job), uuid_v4(), impl_->env(), on_try);
 }
 
-AcquireResult Client::acquire_attempt(const std::string &job, const std::string &attempt,
-									  const std::function<void(const TryEvent &)> &on_try)
+AcquireResult Client::Impl::acquire_attempt(const std::string &job, const std::string &attempt,
+											Env &env,
+											const std::function<void(const TryEvent &)> &on_try)
 {
-	if (config_error_)
-		return Permanent{*config_error_, 0};
+	if (config_error)
+		return Permanent{*config_error, 0};
 	if (auto msg = check_name("job", job); !msg.empty())
 		return Permanent{Error{ErrorClass::invalid_input, ErrorKind::permanent, "22023", msg}, 0};
-	if (auto msg = check_name("instance", instance_); !msg.empty())
+	if (auto msg = check_name("instance", instance); !msg.empty())
 		return Permanent{Error{ErrorClass::invalid_input, ErrorKind::permanent, "22023", msg}, 0};
-	TryRequest req{job, instance_, cfg_.ttl, cfg_.min_gap, attempt};
-	GuardedOps ops(main_mu_, *main_, env().interrupt_fd());
-	return acquire(ops, req, cfg_.retry, env(), on_try);
+	TryRequest req{job, instance, cfg.ttl, cfg.min_gap, attempt};
+	GuardedOps ops(main_mu, *main, env.interrupt_fd());
+	return acquire(ops, req, cfg.retry, env, on_try);
 }
 
-Result<std::optional<std::string>> Client::heartbeat(const Lease &lease)
+Result<std::optional<std::chrono::system_clock::time_point>> Client::heartbeat(const Lease &lease)
 {
-	if (config_error_)
-		return *config_error_;
-	std::lock_guard lock(beat_mu_);
-	auto t_sent = env().now();
-	auto r = beat_->heartbeat(lease.job(), lease.token(), cfg_.ttl);
-	if (r && r->has_value())
-		lease.set_deadline(t_sent + cfg_.ttl);
-	return r;
+	if (impl_->config_error)
+		return *impl_->config_error;
+	std::lock_guard lock(impl_->beat_mu);
+	return renew(*impl_->beat, lease, impl_->cfg.ttl, impl_->env());
 }
 
 Result<bool> Client::release(const Lease &lease, RunStatus status, const std::string &message)
 {
-	if (config_error_)
-		return *config_error_;
-	std::lock_guard lock(main_mu_);
-	return main_->release(lease.job(), lease.token(), status, message);
+	if (impl_->config_error)
+		return *impl_->config_error;
+	std::lock_guard lock(impl_->main_mu);
+	return impl_->main->release(lease.job(), lease.token(), status, message);
 }
 
 Result<bool> Client::force_release(const std::string &job, std::optional<std::int64_t> token)
 {
-	if (config_error_)
-		return *config_error_;
-	std::lock_guard lock(main_mu_);
-	return main_->force_release(job, token);
+	if (impl_->config_error)
+		return *impl_->config_error;
+	std::lock_guard lock(impl_->main_mu);
+	return impl_->main->force_release(job, token);
 }
 
 } // namespace cronlock

@@ -14,9 +14,12 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <thread>
 
-#include "cronlock/cronlock.hpp"
+#include "client_impl.hpp"
 #include "cronlock/uuid.hpp"
 
 namespace cronlock {
@@ -32,6 +35,47 @@ Field opt_str(std::string_view key, const std::optional<std::string> &v)
 	return v ? Field(key, *v) : Field(key, std::monostate{});
 }
 
+// The Env of a run given a caller's stop_token: a stop interrupts its sleeps, and its
+// interrupt_fd (an eventfd) wakes a connect or preflight in progress.
+class StopEnv : public Env {
+  public:
+	StopEnv(Env &base, std::stop_token st)
+		: base_(base), st_(std::move(st)), efd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+		  wake_(st_, [this] { signal(); })
+	{
+	}
+	~StopEnv() override
+	{
+		if (efd_ >= 0)
+			close(efd_);
+	}
+	SteadyClock::time_point now() override { return base_.now(); }
+	std::uint64_t random_below(std::uint64_t n) override { return base_.random_below(n); }
+	bool sleep_for(Millis d) override
+	{
+		std::mutex mu;
+		std::condition_variable_any cv;
+		std::unique_lock lock(mu);
+		return !cv.wait_for(lock, st_, d, [] { return false; }) && !st_.stop_requested();
+	}
+	int interrupt_fd() override { return efd_; }
+	bool interrupted() override { return st_.stop_requested(); }
+
+  private:
+	void signal()
+	{
+		std::uint64_t one = 1;
+		if (efd_ >= 0) {
+			ssize_t ignored = write(efd_, &one, sizeof one);
+			(void)ignored;
+		}
+	}
+	Env &base_;
+	std::stop_token st_;
+	int efd_;
+	std::stop_callback<std::function<void()>> wake_;
+};
+
 // The heartbeat thread's body. Renews at t_sent + ttl/3; after a failure retries with a
 // doubling wait until deadline - grace, where the deadline thread takes over.
 void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, Env &env,
@@ -41,7 +85,7 @@ void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, E
 	Session session(std::move(settings), cfg.query_timeout);
 	const Millis interval = cfg.ttl / 3;
 	const Millis grace = cfg.effective_grace();
-	auto next = lease.deadline() - cfg.ttl + interval;
+	auto next = LeaseAccess::deadline(lease) - cfg.ttl + interval;
 	Millis retry_wait = cfg.retry.backoff;
 	std::mutex mu;
 	std::condition_variable_any cv;
@@ -53,14 +97,13 @@ void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, E
 		if (st.stop_requested())
 			return;
 		const auto t_sent = env.now();
-		const auto limit = lease.deadline() - grace;
+		const auto limit = LeaseAccess::deadline(lease) - grace;
 		if (t_sent >= limit)
 			return; // unreachable until deadline - grace: lost (deadline_watch says so)
-		auto r = session.heartbeat(lease.job(), lease.token(), cfg.ttl, limit);
+		auto r = renew(session, lease, cfg.ttl, env, limit);
 		if (st.stop_requested())
 			return; // the run is over; the answer no longer matters
 		if (r && r->has_value()) {
-			lease.set_deadline(t_sent + cfg.ttl);
 			next = t_sent + interval;
 			retry_wait = cfg.retry.backoff;
 			continue;
@@ -91,7 +134,7 @@ void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &e
 		std::condition_variable_any cv;
 		std::unique_lock lock(mu);
 		while (!cv.wait_for(lock, st, Millis{100}, [] { return false; }))
-			if (!st.stop_requested() && env.now() >= lease.deadline() - grace) {
+			if (!st.stop_requested() && env.now() >= LeaseAccess::deadline(lease) - grace) {
 				on_lost("no_renewal");
 				return;
 			}
@@ -104,7 +147,7 @@ void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &e
 			(void)ignored;
 		});
 		while (!st.stop_requested()) {
-			const auto limit = lease.deadline() - grace;
+			const auto limit = LeaseAccess::deadline(lease) - grace;
 			if (env.now() >= limit) {
 				on_lost("no_renewal");
 				break;
@@ -131,8 +174,16 @@ void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &e
 
 } // namespace
 
-Outcome Client::run(std::string_view job_name, const Job &fn)
+Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token stop)
 {
+	Impl &d = *impl_;
+	const Config &cfg_ = d.cfg;
+	const std::string &instance_ = d.instance;
+	// A caller's stop_token interrupts the stagger and the acquisition through this Env.
+	std::optional<StopEnv> stop_env;
+	if (stop.stop_possible())
+		stop_env.emplace(d.env(), stop);
+	Env &env = stop_env ? static_cast<Env &>(*stop_env) : d.env();
 	const std::string job(job_name);
 	Logger *log = cfg_.logger.get();
 	const LogContext ctx{job, instance_};
@@ -140,7 +191,7 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 		if (log)
 			log->log(ctx, level, tag, fields);
 	};
-	const auto t_start = env().now();
+	const auto t_start = env.now();
 	const std::string attempt = uuid_v4();
 	emit(Level::info, "CRON_BOOT",
 		 {{"started_at", utc_timestamp()}, {"version", version}, {"attempt", attempt}});
@@ -148,10 +199,15 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	if (cfg_.stagger.count() > 0) {
 		Millis offset{static_cast<std::int64_t>(stable_hash(job) %
 												static_cast<std::uint64_t>(cfg_.stagger.count()))};
-		if (!env().sleep_for(offset)) {
+		if (!env.sleep_for(offset)) {
 			emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"tries", 0}});
 			return Cancelled{};
 		}
+	}
+
+	if (stop.stop_requested()) { // stopped already: not even one try
+		emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"tries", 0}});
+		return Cancelled{};
 	}
 
 	auto on_try = [&](const TryEvent &ev) {
@@ -172,8 +228,8 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 																  : Field("holder", std::monostate{}),
 			  e ? Field("message", e->message) : Field("message", std::monostate{})});
 	};
-	AcquireResult acquired = acquire_attempt(job, attempt, on_try);
-	const std::int64_t waited = ms_since(env(), t_start);
+	AcquireResult acquired = d.acquire_attempt(job, attempt, env, on_try);
+	const std::int64_t waited = ms_since(env, t_start);
 
 	if (std::holds_alternative<Interrupted>(acquired)) {
 		emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"elapsed_ms", waited}});
@@ -204,16 +260,20 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	}
 
 	const auto &won = std::get<Acquired>(acquired);
-	Lease lease(job, instance_, *won.answer.run_id, *won.answer.token, won.t_sent + cfg_.ttl);
+	const auto wall_sent = std::chrono::system_clock::now() -
+						   std::chrono::duration_cast<std::chrono::system_clock::duration>(
+							   env.now() - won.t_sent);
+	Lease lease(job, instance_, *won.answer.run_id, *won.answer.token, wall_sent + cfg_.ttl);
+	LeaseAccess::renewed(lease, won.t_sent, wall_sent, cfg_.ttl);
 	emit(Level::info, "CRON_RUN",
 		 {{"run_id", lease.run_id()},
 		  {"token", lease.token()},
-		  {"backend_pid", with_session([](Session &s) { return s.backend_pid(); })},
+		  {"backend_pid", with_session(*this, [](Session &s) { return s.backend_pid(); })},
 		  {"reason", won.answer.reason},
 		  won.answer.took_over ? Field("took_over", *won.answer.took_over)
 							   : Field("took_over", std::monostate{})});
 
-	std::stop_source lost;
+	std::stop_source lost; // the job's stop_token: the lease is lost, or the caller stopped
 	std::mutex why_mu;
 	std::string why;
 	auto on_lost = [&](std::string reason) {
@@ -228,25 +288,32 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 			 {{"run_id", lease.run_id()}, {"token", lease.token()}, {"why", reason}});
 	};
 
-	const auto t_run = env().now();
+	const auto t_run = env.now();
 	JobResult result;
+	bool cancelled = false;
 	try {
+		std::stop_callback on_stop(stop, [&lost] { lost.request_stop(); });
 		std::jthread watch(deadline_watch, std::cref(lease), cfg_.effective_grace(),
-						   std::ref(env()), std::cref(on_lost));
-		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), std::ref(env()),
-						  settings_, std::cref(on_lost));
+						   std::ref(env), std::cref(on_lost));
+		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), std::ref(env),
+						  d.settings, std::cref(on_lost));
 		result = fn(lease, lost.get_token());
+		cancelled = stop.stop_requested();
 	} catch (...) {
 		// The job threw: end its run as failed (best effort), then let the caller see it.
 		release(lease, RunStatus::failed, "the job threw an exception");
 		throw;
 	}
-	const bool was_lost = lost.stop_requested();
 	std::string lost_why;
 	{
 		std::lock_guard lock(why_mu);
 		lost_why = why;
 	}
+	const bool was_lost = !lost_why.empty();
+	if (cancelled && !was_lost)
+		result.status = RunStatus::cancelled; // whatever the job returned
+	// Release retries wait on the base Env: a caller's stop must not cut them short.
+	Env &renv = d.env();
 
 	std::string message = result.message;
 	if (was_lost)
@@ -258,7 +325,7 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	const int attempts = was_lost ? 1 : 1 + std::max(0, cfg_.retry.retries);
 	for (int k = 0; k < attempts; ++k) {
 		if (k > 0 &&
-			!env().sleep_for(retry_delay(k - 1, cfg_.retry.backoff, cfg_.retry.jitter, env())))
+			!renv.sleep_for(retry_delay(k - 1, cfg_.retry.backoff, cfg_.retry.jitter, renv)))
 			break;
 		rel = release(lease, result.status, message);
 		if (*rel || rel->error().kind == ErrorKind::permanent)
@@ -267,7 +334,7 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	const bool released = rel && *rel && rel->value();
 	const char *release_state = !rel || !*rel ? "failed" : rel->value() ? "ok" : "taken_over";
 	const Error *rel_err = rel && !*rel ? &rel->error() : nullptr;
-	const Millis duration = std::chrono::duration_cast<Millis>(env().now() - t_run);
+	const Millis duration = std::chrono::duration_cast<Millis>(env.now() - t_run);
 	// A run that did not succeed is a warning: -q still reports it (cron mails output).
 	const bool good = released && !was_lost && result.status == RunStatus::succeeded;
 	emit(good ? Level::info : Level::warning, "CRON_DONE",

@@ -3,10 +3,10 @@
 //   cronlock::Config cfg = cronlock::Config::from_environment();
 //   cronlock::Client client(cfg);
 //   auto outcome = client.run("nightly-report", [](const cronlock::Lease &lease,
-//                                                  std::stop_token lost) {
-//       ... work, checking lost.stop_requested() ...
+//                                                  std::stop_token stop) {
+//       ... work, checking stop.stop_requested() ...
 //       return cronlock::JobResult{};
-//   });
+//   }, caller_stop_token); // optional
 //
 // Every outcome is a value; no exception escapes for a database problem. A Client may
 // be shared by threads: acquisitions and releases use one mutex-guarded connection,
@@ -15,12 +15,10 @@
 
 #include "cronlock/export.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -29,12 +27,14 @@
 
 #include "cronlock/classify.hpp"
 #include "cronlock/duration.hpp"
-#include "cronlock/lease.hpp"
 #include "cronlock/log.hpp"
 #include "cronlock/retry.hpp"
 #include "cronlock/version.hpp"
 
 namespace cronlock {
+
+enum class RunStatus { succeeded, failed, cancelled };
+CRONLOCK_API std::string_view to_string(RunStatus s);
 
 struct CRONLOCK_API Config {
 	std::string conninfo;       // "" means libpq's PG* variables
@@ -58,22 +58,24 @@ struct CRONLOCK_API Config {
 // leading or trailing spaces); returns a message, or "" when fine.
 CRONLOCK_API std::string check_name(std::string_view what, std::string_view value);
 
-// A held lease. The deadline moves forward with every successful heartbeat.
+// A held lease. expires_at() moves forward with every successful heartbeat; copies
+// share it.
 class CRONLOCK_API Lease {
   public:
 	Lease(std::string job, std::string instance, std::int64_t run_id, std::int64_t token,
-		  SteadyClock::time_point deadline);
+		  std::chrono::system_clock::time_point expires_at);
 	const std::string &job() const { return job_; }
 	const std::string &instance() const { return instance_; }
 	std::int64_t run_id() const { return run_id_; }
 	std::int64_t token() const { return token_; }
-	SteadyClock::time_point deadline() const;
-	void set_deadline(SteadyClock::time_point d) const;
+	std::chrono::system_clock::time_point expires_at() const;
 
   private:
+	friend struct LeaseAccess;
+	struct State;
 	std::string job_, instance_;
 	std::int64_t run_id_, token_;
-	std::shared_ptr<std::atomic<SteadyClock::rep>> deadline_;
+	std::shared_ptr<State> state_;
 };
 
 // What the job reports back; decides the release status.
@@ -111,7 +113,7 @@ struct LeaseLost {
 struct PermanentError {
 	Error error;
 };
-struct Cancelled {}; // the Env's sleep was interrupted before the job started
+struct Cancelled {}; // stopped (the caller's stop_token, the Env's interrupt) before the job started
 
 using Outcome =
 	std::variant<Ran, Busy, TooSoon, SkippedUnavailable, LeaseLost, PermanentError, Cancelled>;
@@ -131,36 +133,22 @@ class CRONLOCK_API Client {
 	// Preflight, then cron_lock_try with retries under one new attempt uuid.
 	AcquireResult try_acquire(std::string_view job,
 							  const std::function<void(const TryEvent &)> &on_try = {});
-	// One heartbeat on the client's heartbeat connection: the new expiry, or nullopt
-	// when the lease is gone.
-	Result<std::optional<std::string>> heartbeat(const Lease &lease);
+	// One heartbeat: the lease's new expires_at, or nullopt when the lease is gone.
+	Result<std::optional<std::chrono::system_clock::time_point>> heartbeat(const Lease &lease);
 	Result<bool> release(const Lease &lease, RunStatus status, const std::string &message = {});
 	Result<bool> force_release(const std::string &job, std::optional<std::int64_t> token = {});
 
 	// The whole protocol: stagger, preflight, acquire with retries, run `job` with a
-	// heartbeat, release; logs every step through config().logger.
-	Outcome run(std::string_view job, const Job &fn);
+	// heartbeat, release; logs every step through config().logger. A stop requested on
+	// `stop` cancels the acquisition (Cancelled) or, once the job runs, requests the
+	// job's stop_token; the run is then released as cancelled.
+	Outcome run(std::string_view job, const Job &fn, std::stop_token stop = {});
 
-	// Runs `fn` with the guarded main session (admin queries, doctor).
-	template <class F> auto with_session(F &&fn) {
-		std::lock_guard lock(main_mu_);
-		return fn(*main_);
-	}
-	std::shared_ptr<const ConnectSettings> connect_settings() const { return settings_; }
+	struct Impl;
 
   private:
-	Env &env() const;
-	AcquireResult acquire_attempt(const std::string &job, const std::string &attempt,
-								  const std::function<void(const TryEvent &)> &on_try);
-
-	Config cfg_;
-	std::string instance_;
-	std::optional<Error> config_error_;
-	std::shared_ptr<const ConnectSettings> settings_;
-	std::mutex main_mu_;
-	std::unique_ptr<Session> main_;
-	std::mutex beat_mu_;
-	std::unique_ptr<Session> beat_;
+	friend struct ClientAccess;
+	std::unique_ptr<Impl> impl_;
 };
 
 } // namespace cronlock

@@ -12,12 +12,10 @@
 #include <string>
 
 #include "cronlock/connection.hpp"
+#include "cronlock/cronlock.hpp"
 #include "cronlock/retry.hpp"
 
 namespace cronlock {
-
-enum class RunStatus { succeeded, failed, cancelled };
-CRONLOCK_API std::string_view to_string(RunStatus s);
 
 class CRONLOCK_API Session : public AcquireOps {
   public:

@@ -37,7 +37,7 @@ int show(const Options &o, std::string_view sql, const std::vector<Param> &param
 	Client client(admin_config(o));
 	if (client.config_error())
 		return report_error(*client.config_error());
-	auto r = client.with_session([&](Session &s) { return s.query(sql, params); });
+	auto r = with_session(client, [&](Session &s) { return s.query(sql, params); });
 	if (!r)
 		return report_error(r.error());
 	if (o.json)

@@ -2,7 +2,7 @@
 // one way to report a failed call.
 #pragma once
 
-#include "cronlock/cronlock.hpp"
+#include "client_impl.hpp"
 #include "options.hpp"
 
 namespace cronlock::cli {

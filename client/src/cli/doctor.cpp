@@ -68,10 +68,10 @@ int cmd_doctor(const Options &o)
 	if (client.config_error())
 		return report_error(*client.config_error());
 	Report rep;
-	const std::string display = client.connect_settings()->display;
+	const std::string display = connect_settings(client)->display;
 	rep.add("conninfo", display, json_string(display));
 
-	return client.with_session([&](Session &s) -> int {
+	return with_session(client, [&](Session &s) -> int {
 		auto t0 = SteadyClock::now();
 		auto c = s.connect();
 		auto t1 = SteadyClock::now();

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <regex>
 
-#include "cronlock/cronlock.hpp"
+#include "client_impl.hpp"
 #include "harness.hpp"
 
 using namespace std::chrono_literals;
@@ -235,7 +235,7 @@ TEST(Connect, NoticesGoThroughTheLogger)
 	cronlock::Config cfg = cronlock::Config::from_environment();
 	cfg.logger = std::make_shared<cronlock::Logger>(cronlock::LogFormat::json, false, fd);
 	cronlock::Client client(cfg);
-	auto r = client.with_session([](cronlock::Session &s) {
+	auto r = cronlock::with_session(client, [](cronlock::Session &s) {
 		return s.query("DO $$BEGIN RAISE WARNING 'careful: %', 42; END$$", {});
 	});
 	ASSERT_TRUE(r) << r.error().message;

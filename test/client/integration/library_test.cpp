@@ -8,6 +8,7 @@
 #include <latch>
 #include <thread>
 
+#include "client_impl.hpp" // Session, LeaseAccess: the internal tests below
 #include "cronlock/cronlock.hpp"
 #include "harness.hpp"
 
@@ -37,19 +38,20 @@ TEST(Library, AcquireHeartbeatRelease)
 	const auto &won = std::get<Acquired>(r).answer;
 	EXPECT_EQ(won.reason, "acquired");
 	ASSERT_TRUE(won.token && won.run_id);
-	Lease lease(job, "host-a", *won.run_id, *won.token, SteadyClock::now() + 30s);
+	Lease lease(job, "host-a", *won.run_id, *won.token, std::chrono::system_clock::now() + 30s);
 
 	auto busy = b.try_acquire(job);
 	ASSERT_TRUE(std::holds_alternative<BusyAnswer>(busy));
 	EXPECT_EQ(std::get<BusyAnswer>(busy).answer.reason, "held");
 	EXPECT_EQ(std::get<BusyAnswer>(busy).answer.holder, "host-a");
 
-	auto before = lease.deadline();
+	auto before = lease.expires_at();
 	std::this_thread::sleep_for(20ms);
 	auto hb = a.heartbeat(lease);
 	ASSERT_TRUE(hb) << hb.error().message;
-	EXPECT_TRUE(hb->has_value());
-	EXPECT_GT(lease.deadline(), before);
+	ASSERT_TRUE(hb->has_value());
+	EXPECT_GT(lease.expires_at(), before);
+	EXPECT_EQ(**hb, lease.expires_at());
 
 	auto rel = a.release(lease, RunStatus::succeeded, "done");
 	ASSERT_TRUE(rel) << rel.error().message;
@@ -105,7 +107,7 @@ TEST(Library, RunReleasesWithTheJobsStatus)
 	auto out = c.run(job, [&](const Lease &lease, std::stop_token st) {
 		seen_token = lease.token();
 		EXPECT_FALSE(st.stop_requested());
-		EXPECT_GT(lease.deadline(), SteadyClock::now() + 20s);
+		EXPECT_GT(lease.expires_at(), std::chrono::system_clock::now() + 20s);
 		return JobResult{RunStatus::failed, 4, "it failed"};
 	});
 	ASSERT_TRUE(std::holds_alternative<Ran>(out));
@@ -141,6 +143,87 @@ TEST(Library, StopTokenFiresWhenTheLeaseIsTakenAway)
 	EXPECT_EQ(std::get<LeaseLost>(out).why, "heartbeat_null");
 	EXPECT_GE(stopped_after, 0.0);
 	EXPECT_LT(stopped_after, 2.5); // the first heartbeat (ttl/3) finds it gone
+}
+
+// What a library user sees of the lease: wall-clock time, ttl after the acquisition.
+TEST(Library, LeaseExpiresAtIsWallClockNowPlusTtl)
+{
+	REQUIRE_DB();
+	using std::chrono::system_clock;
+	Client c(quick("host-a"));
+	const auto before = system_clock::now();
+	system_clock::time_point seen, inside;
+	auto out = c.run(it::unique_job("wall"), [&](const Lease &lease, std::stop_token) {
+		seen = lease.expires_at();
+		inside = system_clock::now();
+		return JobResult{};
+	});
+	ASSERT_TRUE(std::holds_alternative<Ran>(out));
+	EXPECT_GE(seen, before + 30s - 50ms); // 50ms: the clocks are read apart
+	EXPECT_LE(seen, inside + 30s);
+}
+
+// A stop requested on the caller's token reaches the running job, which is released
+// as cancelled whatever it returns.
+TEST(Library, CallerStopTokenCancelsTheRunningJob)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("stop");
+	Client c(quick("host-a"));
+	std::stop_source caller;
+	std::latch running(1);
+	std::jthread stopper([&] {
+		running.wait();
+		caller.request_stop();
+	});
+	bool job_saw_stop = false;
+	auto out = c.run(
+		job,
+		[&](const Lease &, std::stop_token st) {
+			running.count_down();
+			job_saw_stop = it::wait_for([&] { return st.stop_requested(); }, 10);
+			return JobResult{}; // "succeeded": the release still says cancelled
+		},
+		caller.get_token());
+	EXPECT_TRUE(job_saw_stop);
+	ASSERT_TRUE(std::holds_alternative<Ran>(out));
+	const auto &ran = std::get<Ran>(out);
+	EXPECT_TRUE(ran.released);
+	EXPECT_EQ(ran.result.status, RunStatus::cancelled);
+	it::Sql sql;
+	EXPECT_EQ(sql.one("SELECT status FROM cron_lock.job_runs WHERE run_id = $1",
+					  {std::to_string(ran.run_id)}),
+			  "cancelled");
+}
+
+// Before the lease is won the caller's stop cancels the acquisition, backoff included.
+TEST(Library, CallerStopTokenCancelsTheAcquisition)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("stopacq");
+	Config cfg = quick("host-a");
+	cfg.conninfo = "host=127.0.0.1 port=1"; // refused: a transient error, then backoff
+	cfg.retry = RetryPolicy{5, 2s, Millis{0}};
+	Client c(cfg);
+	bool ran = false;
+	auto job_fn = [&](const Lease &, std::stop_token) {
+		ran = true;
+		return JobResult{};
+	};
+	std::stop_source already;
+	already.request_stop();
+	EXPECT_TRUE(std::holds_alternative<Cancelled>(c.run(job, job_fn, already.get_token())));
+
+	std::stop_source caller;
+	std::jthread stopper([&] {
+		std::this_thread::sleep_for(300ms); // a stop in the middle of the first 2s backoff
+		caller.request_stop();
+	});
+	const double t0 = it::now_s();
+	auto out = c.run(job, job_fn, caller.get_token());
+	EXPECT_TRUE(std::holds_alternative<Cancelled>(out));
+	EXPECT_LT(it::now_s() - t0, 1.5); // not the 2s backoff, let alone all five
+	EXPECT_FALSE(ran);
 }
 
 TEST(Library, ThreadsShareOneClient)
@@ -302,9 +385,9 @@ TEST(Library, HeartbeatUsesTheInjectedClock)
 	auto r = c.try_acquire(job);
 	ASSERT_TRUE(std::holds_alternative<Acquired>(r));
 	const auto &won = std::get<Acquired>(r).answer;
-	Lease lease(job, "host-a", *won.run_id, *won.token, SteadyClock::now());
+	Lease lease(job, "host-a", *won.run_id, *won.token, std::chrono::system_clock::now());
 	auto hb = c.heartbeat(lease);
 	ASSERT_TRUE(hb && hb->has_value());
-	EXPECT_EQ(lease.deadline(), clock.t + cfg.ttl);
+	EXPECT_EQ(LeaseAccess::deadline(lease), clock.t + cfg.ttl);
 	c.release(lease, RunStatus::succeeded);
 }
