@@ -69,6 +69,10 @@ echo "     $(wc -l <<<"$exported") exported symbols"
 check "no standard-library or internal symbol exported" \
 	test -z "$(grep -v -e '^cronlock::' -e ' for cronlock::' -e '^CRONLOCK_2$' <<<"$exported")"
 check "resolve_host (internal) is not exported" test -z "$(grep resolve_host <<<"$exported")"
+check "Session and Connection (internal) are not exported" \
+	test -z "$(grep -e 'cronlock::Session' -e 'cronlock::Connection' <<<"$exported")"
+check "the internal headers are not installed" \
+	test ! -e "$root/include/cronlock/lease.hpp" -a ! -e "$root/include/cronlock/connection.hpp"
 
 # The same program through find_package(cronlock) (the staged package config is
 # relocatable: CMAKE_PREFIX_PATH points into the stage).

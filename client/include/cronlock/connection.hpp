@@ -24,17 +24,17 @@ namespace cronlock {
 
 using Deadline = SteadyClock::time_point;
 
-struct CRONLOCK_API ConnDeleter {
+struct ConnDeleter {
 	void operator()(PGconn *c) const;
 };
-struct CRONLOCK_API ResultDeleter {
+struct ResultDeleter {
 	void operator()(PGresult *r) const;
 };
 using ConnPtr = std::unique_ptr<PGconn, ConnDeleter>;
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 // The rows of a successful statement (text format).
-class CRONLOCK_API Rows {
+class Rows {
   public:
 	explicit Rows(ResultPtr r) : r_(std::move(r)) {}
 	int rows() const;
@@ -52,7 +52,7 @@ class CRONLOCK_API Rows {
 
 using Param = std::optional<std::string>; // nullopt is SQL NULL
 
-class CRONLOCK_API Connection {
+class Connection {
   public:
 	explicit Connection(std::shared_ptr<const ConnectSettings> settings);
 	~Connection();

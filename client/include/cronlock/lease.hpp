@@ -17,7 +17,7 @@
 
 namespace cronlock {
 
-class CRONLOCK_API Session : public AcquireOps {
+class Session : public AcquireOps {
   public:
 	Session(std::shared_ptr<const ConnectSettings> settings, Millis query_timeout);
 
