@@ -9,10 +9,12 @@
 #ifndef CRON_LOCK_COMPAT_H
 #define CRON_LOCK_COMPAT_H
 
+#include "access/genam.h"
 #include "access/tableam.h"
 #include "access/xlog.h"
 #include "executor/executor.h"
 #include "utils/backend_status.h"
+#include "utils/relcache.h"
 
 /* The timeline new WAL is written on; only meaningful outside recovery. */
 #if PG_VERSION_NUM >= 150000
@@ -45,8 +47,22 @@ typedef bool UpdateIndexes;
 	ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL)
 #endif
 
+/*
+ * 18 added arguments: whether a deferrable primary key counts (ours is not
+ * deferrable), scan instrumentation (none), and the relations initial pruning
+ * kept (our one).  The macros keep 15's call shapes in the callers.
+ */
+#if PG_VERSION_NUM >= 180000
+#define RelationGetPrimaryKeyIndex(rel) RelationGetPrimaryKeyIndex(rel, false)
+#define index_beginscan(rel, index, snapshot, nkeys, norderbys) \
+	index_beginscan(rel, index, snapshot, NULL, nkeys, norderbys)
+#endif
+
 /* A one-relation range table (16: with permission infos, none needed here). */
-#if PG_VERSION_NUM >= 160000
+#if PG_VERSION_NUM >= 180000
+#define InitOneRangeTable(estate, rte) \
+	ExecInitRangeTable(estate, list_make1(rte), NIL, bms_make_singleton(1))
+#elif PG_VERSION_NUM >= 160000
 #define InitOneRangeTable(estate, rte) ExecInitRangeTable(estate, list_make1(rte), NIL)
 #else
 #define InitOneRangeTable(estate, rte) ExecInitRangeTable(estate, list_make1(rte))
