@@ -4,6 +4,9 @@
 #   make install    install both (PREFIX and DESTDIR honoured for the client)
 #   make run        install what is missing, build, and play the incident demo
 #   make test       the same set-up, then every test (regress, isolation, client, faults)
+#   make test PG=17 the extension's suites on PostgreSQL 17 (installed or in a cached
+#                   Debian root; needs root then)
+#   make test-versions  those suites on 15, 17, 18 (and 19 if served), upgrades across them
 #   make bench      benchmarks, writes BENCHMARKS.md
 #   make soak       the long fault-injection soak (DURATION=10m)
 
@@ -33,7 +36,7 @@ $(OBJS): $(wildcard extension/*.h)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps client client-install test run bench soak uninstall-client
+.PHONY: deps client client-install test test-versions run bench soak uninstall-client
 
 all: client
 
@@ -72,10 +75,18 @@ uninstall-client:
 	fi
 
 # Build as the invoking user; only the install step needs root.
+ifdef PG
+test:
+	$(SUDO) env PG_CONFIG=$(PG_CONFIG) test/versions/major.sh $(PG) test/versions/suites.sh
+else
 test: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	test/run-tests.sh
+endif
+
+test-versions:
+	$(SUDO) env PG_CONFIG=$(PG_CONFIG) test/versions/run.sh
 
 run: deps
 	$(MAKE) all

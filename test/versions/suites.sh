@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # test/versions/suites.sh: build cron_lock against $PG_CONFIG (any major), install
 # it there, and run the extension's suites on a throwaway cluster of that major:
-# pg_regress files, isolation specs, the storm with its history checker and the
-# non-HOT heartbeat test.  The build happens in a scratch copy, so several
-# majors never share object files.  Each suite prints its time; the last line
-# is "N passed, N failed" over the suites.
+# pg_regress files, isolation specs, the storm with its history checker and
+# the non-HOT heartbeat test (build.sh builds in a scratch copy).  Each suite
+# prints its time; the last line is "N passed, N failed" over the suites.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,18 +17,14 @@ source "$repo/test/lib/cluster.sh"
 trap 'cluster_stop "$work/pg" immediate; rm -rf "$work"' EXIT
 
 echo "# PostgreSQL $major: $("$PG_CONFIG" --version), build in $work"
-cp -r "$repo/Makefile" "$repo/extension" "$repo/sql" "$repo/expected" "$repo/test" "$work/"
-cd "$work"
 start=$SECONDS
-make -s -j2 PG_CONFIG="$PG_CONFIG" >build.log 2>&1 &&
-	make -s PG_CONFIG="$PG_CONFIG" install >>build.log 2>&1 || {
-	cat build.log
+"$repo/test/versions/build.sh" "$work" || {
 	echo "=== build: FAILED ($((SECONDS - start))s)"
 	echo "0 passed, 1 failed"
 	exit 1
 }
-grep -i warning build.log
 echo "=== build: ok ($((SECONDS - start))s)"
+cd "$work"
 
 cluster_create "$work/pg" && cluster_start "$work/pg" || exit 1
 eval "$(cluster_env "$work/pg")"
