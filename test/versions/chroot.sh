@@ -65,6 +65,7 @@ enter() {
 	mount -t proc proc "$root/proc"
 	mount --rbind /dev "$root/dev"
 	mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+	mkdir -p "$root$repo" ${share:+"$root$share"}
 	mount --bind "$repo" "$root$repo"
 	mount -o remount,bind,ro "$root$repo"
 	[ -n "$share" ] && mount --bind "$share" "$root$share"
@@ -133,8 +134,6 @@ install_missing() {
 }
 
 [ -d "$root" ] || create_root
-mkdir -p "$root$repo"
-[ -n "${CHROOT_SHARE:-}" ] && mkdir -p "$root$CHROOT_SHARE"
 install_missing "${packages[@]}" || exit # 69 (EX_UNAVAILABLE): a package could not be installed
 
 exec 9>&-
