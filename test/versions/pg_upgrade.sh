@@ -17,7 +17,7 @@ for b in $b15 $b17; do
 	PG_CONFIG=$b/pg_config "$REPO/test/versions/build.sh" "$ROOT/build$(basename "$(dirname "$b")")" >/dev/null ||
 		{ fail "build for $b"; summary; }
 done
-export PATH=$b17:$PATH
+export PATH=$b17:$PATH PG_BINDIR=$b17
 
 PG_BINDIR=$b15 new_cluster old || exit 1
 make_history "$(port_of "$ROOT/old")" src || summary
