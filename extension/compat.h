@@ -2,8 +2,8 @@
  * compat.h
  *	  Every PostgreSQL version difference cron_lock depends on, in one place.
  *
- * Built and tested on PostgreSQL 15; the differences of 14, 16 and 17 that
- * cron_lock meets are handled here, but not tested.
+ * Built and tested on PostgreSQL 15, 17 and 18 (make test-versions); 14's
+ * and 16's differences are handled here by reading their sources, untested.
  *-------------------------------------------------------------------------
  */
 #ifndef CRON_LOCK_COMPAT_H
@@ -23,8 +23,11 @@
 #define CurrentWalTimeLine() ThisTimeLineID
 #endif
 
-/* The i-th (1-based) entry of this transaction's backend status snapshot. */
-#if PG_VERSION_NUM >= 170000
+/*
+ * The i-th (1-based) entry of this transaction's backend status snapshot
+ * (renamed in 16; untested there).
+ */
+#if PG_VERSION_NUM >= 160000
 #define LocalBackendStatusAt(i) pgstat_get_local_beentry_by_index(i)
 #else
 #define LocalBackendStatusAt(i) pgstat_fetch_stat_local_beentry(i)

@@ -36,6 +36,15 @@ part() { # NAME CMD...
 	fi
 }
 
+# The Debian roots are made (once) with every package they need while 15's
+# suites run here; chroot.sh's lock makes the later users wait for them.
+prepare() { test/versions/chroot.sh "$@" -- true 2>&1 | sed 's/^/# /'; }
+prepare trixie postgresql-17 postgresql-server-dev-17 postgresql-15/bookworm postgresql-server-dev-15/bookworm &
+{
+	prepare sid postgresql-18 postgresql-server-dev-18
+	prepare sid postgresql-19/experimental postgresql-server-dev-19/experimental
+} &
+
 for m in 15 17 18; do
 	part "PostgreSQL $m" test/versions/major.sh $m test/versions/suites.sh
 done
@@ -54,6 +63,7 @@ case $? in
 *) echo "##### PostgreSQL 19: FAILED, not counted ($((SECONDS - t0))s)" ;;
 esac
 
+wait
 echo
 echo "# test-versions: $((SECONDS - start))s"
 [ $failed -gt 0 ] && echo "failed: ${failed_names[*]}"
