@@ -11,11 +11,12 @@
 #   trixie  bookworm, pinned at 100, so bookworm's postgresql-15 can sit beside
 #           trixie's 17 (pg_upgrade needs both majors in one root)
 #
-# CMD runs in the caller's directory if the root has it (the repository and
-# $CHROOT_SHARE do), else in /, with a clean environment, in a private mount namespace: /proc, /dev (with /dev/shm), a fresh
-# tmpfs /tmp and, read-only at the same path, the repository; $CHROOT_SHARE
-# (if set, a directory) read-write at the same path.  The mounts vanish with
-# the namespace, so nothing is left mounted however CMD ends.  One lock per
+# CMD runs with a clean environment in the caller's directory if the root has
+# it (the repository and $CHROOT_SHARE do), else in /, in a private mount
+# namespace: /proc, /dev (with /dev/shm), a fresh tmpfs /tmp and, read-only at
+# the same path, the repository; $CHROOT_SHARE (if set, a directory)
+# read-write at the same path.  The mounts vanish with the namespace, so
+# nothing is left mounted however CMD ends.  One lock per
 # root, held while it is made or packages are added: concurrent callers of
 # the same RELEASE wait for each other there, then run side by side.
 set -euo pipefail
@@ -76,17 +77,20 @@ enter() {
 }
 
 create_root() {
-	local mirror start=$SECONDS
+	local mirror try start=$SECONDS
 	mirror=$(host_mirror)
 	# A finished debootstrap left in $root.new (no debootstrap/ folder) is kept.
 	if [ ! -x "$root.new/usr/bin/apt-get" ] || [ -d "$root.new/debootstrap" ]; then
 		log "debootstrap --variant=minbase from $mirror (once; cached in $root)"
-		rm -rf "$root.new"
-		debootstrap --variant=minbase "$release" "$root.new" "$mirror" \
-			>"$cache/$release.debootstrap.log" 2>&1 || {
-			tail -n 20 "$cache/$release.debootstrap.log" >&2
-			return 1
-		}
+		# Twice: a mirror being updated can serve a Release file and a
+		# signature that do not match for a moment.
+		for try in 1 2; do
+			rm -rf "$root.new"
+			debootstrap --variant=minbase "$release" "$root.new" "$mirror" \
+				>"$cache/$release.debootstrap.log" 2>&1 && break
+			tail -n 5 "$cache/$release.debootstrap.log" >&2
+			[ $try = 2 ] && return 1
+		done
 	fi
 	echo "deb $mirror $release main" >"$root.new/etc/apt/sources.list"
 	case $release in
