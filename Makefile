@@ -1,7 +1,8 @@
 # cron_lock: the PostgreSQL extension (PGXS) and the C++ client (CMake, driven from here).
 #
-#   make            build the extension and the client
-#   make install    install both (PREFIX and DESTDIR honoured for the client)
+#   make            build the extension, the client and the plain-SQL edition's files
+#   make install    install them (PREFIX and DESTDIR honoured for the client and
+#                   for the edition's files, which go to $(PREFIX)/share/cronlock)
 #   make run        install what is missing, build, and play the incident demo
 #   make test       the same set-up, then every test (regress, isolation, client, faults)
 #   make test PG=17 the extension's suites on PostgreSQL 17 (installed or in a cached
@@ -21,7 +22,7 @@ MODULEDIR = extension
 DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges tables install
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges definer tables hijack install upgrade
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
@@ -36,9 +37,10 @@ $(OBJS): $(wildcard extension/*.h)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps client client-install test test-versions run bench soak uninstall-client
+.PHONY: deps client client-install test test-versions run bench soak uninstall-client sql-edition \
+	sql-edition-install sql-edition-uninstall
 
-all: client
+all: client sql-edition
 
 deps:
 	test/install-deps.sh
@@ -50,7 +52,7 @@ client:
 		cmake --build $(BUILD_DIR) -j2; \
 	fi
 
-install: client-install
+install: client-install sql-edition-install
 
 # cmake --install writes install_manifest.txt into the build tree; under sudo
 # it must stay the build tree owner's, or the next unprivileged build fails.
@@ -61,7 +63,7 @@ client-install: client
 		DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) >/dev/null && $(KEEP_BUILD_OWNER); \
 	fi
 
-uninstall: uninstall-client
+uninstall: uninstall-client sql-edition-uninstall
 
 # The files to remove are those an install of the current PREFIX would write
 # (staged into a scratch directory), not whatever an earlier install listed.
@@ -73,6 +75,25 @@ uninstall-client:
 			while read -r f; do rm -f "$(DESTDIR)$$f"; done; \
 		rm -rf $$stage; $(KEEP_BUILD_OWNER); \
 	fi
+
+# The plain-SQL edition (sql-edition/): install, uninstall and purge files for
+# psql -f or a migration tool, at the extension's version.
+EDITION_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/cron_lock.control)
+EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql
+
+sql-edition: build/sql-edition/cron_lock.sql
+
+build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql) \
+		sql-edition/build.sh extension/cron_lock.control
+	sql-edition/build.sh build/sql-edition $(EDITION_VERSION)
+
+sql-edition-install: sql-edition
+	install -d $(DESTDIR)$(PREFIX)/share/cronlock
+	install -m 644 $(addprefix build/sql-edition/,$(EDITION_FILES)) $(DESTDIR)$(PREFIX)/share/cronlock/
+
+sql-edition-uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/cronlock/,$(EDITION_FILES))
+	-rmdir $(DESTDIR)$(PREFIX)/share/cronlock 2>/dev/null
 
 # Build as the invoking user; only the install step needs root.
 ifdef PG

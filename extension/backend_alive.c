@@ -11,8 +11,6 @@
  */
 #include "cron_lock.h"
 
-#include "compat.h"
-
 PG_FUNCTION_INFO_V1(backend_alive);
 Datum
 backend_alive(PG_FUNCTION_ARGS)

@@ -29,10 +29,12 @@ cron_lock_check(PG_FUNCTION_ARGS)
 
 	RequireWritable("check the lease of", job_name);
 
-	StoreBegin(&st);
+	StoreBegin(&st, true);
 	has_lease = LeaseFetch(&st, job, LEASE_GUARD, &lease);
 	StoreEnd(&st);
 	now = GetCurrentTimestamp();
+	if (has_lease && lease.token == token)
+		RequireAuthority("check the lease of", job, lease.role);
 	if (!has_lease)
 		why = "The job has never been locked.";
 	else if (lease.token != token)

@@ -5,8 +5,8 @@
  * The SQL-callable functions (try.c, heartbeat.c, release.c, check.c,
  * force_release.c) validate their arguments (validate.c), refuse to write on
  * a standby or in a read-only transaction (durability.c), and reach the
- * tables only through store.c: one-row reads and writes go directly to the
- * table (rows.c); the rare multi-row paths are SQL statements run by SPI.
+ * tables only through store.c, by SQL statements run with SPI, once
+ * tables.c has checked that the tables are still the extension's own.
  *
  * Row lock protocol on cron_lock.leases (its only unique index is the
  * primary key on job, so updates that keep job are "no key" updates):
@@ -22,14 +22,17 @@
 
 #include "postgres.h"
 
-#include "access/tableam.h"
+#include "compat.h"
 #include "fmgr.h"
-#include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 /* Longest job or instance name, in bytes. */
 #define CRON_LOCK_MAX_NAME	200
+
+/* Longest release message, in bytes. */
+#define CRON_LOCK_MAX_MESSAGE 4096
 
 /* Longest lease: 31 days. */
 #define CRON_LOCK_MAX_TTL	(INT64CONST(31) * USECS_PER_DAY)
@@ -47,61 +50,38 @@ extern int64 ArgTtl(FunctionCallInfo fcinfo, int argno, const char *job);
 extern bool ArgMinGap(FunctionCallInfo fcinfo, int argno, const char *job,
 					  int64 *usec);
 extern text *ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job);
+extern text *ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job);
+
+/* authority.c: who may act on a lease (42501 for anyone else). */
+extern text *OuterRoleName(void);
+extern void RequireAuthority(const char *action, text *job, text *role);
 
 /* durability.c: where and how lease changes commit. */
 extern void RequireWritable(const char *action, const char *job);
 extern void CommitDurably(void);
-extern void CommitLazilyIfAlone(void);
+extern bool BeginBusyAnswer(void);
+extern void CommitLazilyIfAlone(bool alone);
 
 /* token.c: the next fencing token of a job. */
-extern int64 NextToken(int64 last, const char *job);
+extern bool NextToken(int64 last, const char *job, int64 *token);
 
-/* rows.c: one-row reads and writes of a cron_lock table. */
-typedef struct Table
-{
-	Relation	rel;			/* NULL until first used */
-	LOCKMODE	lockmode;		/* strongest lock taken on it */
-	BlockNumber nblocks;		/* its size, once a row hint needed it */
-	Snapshot	snapshot;		/* of the last probe */
-	TupleTableSlot *row;		/* the row the last probe or lock found */
-	TupleTableSlot *old_version;	/* of the last update */
-	TupleTableSlot *new_version;
-	EState	   *estate;			/* made by the first write */
-	ResultRelInfo *rri;
-	bool		indices_open;
-	uint64		write_order;	/* tables close in reverse order of it */
-} Table;
-
-extern Oid	CronLockRelid(const char *name);
-extern void TableUse(Table *t, const char *name, int natts, LOCKMODE lockmode);
-extern bool TableHinted(Table *t, Datum key, RegProcedure eq);
-extern bool TableFind(Table *t, Datum key, RegProcedure eq, Oid collation);
-extern TM_Result TableLockRow(Table *t, ItemPointer tid, LockTupleMode mode,
-							  LockWaitPolicy wait);
-extern void TableInsert(Table *t, const Datum *values, const bool *nulls);
-extern void TableUpdate(Table *t, ItemPointer tid, int n, const int *attnums,
-						const Datum *values, const bool *nulls);
-extern bool TableUpdateIfCurrent(Table *t, ItemPointer tid, int n,
-								 const int *attnums, const Datum *values,
-								 const bool *nulls);
-extern void TableClose(Table *t);
-
-/* row_hints.c: where rows were last found. */
-extern bool RowHintGet(Oid relid, uint32 hash, ItemPointer tid);
-extern void RowHintSet(Oid relid, uint32 hash, ItemPointer tid);
-extern void RowHintsForget(void);
+/* tables.c: the tables are the extension's own, checked before use. */
+extern void TablesUse(LOCKMODE lockmode, bool leases_only);
+extern Oid	TablesRunIdSequence(void);
+extern bool TablesHaveRoles(bool leases_only);
 
 /*
- * store.c: the rows behind a lease.  One SQL function call opens each table
- * once: StoreBegin, then any of the functions below, then StoreEnd.
+ * store.c: the rows behind a lease, read and written by SQL statements.
+ * One SQL function call is one SPI connection: StoreBegin, then any of the
+ * functions below, then StoreEnd.
  */
 typedef struct Store
 {
-	Table		leases;
-	Table		runs;
+	bool		connected;
+	bool		roles;			/* the tables have 1.1's role column */
 } Store;
 
-extern void StoreBegin(Store *st);
+extern void StoreBegin(Store *st, bool guard_only);
 extern void StoreEnd(Store *st);
 typedef enum LeaseLock
 {
@@ -113,7 +93,7 @@ typedef enum LeaseLock
 
 typedef struct Lease
 {
-	ItemPointerData tid;		/* the row version read (locked, if asked) */
+	text	   *job;
 	int64		token;			/* last token issued for the job */
 	int64		run_id;			/* run of that token */
 	text	   *instance;		/* who took it */
@@ -124,6 +104,7 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } Lease;
 
 typedef struct RunReport
@@ -133,6 +114,7 @@ typedef struct RunReport
 	text	   *status;
 	bool		forced;			/* ended by cron_lock_force_release */
 	bool		reported;		/* a late report is already stored */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
 } RunReport;
 
 typedef struct NewRun
@@ -146,8 +128,6 @@ typedef struct NewRun
 } NewRun;
 
 extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
-extern bool LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease);
-extern bool LeaseSeenBefore(Store *st, text *job);
 extern bool LeaseTryLockNewJob(text *job);
 extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
 extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);
@@ -157,7 +137,7 @@ extern void LeaseRenew(Store *st, const Lease *lease, TimestampTz now,
 					   TimestampTz expires_at);
 extern void LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
 					 TimestampTz now, const char *forced_by);
-extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *status,
+extern bool LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
 							 text *message);
 extern bool RunFindByToken(text *job, int64 token, RunReport *run);
 extern void RunStoreLateReport(int64 run_id, text *status, text *message,

@@ -28,7 +28,7 @@ cron_lock_force_release(PG_FUNCTION_ARGS)
 
 	RequireWritable("force-release", job_name);
 
-	StoreBegin(&st);
+	StoreBegin(&st, false);
 	if (LeaseFetch(&st, job, LEASE_RENEW, &lease) && lease.held &&
 		(any_token || lease.token == token))
 	{

@@ -52,11 +52,12 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 
 	RequireWritable("renew the lease of", job_name);
 
-	StoreBegin(&st);
+	StoreBegin(&st, false);
 	has_lease = LeaseFetch(&st, job, LEASE_RENEW, &lease);
 	now = GetCurrentTimestamp();
 	if (has_lease && lease.held && lease.token == token)
 	{
+		RequireAuthority("renew the lease of", job, lease.role);
 		if (lease.expires_at <= now)
 			RecordAnomaly("late_heartbeat", job, lease.run_id, lease.instance, now,
 						  psprintf("Instance \"%s\" renewed run " INT64_FORMAT " of job \"%s\" %.3f s after its lease expired; nobody had taken it over, but a rival could have. Raise the ttl or renew more often.",
@@ -71,6 +72,11 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 		RunReport	run;
 		bool		has_run = RunFindByToken(job, token, &run);
 
+		/* Only the run's taker (else the job's holder) may leave evidence. */
+		if (has_run)
+			RequireAuthority("renew the lease of", job, run.role);
+		else if (has_lease)
+			RequireAuthority("renew the lease of", job, lease.role);
 		RecordAnomaly("lost_heartbeat", job, has_run ? run.run_id : 0,
 					  has_run ? run.instance : NULL, now,
 					  LostDetail(job, token, has_run ? run.instance : NULL,

@@ -44,7 +44,7 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	char	   *job_name = text_to_cstring(job);
 	int64		token = ArgToken(fcinfo, 1);
 	text	   *status = ArgStatus(fcinfo, 2, job_name);
-	text	   *message = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	text	   *message = ArgMessage(fcinfo, 3, job_name);
 	RunReport	run;
 	bool		released;
 	Store		st;
@@ -52,12 +52,22 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	RequireWritable("release the lease of", job_name);
 
 	CommitDurably();
-	StoreBegin(&st);
-	if (LeaseReleaseHeld(&st, job, token, status, message))
+	StoreBegin(&st, false);
+	/* The holder's own release: one statement. */
+	if (LeaseReleaseHeld(&st, job, token, OuterRoleName(), status, message))
 		released = true;
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);
+
+		/* Another role: a member of the taker's, or an admin, may go on. */
+		RequireAuthority("release", job, run.role);
+		if (strcmp(was, "running") == 0 &&
+			LeaseReleaseHeld(&st, job, token, NULL, status, message))
+		{
+			StoreEnd(&st);
+			PG_RETURN_BOOL(true);
+		}
 
 		released = !run.forced && strcmp(was, "expired") != 0 &&
 			strcmp(was, "running") != 0;

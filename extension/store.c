@@ -1,548 +1,64 @@
 /*-------------------------------------------------------------------------
  * store.c
- *	  Every access to cron_lock's tables.
+ *	  Every access to cron_lock's tables: SQL statements run by SPI.
  *
- * The one-row reads and writes of every try, heartbeat and release go
- * directly to the tables (rows.c): a primary-key probe, a row lock, an
- * insert, an update.  The rare paths that read or write several rows
- * (takeover, late reports) are SQL statements, prepared once per backend
- * and run by SPI under a fixed search path.  Times are always passed in by
- * the caller, taken after the lease row lock (see cron_lock.h for the lock
- * protocol).
+ * Each statement is parameterised, prepared on first use and kept for the
+ * life of the backend.  Names resolve under the search_path that every
+ * SECURITY DEFINER function of the extension pins (pg_catalog, cron_lock,
+ * pg_temp), and the plan cache re-plans when a table changes.  Going
+ * through the executor keeps every guarantee an INSERT or UPDATE has on
+ * every PostgreSQL major (indexes, NOT NULL, concurrent-update rechecks);
+ * what could run other code on these tables is refused first (tables.c).
+ *
+ * One SQL function call is one SPI connection: StoreBegin, any of the
+ * functions below, StoreEnd.  Values read come back copied into the
+ * caller's memory context.  Times are passed in by the callers, taken after
+ * the lease row lock (cron_lock.h has the lock protocol), except where a
+ * statement says otherwise.
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
 
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#define MAX_ARGS 10
-
-/* Columns of the tables, in table order (see cron_lock--1.0.sql). */
-enum
-{
-	LEASES_JOB = 1, LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD,
-	LEASES_ATTEMPT, LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
-	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT, LEASES_NATTS = LEASES_EXPIRES_AT
-};
-
-enum
-{
-	RUNS_RUN_ID = 1, RUNS_JOB, RUNS_INSTANCE, RUNS_TOKEN, RUNS_ATTEMPT,
-	RUNS_STATUS, RUNS_STARTED_AT, RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT,
-	RUNS_FINISHED_AT, RUNS_BACKEND_PID, RUNS_BACKEND_START, RUNS_CLIENT_ADDR,
-	RUNS_APPLICATION_NAME, RUNS_MESSAGE, RUNS_TAKEN_OVER_BY,
-	RUNS_REPORTED_STATUS, RUNS_REPORTED_AT, RUNS_FORCED_BY,
-	RUNS_NATTS = RUNS_FORCED_BY
-};
-
-enum
-{
-	CONTENTION_JOB = 1, CONTENTION_INSTANCE, CONTENTION_HOLDER,
-	CONTENTION_REASON, CONTENTION_AT, CONTENTION_BACKEND_PID,
-	CONTENTION_CLIENT_ADDR, CONTENTION_NATTS = CONTENTION_CLIENT_ADDR
-};
-
-enum
-{
-	ANOMALY_KIND = 1, ANOMALY_JOB, ANOMALY_RUN_ID, ANOMALY_INSTANCE,
-	ANOMALY_DETECTED_AT, ANOMALY_DETAIL, ANOMALY_NATTS = ANOMALY_DETAIL
-};
-
-/* A row being built: values and nulls, 1-based like attnums. */
-#define SET(v, n, col, datum) ((v)[(col) - 1] = (datum), (n)[(col) - 1] = false)
-
-/* The client's address (NULL on a unix socket), fixed for the session. */
-static Datum
-ClientAddr(bool *isnull)
-{
-	static bool known = false;
-	static bool addr_null;
-	static Datum addr;
-
-	if (!known)
-	{
-		LOCAL_FCINFO(fcinfo, 0);
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		Datum		value;
-
-		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
-		value = inet_client_addr(fcinfo);
-		addr_null = fcinfo->isnull;
-		addr = addr_null ? (Datum) 0 : value;
-		MemoryContextSwitchTo(old);
-		known = true;
-	}
-	*isnull = addr_null;
-	return addr;
-}
-
-/* application_name as the runner set it, NULL when empty. */
-static Datum
-ApplicationName(bool *isnull)
-{
-	*isnull = application_name == NULL || application_name[0] == '\0';
-	return *isnull ? (Datum) 0 : CStringGetTextDatum(application_name);
-}
-
-/* --- the lease row ------------------------------------------------------ */
-
-static void
-LeaseFromRow(TupleTableSlot *row, Lease *lease)
-{
-	Datum	   *v;
-	bool	   *n;
-
-	slot_getallattrs(row);
-	v = row->tts_values;
-	n = row->tts_isnull;
-	lease->tid = row->tts_tid;
-	lease->token = DatumGetInt64(v[LEASES_TOKEN - 1]);
-	lease->run_id = DatumGetInt64(v[LEASES_RUN_ID - 1]);
-	lease->instance = DatumGetTextPCopy(v[LEASES_INSTANCE - 1]);
-	lease->held = DatumGetBool(v[LEASES_HELD - 1]);
-	lease->has_attempt = !n[LEASES_ATTEMPT - 1];
-	if (lease->has_attempt)
-		lease->attempt = *DatumGetUUIDP(v[LEASES_ATTEMPT - 1]);
-	lease->has_pid = !n[LEASES_BACKEND_PID - 1];
-	lease->backend_pid = lease->has_pid ? DatumGetInt32(v[LEASES_BACKEND_PID - 1]) : 0;
-	lease->acquired_at = DatumGetTimestampTz(v[LEASES_ACQUIRED_AT - 1]);
-	lease->expires_at = DatumGetTimestampTz(v[LEASES_EXPIRES_AT - 1]);
-}
-
-void
-StoreBegin(Store *st)
-{
-	memset(st, 0, sizeof(*st));
-}
-
-/*
- * StoreEnd: close the tables, the one written last first, so that each
- * closes the AFTER trigger query level it began (see rows.c).
- */
-void
-StoreEnd(Store *st)
-{
-	bool		runs_last = st->runs.write_order > st->leases.write_order;
-
-	TableClose(runs_last ? &st->runs : &st->leases);
-	TableClose(runs_last ? &st->leases : &st->runs);
-}
-
-/*
- * Every function but cron_lock_check may write the lease row, so the table
- * is locked as an UPDATE locks it (RowExclusiveLock) from the first read on:
- * one lock per transaction instead of three.  cron_lock_check only reads
- * and locks rows, as SELECT ... FOR KEY SHARE does (RowShareLock).
- */
-static Table *
-Leases(Store *st, LOCKMODE lockmode)
-{
-	TableUse(&st->leases, "leases", LEASES_NATTS, lockmode);
-	return &st->leases;
-}
-
-static Table *
-Runs(Store *st)
-{
-	TableUse(&st->runs, "job_runs", RUNS_NATTS, RowExclusiveLock);
-	return &st->runs;
-}
-
-static const LockTupleMode row_lock[] = {
-	[LEASE_TAKE] = LockTupleExclusive,
-	[LEASE_RENEW] = LockTupleNoKeyExclusive,
-	[LEASE_GUARD] = LockTupleKeyShare,
-};
-
-/*
- * LeaseFetch: read the lease row of a job, locked as mode says.  False when
- * there is no row, or (LEASE_TAKE) when another transaction has it locked.
- * LEASE_RENEW and LEASE_GUARD may wait, but only behind a transaction that
- * holds LEASE_TAKE, and those never wait themselves.  LEASE_PEEK is a plain
- * read with a snapshot taken now, the first step of every try.
- */
-bool
-LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
-{
-	Table	   *t = Leases(st, mode == LEASE_GUARD ? RowShareLock : RowExclusiveLock);
-	bool		found;
-
-	found = TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID);
-	if (found && mode != LEASE_PEEK)
-		found = TableLockRow(t, &t->row->tts_tid, row_lock[mode],
-							 mode == LEASE_TAKE ? LockWaitSkip : LockWaitBlock) == TM_Ok;
-	if (found)
-		LeaseFromRow(t->row, lease);
-	return found;
-}
-
-/* LeaseSeenBefore: whether this backend has found the job's lease row before. */
-bool
-LeaseSeenBefore(Store *st, text *job)
-{
-	return TableHinted(Leases(st, RowExclusiveLock), PointerGetDatum(job), F_TEXTEQ);
-}
-
-/*
- * LeaseTake: LEASE_TAKE on the row a peek just read, without probing the
- * index again: the newest version of that row is locked FOR UPDATE, or
- * false comes back at once if another transaction has it locked.
- */
-bool
-LeaseTake(Store *st, text *job, const Lease *seen, Lease *lease)
-{
-	Table	   *t = Leases(st, RowExclusiveLock);
-
-	switch (TableLockRow(t, (ItemPointer) &seen->tid, LockTupleExclusive, LockWaitSkip))
-	{
-		case TM_Ok:
-			LeaseFromRow(t->row, lease);
-			return true;
-		case TM_Deleted:
-			/* Deleted and maybe inserted anew: look it up again. */
-			return LeaseFetch(st, job, LEASE_TAKE, lease);
-		default:
-			return false;
-	}
-}
-
-/*
- * LeaseTryLockNewJob: the right to insert the first lease row of a job,
- * without waiting.  INSERT waits for a concurrent inserter of the same key,
- * so every first insert happens under this transaction-scoped lock; field4
- * keeps it apart from the keys of pg_advisory_xact_lock().  A hash
- * collision only makes one of two brand-new jobs answer "locked".
- */
-bool
-LeaseTryLockNewJob(text *job)
-{
-	LOCKTAG		tag;
-	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
-										   VARSIZE_ANY_EXHDR(job), 0);
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
-						 (uint32) hash, 0x434C);
-	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
-}
-
-/* The columns a new run sets on its lease row, in table order after job. */
-static const int lease_run_cols[] = {
-	LEASES_TOKEN, LEASES_RUN_ID, LEASES_INSTANCE, LEASES_HELD, LEASES_ATTEMPT,
-	LEASES_BACKEND_PID, LEASES_BACKEND_START, LEASES_ACQUIRED_AT,
-	LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT
-};
-
-/* The lease row of a new run (job and the lease_run_cols). */
-static void
-NewLeaseRow(const NewRun *run, int64 run_id, Datum *v, bool *n)
-{
-	memset(n, true, LEASES_NATTS * sizeof(bool));
-	SET(v, n, LEASES_JOB, PointerGetDatum(run->job));
-	SET(v, n, LEASES_TOKEN, Int64GetDatum(run->token));
-	SET(v, n, LEASES_RUN_ID, Int64GetDatum(run_id));
-	SET(v, n, LEASES_INSTANCE, PointerGetDatum(run->instance));
-	SET(v, n, LEASES_HELD, BoolGetDatum(true));
-	if (run->attempt != NULL)
-		SET(v, n, LEASES_ATTEMPT, UUIDPGetDatum(run->attempt));
-	SET(v, n, LEASES_BACKEND_PID, Int32GetDatum(MyProcPid));
-	SET(v, n, LEASES_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
-	SET(v, n, LEASES_ACQUIRED_AT, TimestampTzGetDatum(run->now));
-	SET(v, n, LEASES_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
-	SET(v, n, LEASES_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
-}
-
-/* Insert the run row of a new run; returns its run_id. */
-static int64
-InsertRun(Store *st, const NewRun *run)
-{
-	int64		run_id = nextval_internal(CronLockRelid("job_runs_run_id_seq"), false);
-	Datum		v[RUNS_NATTS];
-	bool		n[RUNS_NATTS];
-
-	memset(n, true, sizeof(n));
-	SET(v, n, RUNS_RUN_ID, Int64GetDatum(run_id));
-	SET(v, n, RUNS_JOB, PointerGetDatum(run->job));
-	SET(v, n, RUNS_INSTANCE, PointerGetDatum(run->instance));
-	SET(v, n, RUNS_TOKEN, Int64GetDatum(run->token));
-	if (run->attempt != NULL)
-		SET(v, n, RUNS_ATTEMPT, UUIDPGetDatum(run->attempt));
-	SET(v, n, RUNS_STATUS, CStringGetTextDatum("running"));
-	SET(v, n, RUNS_STARTED_AT, TimestampTzGetDatum(run->now));
-	SET(v, n, RUNS_HEARTBEAT_AT, TimestampTzGetDatum(run->now));
-	SET(v, n, RUNS_EXPIRES_AT, TimestampTzGetDatum(run->expires_at));
-	SET(v, n, RUNS_BACKEND_PID, Int32GetDatum(MyProcPid));
-	SET(v, n, RUNS_BACKEND_START, TimestampTzGetDatum(MyStartTimestamp));
-	v[RUNS_CLIENT_ADDR - 1] = ClientAddr(&n[RUNS_CLIENT_ADDR - 1]);
-	v[RUNS_APPLICATION_NAME - 1] = ApplicationName(&n[RUNS_APPLICATION_NAME - 1]);
-
-	TableInsert(Runs(st), v, n);
-	return run_id;
-}
-
-/* LeaseInsertFirst: the first lease of a job and its run; returns run_id. */
-int64
-LeaseInsertFirst(Store *st, const NewRun *run)
-{
-	int64		run_id = InsertRun(st, run);
-	Datum		v[LEASES_NATTS];
-	bool		n[LEASES_NATTS];
-
-	NewLeaseRow(run, run_id, v, n);
-	TableInsert(Leases(st, RowExclusiveLock), v, n);
-	return run_id;
-}
-
-/* LeaseAcquire: a new run holding an existing lease row, locked FOR UPDATE. */
-int64
-LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
-{
-	int64		run_id = InsertRun(st, run);
-	Datum		v[LEASES_NATTS];
-	bool		n[LEASES_NATTS];
-	Datum		set_v[lengthof(lease_run_cols)];
-	bool		set_n[lengthof(lease_run_cols)];
-
-	NewLeaseRow(run, run_id, v, n);
-	for (int i = 0; i < lengthof(lease_run_cols); i++)
-	{
-		set_v[i] = v[lease_run_cols[i] - 1];
-		set_n[i] = n[lease_run_cols[i] - 1];
-	}
-	TableUpdate(Leases(st, RowExclusiveLock), (ItemPointer) &lease->tid,
-				lengthof(lease_run_cols), lease_run_cols, set_v, set_n);
-	return run_id;
-}
-
-/* Set n columns of a job's lease row, locked by this transaction. */
-static void
-UpdateLease(Store *st, const Lease *lease, int n, const int *cols,
-			const Datum *v, const bool *nulls)
-{
-	TableUpdate(Leases(st, RowExclusiveLock), (ItemPointer) &lease->tid, n, cols,
-				v, nulls);
-}
-
-/* Set n columns of a run, whose lease row this transaction has locked. */
-static void
-UpdateRun(Store *st, int64 run_id, int n, const int *cols, const Datum *v,
-		  const bool *nulls)
-{
-	Table	   *t = Runs(st);
-
-	if (!TableFind(t, Int64GetDatum(run_id), F_INT8EQ, InvalidOid))
-		elog(ERROR, "cron_lock: run " INT64_FORMAT " is missing", run_id);
-	TableUpdate(t, &t->row->tts_tid, n, cols, v, nulls);
-}
-
-/* LeaseRenew: move the expiry of a held lease and of its run. */
-void
-LeaseRenew(Store *st, const Lease *lease, TimestampTz now, TimestampTz expires_at)
-{
-	static const int lease_cols[] = {LEASES_HEARTBEAT_AT, LEASES_EXPIRES_AT};
-	static const int run_cols[] = {RUNS_HEARTBEAT_AT, RUNS_EXPIRES_AT};
-	Datum		v[2] = {TimestampTzGetDatum(now), TimestampTzGetDatum(expires_at)};
-	bool		n[2] = {false, false};
-
-	UpdateLease(st, lease, 2, lease_cols, v, n);
-	UpdateRun(st, lease->run_id, 2, run_cols, v, n);
-}
-
-/* Freeing a lease: held = false (a zero Datum), attempt = NULL. */
-static const int free_cols[] = {LEASES_HELD, LEASES_ATTEMPT};
-static const Datum free_values[] = {(Datum) 0, (Datum) 0};
-static const bool free_nulls[] = {false, true};
-
-/* End a run with status, message and who forced it (NULL: its holder). */
-static void
-EndRun(Store *st, int64 run_id, text *status, text *message, TimestampTz now,
-	   const char *forced_by)
-{
-	static const int cols[] = {RUNS_STATUS, RUNS_MESSAGE, RUNS_FINISHED_AT,
-	RUNS_FORCED_BY};
-	Datum		v[4] = {PointerGetDatum(status), PointerGetDatum(message),
-		TimestampTzGetDatum(now),
-	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
-	bool		n[4] = {false, message == NULL, false, forced_by == NULL};
-
-	UpdateRun(st, run_id, 4, cols, v, n);
-}
-
-/* LeaseEnd: finish the current run of a locked lease and free the lease. */
-void
-LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
-		 TimestampTz now, const char *forced_by)
-{
-	UpdateLease(st, lease, 2, free_cols, free_values, free_nulls);
-	EndRun(st, lease->run_id, status, message, now, forced_by);
-}
-
-/*
- * LeaseReleaseHeld: end the run of a held lease with this token; false if
- * the lease is not held with it.  As UPDATE ... WHERE held AND token would:
- * a row that does not match is left alone without waiting; a match is
- * updated (a no-key update, like a heartbeat's, so a guarded transaction's
- * KEY SHARE lock does not hold it up), and if a concurrent transaction
- * committed a newer version first, that version is locked and checked
- * again.  The finish time is read once the lease row is ours.
- */
-bool
-LeaseReleaseHeld(Store *st, text *job, int64 token, text *status, text *message)
-{
-	Table	   *t = Leases(st, RowExclusiveLock);
-	Lease		lease;
-
-	if (!TableFind(t, PointerGetDatum(job), F_TEXTEQ, C_COLLATION_OID))
-		return false;
-	LeaseFromRow(t->row, &lease);
-	if (!lease.held || lease.token != token)
-		return false;
-	if (!TableUpdateIfCurrent(t, &lease.tid, 2, free_cols, free_values, free_nulls))
-	{
-		if (TableLockRow(t, &lease.tid, LockTupleNoKeyExclusive, LockWaitBlock) != TM_Ok)
-			return false;
-		LeaseFromRow(t->row, &lease);
-		if (!lease.held || lease.token != token)
-			return false;
-		UpdateLease(st, &lease, 2, free_cols, free_values, free_nulls);
-	}
-	EndRun(st, lease.run_id, status, message, GetCurrentTimestamp(), NULL);
-	return true;
-}
-
-/* Insert one row into a table this call writes nothing else into. */
-static void
-InsertOne(const char *name, int natts, const Datum *v, const bool *n)
-{
-	Table		t;
-
-	memset(&t, 0, sizeof(t));
-	TableUse(&t, name, natts, RowExclusiveLock);
-	TableInsert(&t, v, n);
-	TableClose(&t);
-}
-
-/* RecordContention: one busy answer, the evidence of duplicate runners. */
-void
-RecordContention(text *job, text *instance, text *holder, const char *reason,
-				 TimestampTz now)
-{
-	Datum		v[CONTENTION_NATTS];
-	bool		n[CONTENTION_NATTS];
-
-	memset(n, true, sizeof(n));
-	SET(v, n, CONTENTION_JOB, PointerGetDatum(job));
-	SET(v, n, CONTENTION_INSTANCE, PointerGetDatum(instance));
-	if (holder != NULL)
-		SET(v, n, CONTENTION_HOLDER, PointerGetDatum(holder));
-	SET(v, n, CONTENTION_REASON, CStringGetTextDatum(reason));
-	SET(v, n, CONTENTION_AT, TimestampTzGetDatum(now));
-	SET(v, n, CONTENTION_BACKEND_PID, Int32GetDatum(MyProcPid));
-	v[CONTENTION_CLIENT_ADDR - 1] = ClientAddr(&n[CONTENTION_CLIENT_ADDR - 1]);
-
-	InsertOne("contention", CONTENTION_NATTS, v, n);
-}
-
-/* RecordAnomaly: something a person should look at; see the anomalies view. */
-void
-RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
-			  TimestampTz now, const char *detail)
-{
-	Datum		v[ANOMALY_NATTS];
-	bool		n[ANOMALY_NATTS];
-
-	memset(n, true, sizeof(n));
-	SET(v, n, ANOMALY_KIND, CStringGetTextDatum(kind));
-	SET(v, n, ANOMALY_JOB, PointerGetDatum(job));
-	if (run_id != 0)
-		SET(v, n, ANOMALY_RUN_ID, Int64GetDatum(run_id));
-	if (instance != NULL)
-		SET(v, n, ANOMALY_INSTANCE, PointerGetDatum(instance));
-	SET(v, n, ANOMALY_DETECTED_AT, TimestampTzGetDatum(now));
-	SET(v, n, ANOMALY_DETAIL, CStringGetTextDatum(detail));
-
-	InsertOne("anomaly_log", ANOMALY_NATTS, v, n);
-}
-
-/* --- the rare paths: SQL statements ------------------------------------ */
+#define MAX_ARGS 12
 
 typedef struct Statement
 {
 	const char *sql;
 	int			nargs;
 	Oid			types[MAX_ARGS];
-	SPIPlanPtr	plan;
+	SPIPlanPtr	plan;			/* prepared on first use, kept */
 } Statement;
 
-/* $1 old run, $2 new run, $3 now */
-static Statement mark_taken_over = {
-	"WITH old AS ("
-	"  UPDATE cron_lock.job_runs SET status = 'expired', finished_at = $3,"
-	"      taken_over_by = $2"
-	"   WHERE run_id = $1 AND status = 'running'"
-	"  RETURNING run_id, job, instance, backend_pid, expires_at),"
-	" new AS (SELECT instance, token FROM cron_lock.job_runs WHERE run_id = $2)"
-	" INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)"
-	" SELECT 'stale_takeover', old.job, old.run_id, old.instance, $3,"
-	"     format('Run %s of job \"%s\" by instance \"%s\" (backend pid %s) stopped renewing its lease,"
-	" which expired at %s; instance \"%s\" took over as run %s with token %s. The old runner may"
-	" still be working: check that host for a stuck or partitioned process.',"
-	"         old.run_id, old.job, old.instance,"
-	"         coalesce(old.backend_pid::text, 'unknown'),"
-	"         to_char(old.expires_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),"
-	"         new.instance, $2, new.token)"
-	"   FROM old, new",
-	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
-};
-
-static Statement find_run = {
-	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL"
-	"  FROM cron_lock.job_runs WHERE job = $1 AND token = $2",
-	2, {TEXTOID, INT8OID}
-};
-
-/* $1 run, $2 status, $3 message, $4 now */
-static Statement late_report = {
-	"UPDATE cron_lock.job_runs SET reported_status = $2, reported_at = $4,"
-	"    message = coalesce(message, $3)"
-	" WHERE run_id = $1 AND reported_status IS NULL",
-	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
-};
-
 /*
- * Execute: run a statement inside its own SPI_connect()/SPI_finish(),
- * preparing and saving its plan on first use.  Names resolve in pg_catalog
- * and cron_lock only, whatever the caller's search_path.  The first row's
- * first ncols columns are copied out to row/isnull.  Raises on any
- * unexpected SPI result; returns the number of rows.
+ * Run a statement (StoreBegin has connected to SPI), preparing and keeping
+ * its plan on first use.  values/nulls as SPI_execute_plan takes them.  The
+ * first row's first ncols columns are copied to row/isnull, in the memory
+ * context that was current at StoreBegin.  Raises on any result but
+ * expected; returns the number of rows.
  */
 static uint64
 Execute(Statement *stmt, Datum *values, const char *nulls, int expected,
 		int ncols, Datum *row, bool *isnull)
 {
-	int			guc_level;
 	uint64		processed;
 	int			rc;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "cron_lock: SPI_connect failed");
-	/* As a function's SET clause does it: undone at the end or on error. */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, cron_lock, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
 	if (stmt->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(stmt->sql, stmt->nargs, stmt->types);
+		/* One-row statements by key: a custom plan per value gains nothing. */
+		SPIPlanPtr	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, stmt->types,
+											  CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "cron_lock: SPI_prepare failed: %s",
@@ -565,11 +81,420 @@ Execute(Statement *stmt, Datum *values, const char *nulls, int expected,
 		row[i] = isnull[i] ? (Datum) 0 :
 			SPI_datumTransfer(value, att->attbyval, att->attlen);
 	}
-	AtEOXact_GUC(true, guc_level);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "cron_lock: SPI_finish failed");
+	if (SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
 	return processed;
 }
+
+/*
+ * StoreBegin: lock and check cron_lock's tables (tables.c), then connect to
+ * SPI.  cron_lock_check locks only leases, as SELECT ... FOR KEY SHARE
+ * does; every other function locks the tables as an UPDATE does, from the
+ * start.  Raises 55000 when a table is not as the extension made it.
+ */
+void
+StoreBegin(Store *st, bool guard_only)
+{
+	TablesUse(guard_only ? RowShareLock : RowExclusiveLock, guard_only);
+	st->roles = TablesHaveRoles(guard_only);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "cron_lock: SPI_connect failed");
+	st->connected = true;
+}
+
+/* StoreEnd: disconnect from SPI.  (On an error, the abort cleans SPI up.) */
+void
+StoreEnd(Store *st)
+{
+	if (!st->connected)
+		return;
+	st->connected = false;
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "cron_lock: SPI_finish failed");
+}
+
+/* The client's address (NULL on a unix socket), fixed for the session. */
+static Datum
+ClientAddr(char *null)
+{
+	static bool known = false;
+	static bool addr_null;
+	static Datum addr;
+
+	if (!known)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		value;
+
+		InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+		value = inet_client_addr(fcinfo);
+		addr_null = fcinfo->isnull;
+		addr = addr_null ? (Datum) 0 : value;
+		MemoryContextSwitchTo(old);
+		known = true;
+	}
+	*null = addr_null ? 'n' : ' ';
+	return addr;
+}
+
+/* application_name as the runner set it, NULL when empty. */
+static Datum
+ApplicationName(char *null)
+{
+	bool		empty = application_name == NULL || application_name[0] == '\0';
+
+	*null = empty ? 'n' : ' ';
+	return empty ? (Datum) 0 : CStringGetTextDatum(application_name);
+}
+
+/* --- the lease row ------------------------------------------------------ */
+
+#define LEASE_COLUMNS(role) \
+	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at," \
+	"       expires_at, " role \
+	"  FROM ONLY cron_lock.leases WHERE job = $1"
+#define LEASE_NCOLS 9
+
+/*
+ * Indexed by whether the tables have 1.1's role column (1.0 tables, until
+ * ALTER EXTENSION cron_lock UPDATE, have none) and by LeaseLock: the read,
+ * and the row lock it takes.
+ */
+#define LEASE_READS(role) { \
+	[LEASE_PEEK] = {LEASE_COLUMNS(role), 1, {TEXTOID}}, \
+	[LEASE_TAKE] = {LEASE_COLUMNS(role) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
+	[LEASE_RENEW] = {LEASE_COLUMNS(role) " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
+	[LEASE_GUARD] = {LEASE_COLUMNS(role) " FOR KEY SHARE", 1, {TEXTOID}}}
+static Statement lease_read[2][4] = {LEASE_READS("NULL::text"), LEASE_READS("role")};
+
+/*
+ * LeaseFetch: read the lease row of a job, locked as mode says.  False when
+ * there is no row, or (LEASE_TAKE) when another transaction has it locked.
+ * In READ COMMITTED a row updated since the statement's snapshot is
+ * followed to its newest version, as SELECT ... FOR UPDATE does; above it,
+ * that raises 40001.  LEASE_RENEW and LEASE_GUARD may wait, but only behind
+ * a transaction that holds LEASE_TAKE, and those never wait themselves.
+ * LEASE_PEEK is a plain read with a snapshot taken now.
+ */
+bool
+LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
+{
+	Datum		args[1] = {PointerGetDatum(job)};
+	Datum		v[LEASE_NCOLS];
+	bool		n[LEASE_NCOLS];
+
+	if (Execute(&lease_read[st->roles][mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
+		return false;
+	lease->job = job;
+	lease->token = DatumGetInt64(v[0]);
+	lease->run_id = DatumGetInt64(v[1]);
+	lease->instance = DatumGetTextPP(v[2]);
+	lease->held = DatumGetBool(v[3]);
+	lease->has_attempt = !n[4];
+	if (lease->has_attempt)
+		lease->attempt = *DatumGetUUIDP(v[4]);
+	lease->has_pid = !n[5];
+	lease->backend_pid = lease->has_pid ? DatumGetInt32(v[5]) : 0;
+	lease->acquired_at = DatumGetTimestampTz(v[6]);
+	lease->expires_at = DatumGetTimestampTz(v[7]);
+	lease->role = n[8] ? NULL : DatumGetTextPP(v[8]);
+	return true;
+}
+
+/*
+ * LeaseTryLockNewJob: the right to insert the first lease row of a job,
+ * without waiting.  INSERT waits for a concurrent inserter of the same key,
+ * so every first insert happens under this transaction-scoped lock; field4
+ * keeps it apart from the keys of pg_advisory_xact_lock().  A hash
+ * collision only makes one of two brand-new jobs answer "locked".
+ */
+bool
+LeaseTryLockNewJob(text *job)
+{
+	LOCKTAG		tag;
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
+										   VARSIZE_ANY_EXHDR(job), 0);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
+						 (uint32) hash, 0x434C);
+	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * The arguments of a new run: $1 job, $2 instance, $3 token, $4 attempt,
+ * $5 now, $6 expires_at, $7 backend_pid, $8 backend_start, $9 client_addr,
+ * $10 application_name, $11 run_id, $12 role (unused with 1.0 tables).
+ */
+#define NEW_RUN_TYPES \
+	{TEXTOID, TEXTOID, INT8OID, UUIDOID, TIMESTAMPTZOID, TIMESTAMPTZOID, \
+	 INT4OID, TIMESTAMPTZOID, INETOID, TEXTOID, INT8OID, TEXTOID}
+
+/* Each statement twice: for 1.0 tables, then with 1.1's role column. */
+#define INSERT_RUN(role) \
+	" INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt," \
+	"    status, started_at, heartbeat_at, expires_at, backend_pid," \
+	"    backend_start, client_addr, application_name" role ")"
+
+/*
+ * The first lease of a job, then its run.  ON CONFLICT: a first insert that
+ * committed after the caller's snapshot (READ COMMITTED: nothing is
+ * inserted; above it: 40001).  No other first insert can be in progress
+ * (LeaseTryLockNewJob), so this does not wait.
+ */
+#define INSERT_FIRST(role, value) { \
+	"WITH lease AS (" \
+	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt," \
+	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at" role ")" \
+	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" value ")" \
+	"  ON CONFLICT (job) DO NOTHING" \
+	"  RETURNING job)" \
+	INSERT_RUN(role) \
+	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value " FROM lease", \
+	12, NEW_RUN_TYPES}
+static Statement insert_first[2] = {
+	INSERT_FIRST("", ""),
+	INSERT_FIRST(", role", ", $12")
+};
+
+/* A new run on a lease row this transaction has locked FOR UPDATE. */
+#define ACQUIRE(role, value, set) { \
+	"WITH run AS (" \
+	INSERT_RUN(role) \
+	"  VALUES ($11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value "))" \
+	" UPDATE ONLY cron_lock.leases SET token = $3, run_id = $11, instance = $2," \
+	"     held = true, attempt = $4, backend_pid = $7, backend_start = $8," \
+	"     acquired_at = $5, heartbeat_at = $5, expires_at = $6" set \
+	"  WHERE job = $1", \
+	12, NEW_RUN_TYPES}
+static Statement acquire[2] = {
+	ACQUIRE("", "", ""),
+	ACQUIRE(", role", ", $12", ", role = $12")
+};
+
+static void
+NewRunArgs(const NewRun *run, Datum *v, char *n)
+{
+	memset(n, ' ', MAX_ARGS);
+	v[0] = PointerGetDatum(run->job);
+	v[1] = PointerGetDatum(run->instance);
+	v[2] = Int64GetDatum(run->token);
+	v[3] = run->attempt ? UUIDPGetDatum(run->attempt) : (Datum) 0;
+	n[3] = run->attempt ? ' ' : 'n';
+	v[4] = TimestampTzGetDatum(run->now);
+	v[5] = TimestampTzGetDatum(run->expires_at);
+	v[6] = Int32GetDatum(MyProcPid);
+	v[7] = TimestampTzGetDatum(MyStartTimestamp);
+	v[8] = ClientAddr(&n[8]);
+	v[9] = ApplicationName(&n[9]);
+	v[10] = Int64GetDatum(nextval_internal(TablesRunIdSequence(), false));
+	v[11] = PointerGetDatum(OuterRoleName());
+}
+
+/*
+ * LeaseInsertFirst: the first lease of a job and its run; returns run_id,
+ * or 0 when a lease row of the job committed after the caller's snapshot
+ * (READ COMMITTED only: the caller then reads it and decides again).
+ */
+int64
+LeaseInsertFirst(Store *st, const NewRun *run)
+{
+	Datum		v[MAX_ARGS];
+	char		n[MAX_ARGS];
+
+	NewRunArgs(run, v, n);
+	if (Execute(&insert_first[st->roles], v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
+		return 0;
+	return DatumGetInt64(v[10]);
+}
+
+/* LeaseAcquire: a new run holding an existing lease row, locked FOR UPDATE. */
+int64
+LeaseAcquire(Store *st, const Lease *lease, const NewRun *run)
+{
+	Datum		v[MAX_ARGS];
+	char		n[MAX_ARGS];
+
+	NewRunArgs(run, v, n);
+	if (Execute(&acquire[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
+		elog(ERROR, "cron_lock: locked lease row of job \"%s\" vanished",
+			 text_to_cstring(run->job));
+	return DatumGetInt64(v[10]);
+}
+
+/* $1 job, $2 run, $3 now, $4 expires_at */
+static Statement renew = {
+	"WITH lease AS ("
+	"  UPDATE ONLY cron_lock.leases SET heartbeat_at = $3, expires_at = $4"
+	"   WHERE job = $1)"
+	" UPDATE ONLY cron_lock.job_runs SET heartbeat_at = $3, expires_at = $4"
+	"  WHERE run_id = $2",
+	4, {TEXTOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/*
+ * LeaseRenew: move the expiry of a lease this transaction has locked, and
+ * of its run.  Another transaction updating the run row (an administrator)
+ * is waited for and followed, as UPDATE does.
+ */
+void
+LeaseRenew(Store *st, const Lease *lease, TimestampTz now, TimestampTz expires_at)
+{
+	Datum		v[4] = {PointerGetDatum(lease->job), Int64GetDatum(lease->run_id),
+	TimestampTzGetDatum(now), TimestampTzGetDatum(expires_at)};
+
+	if (Execute(&renew, v, NULL, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
+		elog(ERROR, "cron_lock: run " INT64_FORMAT " of job \"%s\" is missing",
+			 lease->run_id, text_to_cstring(lease->job));
+}
+
+/* $1 job, $2 run, $3 status, $4 message, $5 now, $6 forced_by */
+static Statement end_run = {
+	"WITH lease AS ("
+	"  UPDATE ONLY cron_lock.leases SET held = false, attempt = NULL"
+	"   WHERE job = $1)"
+	" UPDATE ONLY cron_lock.job_runs"
+	"    SET status = $3, message = $4, finished_at = $5, forced_by = $6"
+	"  WHERE run_id = $2",
+	6, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+};
+
+/* LeaseEnd: finish the current run of a locked lease and free the lease. */
+void
+LeaseEnd(Store *st, const Lease *lease, text *status, text *message,
+		 TimestampTz now, const char *forced_by)
+{
+	Datum		v[6] = {PointerGetDatum(lease->job), Int64GetDatum(lease->run_id),
+		PointerGetDatum(status), PointerGetDatum(message),
+		TimestampTzGetDatum(now),
+	forced_by ? CStringGetTextDatum(forced_by) : (Datum) 0};
+	char		n[6] = {' ', ' ', ' ', message ? ' ' : 'n', ' ', forced_by ? ' ' : 'n'};
+
+	if (Execute(&end_run, v, n, SPI_OK_UPDATE, 0, NULL, NULL) != 1)
+		elog(ERROR, "cron_lock: run " INT64_FORMAT " of job \"%s\" is missing",
+			 lease->run_id, text_to_cstring(lease->job));
+}
+
+/*
+ * $1 job, $2 token, $3 status, $4 message.  The finish time is read by the
+ * outer UPDATE, after the lease row is ours: the subquery, which updates
+ * (and so locks) the lease row, runs before any row of job_runs is read.
+ */
+#define RELEASE_HELD(by_role) { \
+	"WITH lease AS (" \
+	"  UPDATE ONLY cron_lock.leases SET held = false, attempt = NULL" \
+	"   WHERE job = $1 AND held AND token = $2" by_role \
+	"  RETURNING run_id)" \
+	" UPDATE ONLY cron_lock.job_runs" \
+	"    SET status = $3, message = $4, finished_at = pg_catalog.clock_timestamp()" \
+	"  WHERE run_id = (SELECT run_id FROM lease)", \
+	5, {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID}}
+/* $5: the releasing role; a lease another role took is left alone (NULL: any) */
+static Statement release_held[2] = {
+	RELEASE_HELD(""),
+	RELEASE_HELD(" AND ($5 IS NULL OR role IS NULL OR role = $5)")
+};
+
+/*
+ * LeaseReleaseHeld: end the run of a held lease with this token; false if
+ * the lease is not held with it, or (role not NULL) was taken by another
+ * role: the caller then decides whether it may act (authority.c).  One UPDATE: a lease row that does not
+ * match is left alone without waiting; a match is updated (a no-key
+ * update, like a heartbeat's, so a guarded transaction's KEY SHARE lock
+ * does not hold it up), and if a concurrent transaction committed a newer
+ * version first, that version is checked again.
+ */
+bool
+LeaseReleaseHeld(Store *st, text *job, int64 token, text *role, text *status,
+				 text *message)
+{
+	Datum		v[5] = {PointerGetDatum(job), Int64GetDatum(token),
+	PointerGetDatum(status), PointerGetDatum(message), PointerGetDatum(role)};
+	char		n[5] = {' ', ' ', ' ', message ? ' ' : 'n', role ? ' ' : 'n'};
+
+	return Execute(&release_held[st->roles], v, n, SPI_OK_UPDATE, 0, NULL, NULL) == 1;
+}
+
+/* $1 job, $2 instance, $3 holder, $4 reason, $5 at, $6 backend_pid, $7 client_addr */
+static Statement insert_contention = {
+	"INSERT INTO cron_lock.contention (job, instance, holder, reason, at,"
+	"    backend_pid, client_addr)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+	7, {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT4OID, INETOID}
+};
+
+/* RecordContention: one busy answer, the evidence of duplicate runners. */
+void
+RecordContention(text *job, text *instance, text *holder, const char *reason,
+				 TimestampTz now)
+{
+	Datum		v[7] = {PointerGetDatum(job), PointerGetDatum(instance),
+		PointerGetDatum(holder), CStringGetTextDatum(reason),
+	TimestampTzGetDatum(now), Int32GetDatum(MyProcPid)};
+	char		n[7] = {' ', ' ', holder ? ' ' : 'n', ' ', ' ', ' '};
+
+	v[6] = ClientAddr(&n[6]);
+	Execute(&insert_contention, v, n, SPI_OK_INSERT, 0, NULL, NULL);
+}
+
+/* $1 kind, $2 job, $3 run_id, $4 instance, $5 detected_at, $6 detail */
+static Statement insert_anomaly = {
+	"INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at,"
+	"    detail)"
+	" VALUES ($1, $2, $3, $4, $5, $6)",
+	6, {TEXTOID, TEXTOID, INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID}
+};
+
+/* RecordAnomaly: something a person should look at; see the anomalies view. */
+void
+RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
+			  TimestampTz now, const char *detail)
+{
+	Datum		v[6] = {CStringGetTextDatum(kind), PointerGetDatum(job),
+		Int64GetDatum(run_id), PointerGetDatum(instance),
+	TimestampTzGetDatum(now), CStringGetTextDatum(detail)};
+	char		n[6] = {' ', ' ', run_id ? ' ' : 'n', instance ? ' ' : 'n', ' ', ' '};
+
+	Execute(&insert_anomaly, v, n, SPI_OK_INSERT, 0, NULL, NULL);
+}
+
+/* --- the rare paths ----------------------------------------------------- */
+
+/* $1 old run, $2 new run, $3 now */
+static Statement mark_taken_over = {
+	"WITH old AS ("
+	"  UPDATE ONLY cron_lock.job_runs SET status = 'expired', finished_at = $3,"
+	"      taken_over_by = $2"
+	"   WHERE run_id = $1 AND status = 'running'"
+	"  RETURNING run_id, job, instance, backend_pid, expires_at),"
+	" new AS (SELECT instance, token FROM ONLY cron_lock.job_runs WHERE run_id = $2)"
+	" INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)"
+	" SELECT 'stale_takeover', old.job, old.run_id, old.instance, $3,"
+	"     pg_catalog.format('Run %s of job \"%s\" by instance \"%s\" (backend pid %s) stopped renewing its lease,"
+	" which expired at %s; instance \"%s\" took over as run %s with token %s. The old runner may"
+	" still be working: check that host for a stuck or partitioned process.',"
+	"         old.run_id, old.job, old.instance,"
+	"         coalesce(old.backend_pid::text, 'unknown'),"
+	"         pg_catalog.to_char(old.expires_at, 'YYYY-MM-DD HH24:MI:SS.MS TZ'),"
+	"         new.instance, $2, new.token)"
+	"   FROM old, new",
+	3, {INT8OID, INT8OID, TIMESTAMPTZOID}
+};
+
+static Statement find_run = {
+	"SELECT run_id, instance, status, forced_by IS NOT NULL, reported_status IS NOT NULL,"
+	"    pg_catalog.to_jsonb(r) OPERATOR(pg_catalog.->>) 'role'"	/* none in 1.0 */
+	"  FROM ONLY cron_lock.job_runs r WHERE job = $1 AND token = $2",
+	2, {TEXTOID, INT8OID}
+};
+
+/* $1 run, $2 status, $3 message, $4 now */
+static Statement late_report = {
+	"UPDATE ONLY cron_lock.job_runs SET reported_status = $2, reported_at = $4,"
+	"    message = coalesce(message, $3)"
+	" WHERE run_id = $1 AND reported_status IS NULL",
+	4, {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID}
+};
 
 /* LeaseMarkTakenOver: end a stale run as expired and record the anomaly. */
 void
@@ -586,10 +511,10 @@ bool
 RunFindByToken(text *job, int64 token, RunReport *run)
 {
 	Datum		values[2] = {PointerGetDatum(job), Int64GetDatum(token)};
-	Datum		row[5];
-	bool		isnull[5];
+	Datum		row[6];
+	bool		isnull[6];
 
-	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 5, row, isnull) == 0)
+	if (Execute(&find_run, values, NULL, SPI_OK_SELECT, 6, row, isnull) == 0)
 		return false;
 	for (int i = 0; i < 5; i++)
 		if (isnull[i])
@@ -599,6 +524,7 @@ RunFindByToken(text *job, int64 token, RunReport *run)
 	run->status = DatumGetTextPP(row[2]);
 	run->forced = DatumGetBool(row[3]);
 	run->reported = DatumGetBool(row[4]);
+	run->role = isnull[5] ? NULL : DatumGetTextPP(row[5]);
 	return true;
 }
 

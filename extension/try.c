@@ -12,6 +12,8 @@
  * and everything is decided again on the locked row, with the clock read
  * after the lock.  A job seen for the first time has no row to lock: its
  * first insert happens under a non-waiting lock of its own (store.c).
+ * Each step is one SQL statement (store.c); the answer is built after the
+ * last of them, in the caller's memory context.
  *-------------------------------------------------------------------------
  */
 #include "cron_lock.h"
@@ -64,6 +66,20 @@ TooSoon(const TryRequest *req, const Lease *lease, TimestampTz now)
 	return req->has_min_gap && now - lease->acquired_at < req->min_gap;
 }
 
+/*
+ * A busy answer's contention event.  Its transaction skips the WAL flush
+ * at commit if these rows are all it wrote (durability.c).
+ */
+static void
+RecordBusy(const TryRequest *req, text *holder, const char *reason,
+		   TimestampTz now)
+{
+	bool		alone = BeginBusyAnswer();
+
+	RecordContention(req->job, req->instance, holder, reason, now);
+	CommitLazilyIfAlone(alone);
+}
+
 /* Busy: another holder's lease is live; record it as contention. */
 static void
 AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
@@ -74,8 +90,7 @@ AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
 	ans->has_pid = lease->has_pid;
 	ans->holder_pid = lease->backend_pid;
 	ans->expires_at = lease->expires_at;
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "held", now);
+	RecordBusy(req, lease->instance, "held", now);
 }
 
 /* Busy: the job started less than min_gap ago; the last starter is blamed. */
@@ -84,8 +99,7 @@ AnswerTooSoon(const TryRequest *req, const Lease *lease, TimestampTz now,
 			  TryAnswer *ans)
 {
 	ans->reason = "too_soon";
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, lease->instance, "too_soon", now);
+	RecordBusy(req, lease->instance, "too_soon", now);
 }
 
 /*
@@ -107,8 +121,7 @@ AnswerLocked(const TryRequest *req, const Lease *seen, TimestampTz now,
 		ans->holder_pid = seen->backend_pid;
 		ans->expires_at = seen->expires_at;
 	}
-	CommitLazilyIfAlone();
-	RecordContention(req->job, req->instance, holder, "locked", now);
+	RecordBusy(req, holder, "locked", now);
 }
 
 static void
@@ -124,17 +137,28 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
 	ans->expires_at = expires_at;
 }
 
-/* A new run on a row this transaction has locked FOR UPDATE (or inserted). */
-static void
+/*
+ * A new run on a lease row this transaction has locked FOR UPDATE, or
+ * (lease NULL) the first lease of a job.  False, changing nothing, only
+ * when that first lease turns out to have been inserted by another
+ * transaction since the caller's snapshot (READ COMMITTED).  Answers
+ * "locked" while another transaction records a new token epoch.
+ */
+static bool
 Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 		TryAnswer *ans)
 {
 	NewRun		run;
 	int64		run_id;
 
+	/* Another transaction is recording a new token epoch: try again. */
+	if (!NextToken(lease ? lease->token : 0, req->job_name, &run.token))
+	{
+		AnswerLocked(req, lease, now, ans);
+		return true;
+	}
 	run.job = req->job;
 	run.instance = req->instance;
-	run.token = NextToken(lease ? lease->token : 0, req->job_name);
 	run.attempt = req->attempt;
 	run.now = now;
 	run.expires_at = now + req->ttl;
@@ -143,8 +167,10 @@ Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 	if (lease == NULL)
 	{
 		run_id = LeaseInsertFirst(st, &run);
+		if (run_id == 0)
+			return false;
 		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
-		return;
+		return true;
 	}
 	run_id = LeaseAcquire(st, lease, &run);
 	if (lease->held)
@@ -155,6 +181,7 @@ Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 	}
 	else
 		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
+	return true;
 }
 
 /* Decide on the lease row now locked FOR UPDATE, reading the clock anew. */
@@ -182,7 +209,7 @@ DecideLocked(Store *st, const TryRequest *req, const Lease *lease, TryAnswer *an
 	else if (TooSoon(req, lease, now))
 		AnswerTooSoon(req, lease, now, ans);
 	else
-		Acquire(st, req, lease, now, ans);
+		(void) Acquire(st, req, lease, now, ans);
 }
 
 static void
@@ -192,51 +219,36 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 	Lease		locked;
 	TimestampTz now;
 
-	/*
-	 * A job this backend has not found before may be new: take the right to
-	 * insert its first lease before the peek, so that a miss is final.  Held
-	 * to commit, it holds up nothing but another first insert of the job.
-	 */
-	bool		may_insert = !LeaseSeenBefore(st, req->job) &&
-		LeaseTryLockNewJob(req->job);
-
-	if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
+	if (!LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 	{
-		now = GetCurrentTimestamp();
-		if (IsLive(&seen, now) && !SameAttempt(req, &seen))
-			AnswerHeld(req, &seen, now, ans);
-		else if (!IsLive(&seen, now) && TooSoon(req, &seen, now))
-			AnswerTooSoon(req, &seen, now, ans);
-		else if (LeaseTake(st, req->job, &seen, &locked))
-			DecideLocked(st, req, &locked, ans);
-		else
-			AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
-		return;
-	}
-
-	/*
-	 * First time this job is seen (by our snapshot).  Every first insert
-	 * holds that lock until it commits, so a snapshot taken under it either
-	 * shows the committed row or proves that no insert is in progress: the
-	 * INSERT below cannot wait.
-	 */
-	if (!may_insert)
-	{
+		/*
+		 * First time this job is seen (by our snapshot).  Every first insert
+		 * holds this lock until it commits, so the insert cannot wait.
+		 */
 		if (!LeaseTryLockNewJob(req->job))
 		{
 			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
 			return;
 		}
-		if (LeaseFetch(st, req->job, LEASE_PEEK, &seen))
+		if (Acquire(st, req, NULL, GetCurrentTimestamp(), ans))
+			return;
+		/* Inserted and committed meanwhile: decide on that row. */
+		if (!LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 		{
-			if (LeaseTake(st, req->job, &seen, &locked))
-				DecideLocked(st, req, &locked, ans);
-			else
-				AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
+			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
 			return;
 		}
 	}
-	Acquire(st, req, NULL, GetCurrentTimestamp(), ans);
+
+	now = GetCurrentTimestamp();
+	if (IsLive(&seen, now) && !SameAttempt(req, &seen))
+		AnswerHeld(req, &seen, now, ans);
+	else if (!IsLive(&seen, now) && TooSoon(req, &seen, now))
+		AnswerTooSoon(req, &seen, now, ans);
+	else if (LeaseFetch(st, req->job, LEASE_TAKE, &locked))
+		DecideLocked(st, req, &locked, ans);
+	else
+		AnswerLocked(req, &seen, GetCurrentTimestamp(), ans);
 }
 
 static Datum
@@ -289,7 +301,7 @@ cron_lock_try(PG_FUNCTION_ARGS)
 		elog(ERROR, "cron_lock_try must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	StoreBegin(&st);
+	StoreBegin(&st, false);
 	Try(&st, &req, &ans);
 	StoreEnd(&st);
 	PG_RETURN_DATUM(AnswerDatum(fcinfo, &ans, tupdesc));

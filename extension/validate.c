@@ -10,19 +10,59 @@
 #include "cron_lock.h"
 
 #include "common/int.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+
+/* Characters that end a line or control a terminal: Cc, Zl, Zp. */
+static bool
+IsControl(pg_wchar c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029;
+}
+
+/*
+ * Invisible format characters (Cf): zero-width spaces and joiners, bidi
+ * controls, the byte order mark.  A name with one looks like a name
+ * without it, or shows its characters in another order.
+ */
+static bool
+IsInvisible(pg_wchar c)
+{
+	return c == 0xad || c == 0x61c || c == 0x180e ||
+		(c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+		(c >= 0x2060 && c <= 0x2064) || (c >= 0x2066 && c <= 0x206f) ||
+		c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
+}
+
+/* Spaces (Zs): ASCII space, no-break space, the typographic spaces. */
+static bool
+IsSpace(pg_wchar c)
+{
+	return c == 0x20 || c == 0xa0 || c == 0x1680 ||
+		(c >= 0x2000 && c <= 0x200a) || c == 0x202f || c == 0x205f || c == 0x3000;
+}
 
 /*
  * ArgName: the job or instance argument, checked.  Names are compared byte
- * for byte, so anything that would make two names look alike (padding,
- * control characters) is refused.
+ * for byte, so anything that would make two names look alike is refused:
+ * control characters and invisible format characters anywhere, spaces of
+ * any kind (no-break and typographic ones too) at either end.  Characters
+ * are read as Unicode (converted from the database encoding); under
+ * SQL_ASCII, bytes above 127 have no known meaning and only ASCII is checked.
  */
 text *
 ArgName(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	text	   *name;
-	const unsigned char *p;
+	const char *p;
 	int			len;
+	const unsigned char *u;
+	int			ulen;
+	pg_wchar	first = 0;
+	pg_wchar	last = 0;
+	int			nchars = 0;
+	int			step;
+	bool		sql_ascii = GetDatabaseEncoding() == PG_SQL_ASCII;
 
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -30,7 +70,7 @@ ArgName(FunctionCallInfo fcinfo, int argno, const char *what)
 				 errmsg("%s must not be null", what)));
 
 	name = PG_GETARG_TEXT_PP(argno);
-	p = (const unsigned char *) VARDATA_ANY(name);
+	p = VARDATA_ANY(name);
 	len = VARSIZE_ANY_EXHDR(name);
 
 	if (len == 0)
@@ -40,19 +80,46 @@ ArgName(FunctionCallInfo fcinfo, int argno, const char *what)
 	if (len > CRON_LOCK_MAX_NAME)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s \"%.40s...\" is too long", what, (const char *) p),
+				 errmsg("%s \"%.*s...\" is too long", what, pg_mbcliplen(p, len, 40), p),
 				 errdetail("It is %d bytes; the limit is %d bytes.",
 						   len, CRON_LOCK_MAX_NAME)));
-	for (int i = 0; i < len; i++)
+
+	if (sql_ascii)
 	{
-		if (p[i] < 0x20 || p[i] == 0x7f)
+		u = (const unsigned char *) p;
+		ulen = len;
+	}
+	else
+	{
+		u = (const unsigned char *) pg_server_to_any(p, len, PG_UTF8);
+		ulen = u == (const unsigned char *) p ? len : strlen((const char *) u);
+	}
+	for (int i = 0; i < ulen; i += step)
+	{
+		pg_wchar	c = u[i];
+
+		step = 1;
+		if (c >= 0x80 && !sql_ascii)
+		{
+			/* valid UTF-8 (converted by the server): the lead byte says how long */
+			step = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+			if (i + step > ulen)
+				elog(ERROR, "cron_lock: truncated UTF-8 in a name");
+			c = utf8_to_unicode(&u[i]);
+		}
+		if (++nchars == 1)
+			first = c;
+		last = c;
+		if (IsControl(c) || (!sql_ascii && IsInvisible(c)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s \"%s\" contains a control character", what,
-							text_to_cstring(name)),
-					 errdetail("Byte %d is 0x%02x.", i + 1, p[i])));
+					 errmsg("%s \"%s\" contains %s", what, text_to_cstring(name),
+							IsControl(c) ? "a control character" :
+							"an invisible format character"),
+					 errdetail("Character %d is U+%04X.", nchars, (unsigned int) c),
+					 errhint("Names are compared byte for byte; use visible characters only.")));
 	}
-	if (p[0] == ' ' || p[len - 1] == ' ')
+	if (IsSpace(first) || IsSpace(last))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s \"%s\" has leading or trailing spaces", what,
@@ -153,4 +220,27 @@ ArgStatus(FunctionCallInfo fcinfo, int argno, const char *job)
 				 errmsg("invalid status \"%s\" for job \"%s\"", status, job),
 				 errhint("Use succeeded, failed or cancelled.")));
 	return PG_GETARG_TEXT_PP(argno);
+}
+
+/*
+ * ArgMessage: the optional message of a release, NULL when not given, at
+ * most CRON_LOCK_MAX_MESSAGE bytes: a summary for people reading the
+ * history, not a log.
+ */
+text *
+ArgMessage(FunctionCallInfo fcinfo, int argno, const char *job)
+{
+	text	   *message;
+
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	message = PG_GETARG_TEXT_PP(argno);
+	if (VARSIZE_ANY_EXHDR(message) > CRON_LOCK_MAX_MESSAGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("message for job \"%s\" is too long", job),
+				 errdetail("It is %d bytes; the limit is %d bytes.",
+						   (int) VARSIZE_ANY_EXHDR(message), CRON_LOCK_MAX_MESSAGE),
+				 errhint("Keep the message to a summary; put the full output in a log.")));
+	return message;
 }

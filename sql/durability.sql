@@ -24,7 +24,10 @@ SELECT reason FROM cron_lock_try('dur.b', 'host-1', '1 minute');
 SHOW synchronous_commit;
 COMMIT;
 
--- A busy answer that is its own transaction skips the flush, for itself only.
+-- A busy answer that is its own transaction skips the flush, for itself
+-- only.  That is decided at pre-commit, once nothing else can be written
+-- (test/server/durability.sh watches the commits): during the call the
+-- setting is still the caller's.
 SET synchronous_commit = on;
 SELECT reason, current_setting('synchronous_commit') AS during
   FROM cron_lock_try('dur.b', 'host-2', '1 minute');
@@ -41,6 +44,9 @@ INSERT INTO mine VALUES (1);
 SELECT reason FROM cron_lock_try('dur.b', 'host-2', '1 minute');
 SHOW synchronous_commit;
 COMMIT;
+-- ... and so does a busy answer followed by more statements in one query
+-- string (an implicit transaction block).
+SELECT reason FROM cron_lock_try('dur.b', 'host-2', '1 minute') \; SHOW synchronous_commit;
 -- An acquisition after a busy answer in one statement commits durably.
 SELECT string_agg(reason, ',' ORDER BY j) AS reasons, current_setting('synchronous_commit') AS setting
   FROM (SELECT j, (cron_lock_try(j, 'host-2', '1 minute')).reason

@@ -3,6 +3,9 @@
 CREATE ROLE regress_cron_lock_nobody LOGIN;
 CREATE ROLE regress_cron_lock_runner LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_boss LOGIN IN ROLE cron_lock_admin;
+-- The test switches to these roles; a database owner without superuser (the
+-- plain-SQL edition's suite) must be a member of them to do so.
+GRANT regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss TO CURRENT_USER;
 
 SELECT p.proname, p.proacl FROM pg_proc p
  WHERE p.proname LIKE 'cron_lock%' OR p.proname = 'backend_alive' ORDER BY 1;
@@ -82,5 +85,60 @@ SELECT cron_lock_heartbeat('priv.a', 1, '1 minute') IS NULL AS lost;
 SELECT cron_lock_release('priv.a', 1) AS released;
 RESET ROLE;
 
+-- Authority: only the role that took a lease (or a member of it) and
+-- cron_lock_admin renew, release or check it; anyone else gets 42501 and
+-- nothing changes.
+CREATE ROLE regress_cron_lock_other LOGIN IN ROLE cron_lock_user;
+CREATE ROLE regress_cron_lock_deputy LOGIN IN ROLE regress_cron_lock_runner;
+GRANT regress_cron_lock_other, regress_cron_lock_deputy TO CURRENT_USER;
+SET ROLE regress_cron_lock_runner;
+SELECT reason, token FROM cron_lock_try('priv.auth', 'runner', '1 hour');
+SELECT reason, token FROM cron_lock_try('priv.member', 'runner', '1 hour');
+SELECT reason, token FROM cron_lock_try('priv.gone', 'runner', '1 ms');
+SELECT pg_sleep(0.01);
+SELECT reason, token FROM cron_lock_try('priv.gone', 'runner', '1 hour');
+RESET ROLE;
+SELECT job, token, role FROM cron_lock.job_runs WHERE job LIKE 'priv.%' AND role IS NOT NULL ORDER BY job, token;
+SELECT row_counts() AS before \gset
+SELECT expires_at AS auth_expires FROM cron_lock.leases WHERE job = 'priv.auth' \gset
+SET ROLE regress_cron_lock_other;
+SELECT stmt, error_of(stmt) FROM (VALUES
+	($$SELECT cron_lock_heartbeat('priv.auth', 1, '2 hours')$$),
+	($$SELECT cron_lock_release('priv.auth', 1, 'failed')$$),
+	($$SELECT cron_lock_check('priv.auth', 1)$$),
+	-- a token that is not current: no lost_heartbeat, no late report either
+	($$SELECT cron_lock_heartbeat('priv.auth', 7, '1 hour')$$),
+	($$SELECT cron_lock_heartbeat('priv.gone', 1, '1 hour')$$),
+	($$SELECT cron_lock_release('priv.gone', 1, 'failed')$$)
+) AS t(stmt);
+-- A check with a token that is not current is LK001 for anyone.
+SELECT error_of($$SELECT cron_lock_check('priv.auth', 2)$$);
+RESET ROLE;
+SELECT row_counts() = :'before' AS nothing_changed;
+SELECT held, expires_at = :'auth_expires' AS same_expiry FROM cron_lock.leases WHERE job = 'priv.auth';
+SELECT status, reported_status FROM cron_lock.job_runs WHERE job = 'priv.gone' ORDER BY token;
+-- A member of the acquiring role may.
+SET ROLE regress_cron_lock_deputy;
+SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
+SELECT cron_lock_release('priv.member', 1) AS released_by_a_member;
+BEGIN;
+SELECT cron_lock_check('priv.auth', 1);
+COMMIT;
+-- So may cron_lock_admin.
+SET ROLE regress_cron_lock_boss;
+SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
+BEGIN;
+SELECT cron_lock_check('priv.auth', 1);
+COMMIT;
+SELECT cron_lock_release('priv.gone', 2, 'cancelled') AS released_by_admin;
+-- And the holder itself, to the end.
+SET ROLE regress_cron_lock_runner;
+SELECT cron_lock_heartbeat('priv.auth', 1, '1 hour') IS NOT NULL AS renewed;
+SELECT cron_lock_release('priv.auth', 1) AS released;
+SELECT cron_lock_release('priv.gone', 1, 'failed') AS late_release;
+RESET ROLE;
+SELECT job, token, status, reported_status, role FROM cron_lock.job_runs WHERE job IN ('priv.auth', 'priv.gone', 'priv.member') ORDER BY job, token;
+
 DROP SCHEMA regress_evil CASCADE;
+DROP ROLE regress_cron_lock_deputy, regress_cron_lock_other;
 DROP ROLE regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss;

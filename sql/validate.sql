@@ -16,6 +16,19 @@ SELECT stmt, error_of(stmt) FROM (VALUES
 	($$SELECT cron_lock_try(E'j\n', 'h', '1m')$$),
 	($$SELECT cron_lock_try('j', E'h\tx', '1m')$$),
 	($$SELECT cron_lock_try(E'j\x7f', 'h', '1m')$$),
+	-- Unicode: C1 controls, line/paragraph separators, invisible format
+	-- characters anywhere; no-break and typographic spaces at the ends.
+	($$SELECT cron_lock_try(E'j\u0085', 'h', '1m')$$),
+	($$SELECT cron_lock_try(E'j\u2028x', 'h', '1m')$$),
+	($$SELECT cron_lock_try('j', E'h\u2029', '1m')$$),
+	($$SELECT cron_lock_try(E'pay\u200broll', 'h', '1m')$$),
+	($$SELECT cron_lock_try(E'j\u202eab', 'h', '1m')$$),
+	($$SELECT cron_lock_try(E'\ufeffj', 'h', '1m')$$),
+	($$SELECT cron_lock_try(E'j\u00a0', 'h', '1m')$$),
+	($$SELECT cron_lock_try('j', E'\u00a0h', '1m')$$),
+	($$SELECT cron_lock_try(E'\u3000j', 'h', '1m')$$),
+	($$SELECT cron_lock_try(E'j\u2009', 'h', '1m')$$),
+	($$SELECT cron_lock_heartbeat(E'j\u00a0', 1, '1m')$$),
 	($$SELECT cron_lock_try('j', 'h', '0')$$),
 	($$SELECT cron_lock_try('j', 'h', '-1s')$$),
 	($$SELECT cron_lock_try('j', 'h', '31 days 1 second')$$),
@@ -35,6 +48,7 @@ SELECT stmt, error_of(stmt) FROM (VALUES
 	($$SELECT cron_lock_release('validate.held', 1, 'done')$$),
 	($$SELECT cron_lock_release('validate.held', 1, 'running')$$),
 	($$SELECT cron_lock_release('validate.held', 1, 'expired')$$),
+	($$SELECT cron_lock_release('validate.held', 1, 'failed', repeat('m', 4097))$$),
 	($$SELECT cron_lock_check(NULL, 1)$$),
 	($$SELECT cron_lock_check('validate.held', NULL)$$),
 	($$SELECT cron_lock_check('', 1)$$),
@@ -48,6 +62,19 @@ SELECT stmt, error_of(stmt) FROM (VALUES
 
 SELECT row_counts() = :'before' AS nothing_changed;
 
--- Limits are inclusive: 200 bytes, 31 days, a ttl of one microsecond.
+-- An over-long name is quoted cut at a character boundary (40 bytes would
+-- split the 20th 'é').
+-- (No context lines: the plain-SQL edition raises it inside a helper.)
+\set SHOW_CONTEXT never
+SELECT cron_lock_try('x' || repeat('é', 101), 'h', '1m');
+\set SHOW_CONTEXT errors
+
+-- Inside a name, non-ASCII letters and a no-break space are fine.
+SELECT reason FROM cron_lock_try(E'validate.caf\u00e9\u00a0cr\u00e8me', E'h\u00f4te', '60s');
+
+-- Limits are inclusive: 200 bytes, 31 days, a ttl of one microsecond, a
+-- message of 4096 bytes.
 SELECT reason FROM cron_lock_try(repeat('v', 200), repeat('i', 200), '31 days');
 SELECT reason FROM cron_lock_try('validate.tiny', 'host-1', '1 microsecond');
+SELECT cron_lock_release('validate.held', 1, 'failed', repeat('m', 4096)) AS released;
+SELECT length(message) FROM cron_lock.job_runs WHERE job = 'validate.held';

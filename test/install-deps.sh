@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	postgresql-15 postgresql-client-15 postgresql-server-dev-15 libpq-dev
+	postgresql-15-plpgsql-check
 	libssl-dev libkrb5-dev libldap-dev openssl
 	libgtest-dev pgbouncer python3 procps iproute2
 	"$@"

@@ -42,6 +42,13 @@ suite regress make -s installcheck ISOLATION=
 suite isolation make -s installcheck REGRESS=
 
 suite storm test/storm/storm.sh 15
+# The plain-SQL edition: the same regress files, isolation specs and storm,
+# plus plpgsql_check, on a cluster of its own (test/edition/run.sh).
+suite edition-lint test/edition/run.sh lint
+suite edition-regress test/edition/run.sh regress
+suite edition-isolation test/edition/run.sh isolation
+suite edition-storm test/edition/run.sh storm
+suite edition-install test/edition/run.sh install
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh

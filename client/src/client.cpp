@@ -106,7 +106,7 @@ AcquireResult Client::acquire_attempt(const std::string &job, const std::string 
 	if (auto msg = check_name("instance", instance_); !msg.empty())
 		return Permanent{Error{ErrorClass::invalid_input, ErrorKind::permanent, "22023", msg}, 0};
 	TryRequest req{job, instance_, cfg_.ttl, cfg_.min_gap, attempt};
-	GuardedOps ops(main_mu_, *main_);
+	GuardedOps ops(main_mu_, *main_, env().interrupt_fd());
 	return acquire(ops, req, cfg_.retry, env(), on_try);
 }
 
@@ -115,7 +115,7 @@ Result<std::optional<std::string>> Client::heartbeat(const Lease &lease)
 	if (config_error_)
 		return *config_error_;
 	std::lock_guard lock(beat_mu_);
-	auto t_sent = SteadyClock::now();
+	auto t_sent = env().now();
 	auto r = beat_->heartbeat(lease.job(), lease.token(), cfg_.ttl);
 	if (r && r->has_value())
 		lease.set_deadline(t_sent + cfg_.ttl);

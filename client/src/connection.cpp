@@ -36,16 +36,18 @@ unsigned Rows::type(int col) const { return PQftype(r_.get(), col); }
 
 namespace {
 
-// 1: ready, 0: deadline passed, -1: poll failed (errno set).
-int wait_fd(int fd, short events, Deadline deadline)
+// 1: ready, 0: deadline passed, -1: poll failed (errno set), -2: interrupt_fd readable.
+int wait_fd(int fd, short events, Deadline deadline, int interrupt_fd)
 {
 	for (;;) {
 		auto now = SteadyClock::now();
 		if (now >= deadline)
 			return 0;
 		auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-		pollfd p{fd, events, 0};
-		int r = poll(&p, 1, left > INT_MAX ? INT_MAX : static_cast<int>(left));
+		pollfd p[2] = {{fd, events, 0}, {interrupt_fd, POLLIN, 0}};
+		int r = poll(p, 2, left > INT_MAX ? INT_MAX : static_cast<int>(left));
+		if (r > 0 && (p[1].revents & POLLIN))
+			return -2;
 		if (r > 0)
 			return 1;
 		if (r < 0 && errno != EINTR)
@@ -150,7 +152,11 @@ Result<Ok> Connection::connect(Deadline deadline)
 		}
 		int fd = PQsocket(c.get());
 		if (fd >= 0) {
-			int r = wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+			int r = wait_fd(fd, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline,
+							interrupt_fd_);
+			if (r == -2)
+				return fail({.stage = Stage::connect, .connection_lost = true},
+							"interrupted while connecting");
 			if (r == 0)
 				return fail({.stage = Stage::connect, .deadline_expired = true,
 							 .connection_lost = true},
@@ -213,8 +219,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param> &pa
 			break;
 		if (f < 0)
 			return lost(true);
-		int r = wait_fd(PQsocket(c), POLLOUT | POLLIN, deadline);
-		if (r == 0)
+		int r = wait_fd(PQsocket(c), POLLOUT | POLLIN, deadline, interrupt_fd_);
+		if (r == 0 || r == -2)
 			return timed_out();
 		if (r < 0 || !PQconsumeInput(c))
 			return lost(true);
@@ -241,8 +247,8 @@ Result<Rows> Connection::exec(std::string_view sql, const std::vector<Param> &pa
 		}
 		if (done)
 			break;
-		int r = wait_fd(PQsocket(c), POLLIN, deadline);
-		if (r == 0)
+		int r = wait_fd(PQsocket(c), POLLIN, deadline, interrupt_fd_);
+		if (r == 0 || r == -2)
 			return timed_out();
 		if (r < 0)
 			return lost(true);

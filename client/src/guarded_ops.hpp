@@ -10,11 +10,18 @@ namespace cronlock {
 
 class GuardedOps : public AcquireOps {
   public:
-	GuardedOps(std::mutex &mu, Session &s) : mu_(mu), s_(s) {}
+	GuardedOps(std::mutex &mu, Session &s, int interrupt_fd = -1)
+		: mu_(mu), s_(s), interrupt_fd_(interrupt_fd)
+	{
+	}
+	// Connecting and SELECT 1 stop when interrupt_fd becomes readable (a signal).
 	Result<Ok> preflight() override
 	{
 		std::lock_guard lock(mu_);
-		return s_.preflight();
+		s_.connection().set_interrupt_fd(interrupt_fd_);
+		auto r = s_.preflight();
+		s_.connection().set_interrupt_fd(-1);
+		return r;
 	}
 	Result<TryAnswer> try_lock(const TryRequest &req) override
 	{
@@ -30,6 +37,7 @@ class GuardedOps : public AcquireOps {
   private:
 	std::mutex &mu_;
 	Session &s_;
+	int interrupt_fd_;
 };
 
 } // namespace cronlock

@@ -123,15 +123,35 @@ Logger::Logger(LogFormat format, bool quiet, int fd)
 void Logger::set_context(std::string job, std::string instance)
 {
 	std::lock_guard lock(mu_);
-	job_ = std::move(job);
-	instance_ = std::move(instance);
+	ctx_ = LogContext{std::move(job), std::move(instance)};
 }
 
 std::string Logger::format_line(std::string_view tag, std::string_view ts,
 								std::initializer_list<Field> fields) const
 {
+	LogContext ctx;
+	{
+		std::lock_guard lock(mu_);
+		ctx = ctx_;
+	}
+	return format_line(ctx, tag, ts, fields);
+}
+
+void Logger::log(Level level, std::string_view tag, std::initializer_list<Field> fields)
+{
+	LogContext ctx;
+	{
+		std::lock_guard lock(mu_);
+		ctx = ctx_;
+	}
+	log(ctx, level, tag, fields);
+}
+
+std::string Logger::format_line(const LogContext &ctx, std::string_view tag, std::string_view ts,
+								std::initializer_list<Field> fields) const
+{
 	std::string out;
-	std::vector<Field> all{{"ts", ts}, {"job", job_}, {"instance", instance_},
+	std::vector<Field> all{{"ts", ts}, {"job", ctx.job}, {"instance", ctx.instance},
 						   {"pid", static_cast<std::int64_t>(pid_)}};
 	all.insert(all.end(), fields.begin(), fields.end());
 	if (format_ == LogFormat::json) {
@@ -156,12 +176,13 @@ std::string Logger::format_line(std::string_view tag, std::string_view ts,
 	return out;
 }
 
-void Logger::log(Level level, std::string_view tag, std::initializer_list<Field> fields)
+void Logger::log(const LogContext &ctx, Level level, std::string_view tag,
+				 std::initializer_list<Field> fields)
 {
 	if (quiet_ && level == Level::info)
 		return;
-	std::lock_guard lock(mu_);
-	std::string line = format_line(tag, utc_timestamp(), fields) + "\n";
+	std::string line = format_line(ctx, tag, utc_timestamp(), fields) + "\n";
+	std::lock_guard lock(mu_); // one line at a time
 	const char *p = line.data();
 	std::size_t left = line.size();
 	while (left > 0) {

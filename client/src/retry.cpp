@@ -15,7 +15,7 @@ namespace {
 class SystemEnv : public Env {
   public:
 	SystemEnv() : rng_(stable_hash(uuid_v4())) {}
-	std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
+	SteadyClock::time_point now() override { return SteadyClock::now(); }
 	std::uint64_t random_below(std::uint64_t n) override
 	{
 		std::lock_guard lock(mu_);
@@ -78,12 +78,17 @@ AcquireResult acquire(AcquireOps &ops, const TryRequest &req, const RetryPolicy 
 		};
 
 		if (auto pf = ops.preflight(); !pf) {
+			if (env.interrupted())
+				return Interrupted{}; // the wait was cut short: no try to report
 			failed(pf.error());
 			if (pf.error().kind == ErrorKind::permanent)
 				return Permanent{pf.error(), n};
 			continue;
 		}
+		if (env.interrupted())
+			return Interrupted{};
 		const auto t_sent = env.now();
+		// Not interruptible: an answer lost mid-statement could leave a lease behind.
 		auto r = ops.try_lock(req);
 		if (!r) {
 			failed(r.error());

@@ -2,9 +2,16 @@
 // preflight and acquire with retries, heartbeat on a connection of its own, lease
 // deadline on the monotonic clock, release, and one log line per event.
 //
-// Threads: the caller's thread runs the job; one heartbeat thread per run() renews the
-// lease every ttl/3 and requests the job's stop_token when the lease is lost. The
-// heartbeat connection is opened on the first renewal, so a short job never opens it.
+// Threads: the caller's thread runs the job; per run(), a heartbeat thread renews the
+// lease every ttl/3 and only moves its deadline forward, and a deadline thread, which
+// does no I/O, requests the job's stop_token at deadline - grace unless a renewal came
+// (a heartbeat blocked in libpq, e.g. by a resolver that never answers, cannot delay it).
+// The heartbeat connection is opened on the first renewal, so a short job never opens it.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <thread>
@@ -15,9 +22,9 @@
 namespace cronlock {
 namespace {
 
-std::int64_t ms_since(SteadyClock::time_point t)
+std::int64_t ms_since(Env &env, SteadyClock::time_point t)
 {
-	return std::chrono::duration_cast<Millis>(SteadyClock::now() - t).count();
+	return std::chrono::duration_cast<Millis>(env.now() - t).count();
 }
 
 Field opt_str(std::string_view key, const std::optional<std::string> &v)
@@ -26,8 +33,8 @@ Field opt_str(std::string_view key, const std::optional<std::string> &v)
 }
 
 // The heartbeat thread's body. Renews at t_sent + ttl/3; after a failure retries with a
-// doubling wait, but acts no later than deadline - grace.
-void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg,
+// doubling wait until deadline - grace, where the deadline thread takes over.
+void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, Env &env,
 					std::shared_ptr<const ConnectSettings> settings,
 					const std::function<void(std::string)> &on_lost)
 {
@@ -45,13 +52,13 @@ void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg,
 		}
 		if (st.stop_requested())
 			return;
-		const auto t_sent = SteadyClock::now();
+		const auto t_sent = env.now();
 		const auto limit = lease.deadline() - grace;
-		if (t_sent >= limit) {
-			on_lost("no_renewal"); // the database stayed unreachable until deadline - grace
-			return;
-		}
+		if (t_sent >= limit)
+			return; // unreachable until deadline - grace: lost (deadline_watch says so)
 		auto r = session.heartbeat(lease.job(), lease.token(), cfg.ttl, limit);
+		if (st.stop_requested())
+			return; // the run is over; the answer no longer matters
 		if (r && r->has_value()) {
 			lease.set_deadline(t_sent + cfg.ttl);
 			next = t_sent + interval;
@@ -62,9 +69,64 @@ void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg,
 			on_lost("heartbeat_null"); // taken over or force-released: gone already
 			return;
 		}
-		next = std::min(SteadyClock::now() + retry_wait, limit);
+		next = std::min(env.now() + retry_wait, limit);
 		retry_wait = std::min(retry_wait * 2, interval);
 	}
+}
+
+// The deadline thread's body: sleeps on a CLOCK_BOOTTIME timer until deadline - grace,
+// re-arms while renewals move the deadline, then declares the lease lost ("no_renewal").
+// Only a timerfd and an eventfd: nothing here can block on the network.
+void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &env,
+					const std::function<void(std::string)> &on_lost)
+{
+	int tfd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (tfd < 0 || efd < 0) { // out of file descriptors: poll the clock instead
+		if (tfd >= 0)
+			close(tfd);
+		if (efd >= 0)
+			close(efd);
+		std::mutex mu;
+		std::condition_variable_any cv;
+		std::unique_lock lock(mu);
+		while (!cv.wait_for(lock, st, Millis{100}, [] { return false; }))
+			if (!st.stop_requested() && env.now() >= lease.deadline() - grace) {
+				on_lost("no_renewal");
+				return;
+			}
+		return;
+	}
+	{
+		std::stop_callback wake(st, [efd] {
+			std::uint64_t one = 1;
+			ssize_t ignored = write(efd, &one, sizeof one);
+			(void)ignored;
+		});
+		while (!st.stop_requested()) {
+			const auto limit = lease.deadline() - grace;
+			if (env.now() >= limit) {
+				on_lost("no_renewal");
+				break;
+			}
+			// Relative, so an injected clock works too; a relative CLOCK_BOOTTIME timer
+			// counts suspended time as well.
+			const std::int64_t ns = std::max<std::int64_t>(
+				1, std::chrono::duration_cast<std::chrono::nanoseconds>(limit - env.now()).count());
+			itimerspec its{};
+			its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+			its.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+			timerfd_settime(tfd, 0, &its, nullptr);
+			pollfd p[2] = {{tfd, POLLIN, 0}, {efd, POLLIN, 0}};
+			if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN)) {
+				std::uint64_t n;
+				ssize_t ignored = read(tfd, &n, sizeof n);
+				(void)ignored;
+			}
+		}
+	}
+	close(tfd);
+	close(efd);
 }
 
 } // namespace
@@ -73,13 +135,12 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 {
 	const std::string job(job_name);
 	Logger *log = cfg_.logger.get();
-	auto emit = [log](Level level, std::string_view tag, std::initializer_list<Field> fields) {
+	const LogContext ctx{job, instance_};
+	auto emit = [log, &ctx](Level level, std::string_view tag, std::initializer_list<Field> fields) {
 		if (log)
-			log->log(level, tag, fields);
+			log->log(ctx, level, tag, fields);
 	};
-	if (log)
-		log->set_context(job, instance_);
-	const auto t_start = SteadyClock::now();
+	const auto t_start = env().now();
 	const std::string attempt = uuid_v4();
 	emit(Level::info, "CRON_BOOT",
 		 {{"started_at", utc_timestamp()}, {"version", version}, {"attempt", attempt}});
@@ -112,7 +173,7 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 			  e ? Field("message", e->message) : Field("message", std::monostate{})});
 	};
 	AcquireResult acquired = acquire_attempt(job, attempt, on_try);
-	const std::int64_t waited = ms_since(t_start);
+	const std::int64_t waited = ms_since(env(), t_start);
 
 	if (std::holds_alternative<Interrupted>(acquired)) {
 		emit(Level::warning, "CRON_SKIP", {{"reason", "CANCELLED"}, {"elapsed_ms", waited}});
@@ -158,18 +219,22 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	auto on_lost = [&](std::string reason) {
 		{
 			std::lock_guard lock(why_mu);
+			if (!why.empty())
+				return; // the first reason stands
 			why = reason;
 		}
+		lost.request_stop(); // before the log line: a blocked stderr must not delay it
 		emit(Level::warning, "CRON_LOST",
 			 {{"run_id", lease.run_id()}, {"token", lease.token()}, {"why", reason}});
-		lost.request_stop();
 	};
 
-	const auto t_run = SteadyClock::now();
+	const auto t_run = env().now();
 	JobResult result;
 	try {
-		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), settings_,
-						  std::cref(on_lost));
+		std::jthread watch(deadline_watch, std::cref(lease), cfg_.effective_grace(),
+						   std::ref(env()), std::cref(on_lost));
+		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), std::ref(env()),
+						  settings_, std::cref(on_lost));
 		result = fn(lease, lost.get_token());
 	} catch (...) {
 		// The job threw: end its run as failed (best effort), then let the caller see it.
@@ -202,8 +267,10 @@ Outcome Client::run(std::string_view job_name, const Job &fn)
 	const bool released = rel && *rel && rel->value();
 	const char *release_state = !rel || !*rel ? "failed" : rel->value() ? "ok" : "taken_over";
 	const Error *rel_err = rel && !*rel ? &rel->error() : nullptr;
-	const Millis duration = std::chrono::duration_cast<Millis>(SteadyClock::now() - t_run);
-	emit(released ? Level::info : Level::warning, "CRON_DONE",
+	const Millis duration = std::chrono::duration_cast<Millis>(env().now() - t_run);
+	// A run that did not succeed is a warning: -q still reports it (cron mails output).
+	const bool good = released && !was_lost && result.status == RunStatus::succeeded;
+	emit(good ? Level::info : Level::warning, "CRON_DONE",
 		 {{"run_id", lease.run_id()},
 		  {"status", was_lost ? std::string_view("lost") : to_string(result.status)},
 		  {"exit_code", result.exit_code},

@@ -1,7 +1,7 @@
 # test/lib/cluster.sh: throwaway PostgreSQL clusters for tests, the demo and benchmarks.
 #
 # Source it, then:
-#   cluster_create DIR [PORT]   initdb + config (superuser "postgres", trust on
+#   cluster_create DIR [PORT]   initdb + config (superuser "postgres" or $CLUSTER_SUPERUSER, trust on
 #                               loopback and the socket in DIR, except scram over
 #                               TCP for role pw_user and members of role pw_users)
 #   cluster_start DIR           start and wait until it accepts connections
@@ -60,7 +60,7 @@ as_pg_logged() {
 cluster_create() {
 	local dir=$1 port=${2:-$(free_port)}
 	cluster_dir "$dir"
-	as_pg_logged "$dir/initdb.log" "$PG_BINDIR/initdb" -D "$dir/data" -U postgres \
+	as_pg_logged "$dir/initdb.log" "$PG_BINDIR/initdb" -D "$dir/data" -U "${CLUSTER_SUPERUSER:-postgres}" \
 		--auth=trust --encoding=UTF8 --locale=C.UTF-8 || return 1
 	as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<EOF
 port = $port

@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 start=$SECONDS
-for suite in dump_restore crash_recovery standby upgrade_harness; do
+for suite in dump_restore crash_recovery standby upgrade_harness durability token_epoch; do
 	t0=$SECONDS
 	timeout -k 10 150 "$here/$suite.sh" 2>&1 | tee "$tmp/$suite.out"
 	rc=${PIPESTATUS[0]}

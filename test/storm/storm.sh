@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test/storm/storm.sh [SECONDS]: a storm of concurrent acquirers against the
 # cluster in PGHOST/PGPORT, then a check of the whole history (issue 2).
-# Ends with "N passed, N failed" over the checks.
+# Ends with "N passed, N failed" over the checks.  CRONLOCK_STORM_INSTALL, when
+# set, is the command that installs cron_lock into the database named last on
+# its command line (test/edition/run.sh: the plain-SQL edition) instead of
+# CREATE EXTENSION.
 set -uo pipefail
 export PGOPTIONS='-c client_min_messages=warning'
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,7 +12,12 @@ seconds=${1:-15}
 db=cron_lock_storm
 
 psql -qX -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" || exit 1
-psql -qX -d $db -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION cron_lock' -f "$here/setup.sql" || exit 1
+if [ -n "${CRONLOCK_STORM_INSTALL:-}" ]; then
+	$CRONLOCK_STORM_INSTALL -d $db || exit 1
+else
+	psql -qX -d $db -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION cron_lock' || exit 1
+fi
+psql -qX -d $db -v ON_ERROR_STOP=1 -f "$here/setup.sql" || exit 1
 
 echo "storm: 16 clients, 4 jobs, 100 ms leases, ${seconds}s"
 pgbench -n -d $db -c 16 -j 2 -T "$seconds" -f "$here/runner.pgbench" 2>&1 |

@@ -10,11 +10,13 @@ dir=$1
 # Sources only: the repository may hold objects built for another major.
 mkdir -p "$dir/extension" "$dir/test"
 cp "$repo"/extension/*.[ch] "$repo"/extension/*.sql "$repo"/extension/*.control "$dir/extension/"
-cp -r "$repo/Makefile" "$repo/sql" "$repo/expected" "$dir/"
+cp -r "$repo/Makefile" "$repo/sql" "$repo/expected" "$repo/sql-edition" "$dir/"
 cp -r "$repo/test/lib" "$repo/test/isolation" "$repo/test/storm" "$repo/test/versions" "$dir/test/"
 rm -rf "$dir/test/isolation/output"
 cd "$dir"
-if make -s -j2 PG_CONFIG="$PG_CONFIG" >build.log 2>&1 && make -s PG_CONFIG="$PG_CONFIG" install >>build.log 2>&1; then
+# PREFIX: what is not the extension (the SQL edition's files) stays in DIR.
+if make -s -j2 PG_CONFIG="$PG_CONFIG" >build.log 2>&1 &&
+	make -s PG_CONFIG="$PG_CONFIG" PREFIX="$dir/prefix" install >>build.log 2>&1; then
 	grep -i 'warning:' build.log || true
 else
 	cat build.log

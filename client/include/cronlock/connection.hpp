@@ -1,6 +1,6 @@
 // cronlock/connection.hpp: one libpq connection driven under client-side deadlines.
 //
-// Connecting and every query run non-blocking against a steady_clock deadline; when the
+// Connecting and every query run non-blocking against a SteadyClock (CLOCK_BOOTTIME) deadline; when the
 // deadline passes the query is cancelled (PQcancel) and the connection dropped, so no call
 // waits on a frozen server or a black-holed network. Not thread-safe: one owner at a time.
 #pragma once
@@ -20,7 +20,6 @@ typedef struct pg_result PGresult;
 
 namespace cronlock {
 
-using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
 
 struct ConnDeleter {
@@ -70,6 +69,9 @@ class Connection {
 					  bool writes = false);
 
 	void drop();
+	// While >= 0, every wait also ends when `fd` is readable: the call fails, dropping
+	// the connection (the caller checks why). -1 turns it off.
+	void set_interrupt_fd(int fd) { interrupt_fd_ = fd; }
 	int backend_pid() const; // as libpq was told at startup; 0 when not connected
 	PGconn *raw() const { return conn_.get(); }
 	const ConnectSettings &settings() const { return *settings_; }
@@ -80,6 +82,7 @@ class Connection {
 
 	std::shared_ptr<const ConnectSettings> settings_;
 	ConnPtr conn_;
+	int interrupt_fd_ = -1;
 };
 
 // Pulls the SQLSTATE out of a libpq message produced with PQERRORS_VERBOSE

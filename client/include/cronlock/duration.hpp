@@ -1,7 +1,10 @@
 // cronlock/duration.hpp: DURATION arguments ("250ms", "30s", "1m30s", "1h", "1d", "30").
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +12,25 @@
 namespace cronlock {
 
 using Millis = std::chrono::milliseconds;
+
+// The clock of every deadline: CLOCK_BOOTTIME, monotonic like steady_clock but counting
+// the time the machine was suspended, as the server's clock does. A lease that expired
+// on the server during a suspend has expired here too. Its time points are the
+// kernel's CLOCK_BOOTTIME values, so they can arm a timerfd directly.
+struct BootClock {
+	using rep = std::int64_t;
+	using period = std::nano;
+	using duration = std::chrono::nanoseconds;
+	using time_point = std::chrono::time_point<BootClock>;
+	static constexpr bool is_steady = true;
+	static time_point now() noexcept
+	{
+		timespec ts;
+		clock_gettime(CLOCK_BOOTTIME, &ts);
+		return time_point(duration(std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec));
+	}
+};
+using SteadyClock = BootClock;
 
 // Upper bound of any duration we accept (100 days): far above every sane value and
 // far below what would overflow steady_clock arithmetic.

@@ -29,14 +29,25 @@ struct Field {
 	Value value; // monostate: field left out
 };
 
+// The job and instance a line is about. Each run passes its own, so threads running
+// different jobs on one Logger never mix them.
+struct LogContext {
+	std::string job, instance;
+};
+
 class Logger {
   public:
 	Logger(LogFormat format, bool quiet, int fd = 2);
 
+	void log(const LogContext &ctx, Level level, std::string_view tag,
+			 std::initializer_list<Field> fields);
+	// The same with the context last set by set_context (one job per Logger).
 	void set_context(std::string job, std::string instance);
 	void log(Level level, std::string_view tag, std::initializer_list<Field> fields);
 
 	// The line without its newline; ts is passed in so tests are exact.
+	std::string format_line(const LogContext &ctx, std::string_view tag, std::string_view ts,
+							std::initializer_list<Field> fields) const;
 	std::string format_line(std::string_view tag, std::string_view ts,
 							std::initializer_list<Field> fields) const;
 
@@ -44,9 +55,9 @@ class Logger {
 	LogFormat format_;
 	bool quiet_;
 	int fd_;
-	std::string job_, instance_;
+	LogContext ctx_;
 	long pid_;
-	std::mutex mu_;
+	mutable std::mutex mu_;
 };
 
 // "2026-11-26T14:40:33.123Z" for the current wall clock.

@@ -18,9 +18,13 @@ namespace cronlock {
 class Env {
   public:
 	virtual ~Env() = default;
-	virtual std::chrono::steady_clock::time_point now() = 0;
+	virtual SteadyClock::time_point now() = 0;
 	virtual std::uint64_t random_below(std::uint64_t n) = 0; // uniform in [0, n), n > 0
 	virtual bool sleep_for(Millis d) = 0;                    // false: interrupted, give up
+	// A descriptor that becomes readable when waiting should stop (a signalfd), or -1;
+	// connecting and the preflight watch it. interrupted() says whether it did.
+	virtual int interrupt_fd() { return -1; }
+	virtual bool interrupted() { return false; }
 };
 
 // Real clock, a seeded PRNG, and an uninterruptible sleep.
@@ -76,7 +80,7 @@ struct TryEvent {
 
 struct Acquired {
 	TryAnswer answer;
-	std::chrono::steady_clock::time_point t_sent; // when the winning try was sent
+	SteadyClock::time_point t_sent; // when the winning try was sent
 	int tries = 0;
 };
 struct BusyAnswer {

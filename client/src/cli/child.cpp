@@ -1,29 +1,47 @@
 // child.cpp: spawning and supervising COMMAND.
 //
-// The child is started with clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: it
-// borrows cronlock's memory on a stack of its own until exec, so no page tables are
-// copied (fork cost 0.6-0.9 ms of every run). Until exec it only makes system calls
-// and writes nothing but its own stack: the heartbeat thread keeps running beside it.
+// cronlock forks a keeper, which starts COMMAND with vfork and stays its parent:
+//
+//   cronlock ── keeper (child subreaper, process group leader, every signal blocked)
+//                 └── COMMAND ── its descendants (orphans are re-parented to the keeper)
+//
+// The keeper sees the whole tree, whatever credentials or sessions its members take:
+// when COMMAND exits it gives what is left SIGTERM, SIGKILL `grace` later, and reports
+// COMMAND's wait status and how many it stopped; on 'T'/'K' from cronlock (lease lost)
+// it does the same to the tree at once; when cronlock dies (its end of the control pipe
+// closes, kill -9 included) it SIGKILLs the tree and exits. If the keeper itself is
+// killed, COMMAND dies (parent-death signal) and its orphans come to cronlock, a child
+// subreaper as well, which kills them.
+//
+// The fork copies cronlock's page tables (under a millisecond); the keeper is single
+// threaded, so it may use vfork, opendir and malloc as any process does.
 #include "child.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
-#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <string>
+#include <vector>
 
 extern char **environ;
 
@@ -32,6 +50,11 @@ namespace cronlock::cli {
 int exec_failure_status(int err)
 {
 	return err == ENOENT || err == ENOTDIR ? 127 : 126;
+}
+
+bool is_terminating(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
 }
 
 // The file a shell would run for `name`: a name with a slash as is; otherwise the
@@ -75,43 +98,228 @@ int exit_status_of(int ws)
 
 namespace {
 
-struct ChildStart {
-	const char *file; // null: not found
-	char *const *argv;
-	char *const *envp;
-	int errpipe;	  // gets errno if exec fails
-	pid_t parent;
+struct KeeperResult {
+	int wait_status = 0;
+	int stopped = 0;
+	int tty_stop = 0;
 };
 
-// Not instrumented under ASan: it runs on a stack the sanitizer does not know.
-__attribute__((no_sanitize("address", "undefined"))) int start_child(void *arg)
+struct KeeperArgs {
+	const char *file; // null: not found
+	char *const *argv;
+	char *const *sh_argv; // /bin/sh FILE ARGS...: for a script without #!
+	char *const *envp;
+	const sigset_t *child_mask;
+	int errpipe;  // gets errno if exec fails
+	int ctl;      // read end: commands from cronlock, EOF when it is gone
+	int result;   // write end: one KeeperResult
+	Millis grace;
+	bool take_tty;
+};
+
+// Adds the children of every thread of `pid` to `out`.
+void children_of(pid_t pid, std::vector<pid_t> &out)
 {
-	const auto *c = static_cast<const ChildStart *>(arg);
-	setpgid(0, 0);
-	// Die with cronlock. The signal is tied to the thread that cloned us, which is the
-	// one that waits for us. If cronlock died before prctl, we were re-parented: exit.
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != c->parent)
-		_exit(exec_failure_status(0));
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, nullptr);
-	int err = ENOENT;
-	if (c->file) {
-		execve(c->file, c->argv, c->envp);
-		err = errno;
+	char path[64];
+	std::snprintf(path, sizeof path, "/proc/%d/task", static_cast<int>(pid));
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	while (dirent *e = readdir(d)) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[320];
+		std::snprintf(file, sizeof file, "/proc/%d/task/%s/children", static_cast<int>(pid),
+					  e->d_name);
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		std::string text;
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(fd, buf, sizeof buf)) > 0)
+			text.append(buf, static_cast<std::size_t>(n));
+		close(fd);
+		const char *p = text.c_str();
+		while (*p) {
+			char *end;
+			long v = std::strtol(p, &end, 10);
+			if (end == p)
+				break;
+			out.push_back(static_cast<pid_t>(v));
+			p = end;
+		}
 	}
-	ssize_t ignored = write(c->errpipe, &err, sizeof err);
+	closedir(d);
+}
+
+// True for a process that has exited and waits to be reaped.
+bool is_zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true; // gone already
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	const char *paren = std::strrchr(buf, ')'); // the name may contain anything
+	return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+// Sends `sig` to every live descendant of the calling process; remembers each in `seen`.
+void signal_tree(int sig, std::vector<pid_t> &seen)
+{
+	std::vector<pid_t> todo;
+	children_of(getpid(), todo);
+	for (std::size_t i = 0; i < todo.size(); ++i) {
+		children_of(todo[i], todo);
+		if (is_zombie(todo[i]))
+			continue;
+		kill(todo[i], sig);
+		if (std::find(seen.begin(), seen.end(), todo[i]) == seen.end())
+			seen.push_back(todo[i]);
+	}
+}
+
+std::int64_t boot_ms()
+{
+	return std::chrono::duration_cast<Millis>(SteadyClock::now().time_since_epoch()).count();
+}
+
+// Closes the keeper's copies of cronlock's close-on-exec descriptors (its database
+// sockets, signalfds) but the pipes it needs; what COMMAND should inherit stays open.
+void close_cloexec_fds(std::initializer_list<int> keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	std::vector<int> fds;
+	while (dirent *e = readdir(d))
+		if (e->d_name[0] != '.')
+			fds.push_back(std::atoi(e->d_name));
+	const int own = dirfd(d);
+	for (int fd : fds) {
+		if (fd == own || std::find(keep.begin(), keep.end(), fd) != keep.end())
+			continue;
+		int flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && (flags & FD_CLOEXEC))
+			close(fd);
+	}
+	closedir(d);
+}
+
+[[noreturn]] void keeper_main(const KeeperArgs &a)
+{
+	close_cloexec_fds({a.errpipe, a.ctl, a.result});
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, nullptr); // group signals are for COMMAND
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (a.take_tty)
+		tcsetpgrp(STDIN_FILENO, getpid()); // COMMAND may read the terminal
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	int chldfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	pid_t cmd = vfork();
+	if (cmd == 0) {
+		sigprocmask(SIG_SETMASK, a.child_mask, nullptr);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int err = ENOENT;
+		if (a.file) {
+			execve(a.file, a.argv, a.envp);
+			err = errno;
+			if (err == ENOEXEC) { // no #!: a shell script, as execvp and flock(1) run it
+				execve("/bin/sh", a.sh_argv, a.envp);
+				err = errno;
+			}
+		}
+		ssize_t ignored = write(a.errpipe, &err, sizeof err);
+		(void)ignored;
+		_exit(exec_failure_status(err));
+	}
+	close(a.errpipe);
+
+	KeeperResult res;
+	std::vector<pid_t> before, left; // signalled while COMMAND ran / after it exited
+	bool cmd_done = cmd < 0, sweeping = false, killing = false, orphaned = false;
+	if (cmd < 0)
+		res.wait_status = 126 << 8;
+	std::int64_t kill_at = 0;
+	for (;;) {
+		bool none_left = false;
+		for (;;) {
+			int ws;
+			pid_t r = waitpid(-1, &ws, WNOHANG | WUNTRACED);
+			if (r < 0 && errno == ECHILD)
+				none_left = true;
+			if (r <= 0)
+				break;
+			if (r != cmd)
+				continue;
+			if (WIFSTOPPED(ws)) {
+				int sig = WSTOPSIG(ws);
+				// Waiting for a terminal (or a shell's fg) forever with the lease held: end it.
+				if (sig == SIGTTIN || sig == SIGTTOU || sig == SIGTSTP) {
+					res.tty_stop = sig;
+					kill(cmd, SIGKILL);
+				}
+				continue;
+			}
+			res.wait_status = ws;
+			cmd_done = true;
+		}
+		if (cmd_done && !sweeping) { // what COMMAND left behind
+			sweeping = true;
+			signal_tree(killing ? SIGKILL : SIGTERM, left);
+			kill_at = boot_ms() + a.grace.count();
+			continue; // reap what died at once before waiting
+		}
+		if (none_left)
+			break;
+		if (sweeping && !killing && boot_ms() >= kill_at)
+			killing = true;
+		if (killing)
+			signal_tree(SIGKILL, cmd_done ? left : before); // until nothing is left
+		int timeout = killing ? 10 : sweeping ? static_cast<int>(std::max<std::int64_t>(0, kill_at - boot_ms())) : -1;
+		pollfd p[2] = {{orphaned ? -1 : a.ctl, POLLIN, 0}, {chldfd, POLLIN, 0}};
+		int pr = poll(p, 2, timeout);
+		if (pr < 0 && errno != EINTR)
+			killing = true;
+		if (p[1].revents & POLLIN) {
+			signalfd_siginfo si;
+			while (read(chldfd, &si, sizeof si) > 0) {
+			}
+		}
+		if (!orphaned && (p[0].revents & (POLLIN | POLLHUP))) {
+			char c = 0;
+			ssize_t n = read(a.ctl, &c, 1);
+			if (n == 0 || c == 'K') {
+				killing = true; // cronlock is gone, or the lease deadline passed
+				orphaned = n == 0;
+			} else if (c == 'T') {
+				signal_tree(SIGTERM, cmd_done ? left : before);
+			}
+		}
+	}
+	res.stopped = static_cast<int>(left.size());
+	ssize_t ignored = write(a.result, &res, sizeof res);
 	(void)ignored;
-	_exit(exec_failure_status(err));
+	_exit(0);
 }
 
 } // namespace
 
 Spawned spawn_child(const std::vector<std::string> &argv,
-					const std::vector<std::pair<std::string, std::string>> &extra_env)
+					const std::vector<std::pair<std::string, std::string>> &extra_env,
+					const sigset_t &child_mask, Millis grace)
 {
-	// Everything the child needs is built before clone.
+	// Everything the keeper and COMMAND need is built before fork.
 	std::vector<std::string> env_strings;
 	for (char **e = environ; *e; ++e) {
 		bool replaced = false;
@@ -123,7 +331,7 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 	}
 	for (const auto &[k, v] : extra_env)
 		env_strings.push_back(k + "=" + v);
-	std::vector<char *> envp, args;
+	std::vector<char *> envp, args, sh_args;
 	for (auto &s : env_strings)
 		envp.push_back(s.data());
 	envp.push_back(nullptr);
@@ -132,107 +340,173 @@ Spawned spawn_child(const std::vector<std::string> &argv,
 	for (auto &s : argv_copy)
 		args.push_back(s.data());
 	args.push_back(nullptr);
+	std::string sh = "/bin/sh", script = file.value_or("");
+	sh_args.push_back(sh.data());
+	sh_args.push_back(script.data());
+	sh_args.insert(sh_args.end(), args.begin() + 1, args.end());
 
 	Spawned out;
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+	int errpipe[2], ctl[2], result[2];
+	if (pipe2(errpipe, O_CLOEXEC) != 0) {
 		out.exec_errno = errno;
 		return out;
 	}
-	ChildStart start{file ? file->c_str() : nullptr, args.data(), envp.data(), pipefd[1],
-					 getpid()};
-	// The calling thread is suspended until the child execs or exits: the child's stack
-	// can live in this frame.
-	alignas(64) char child_stack[64 * 1024];
-	pid_t pid = clone(start_child, child_stack + sizeof child_stack,
-					  CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+	if (pipe2(ctl, O_CLOEXEC) != 0 || pipe2(result, O_CLOEXEC) != 0) {
+		out.exec_errno = errno;
+		close(errpipe[0]);
+		close(errpipe[1]);
+		return out;
+	}
+	const bool take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	KeeperArgs ka{file ? file->c_str() : nullptr, args.data(), sh_args.data(), envp.data(),
+				  &child_mask, errpipe[1], ctl[0], result[1], grace, take_tty};
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		close(errpipe[0]);
+		close(ctl[1]);
+		close(result[0]);
+		keeper_main(ka);
+	}
+	close(errpipe[1]);
+	close(ctl[0]);
+	close(result[1]);
 	if (pid < 0) {
 		out.exec_errno = errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(errpipe[0]);
+		close(ctl[1]);
+		close(result[0]);
 		return out;
 	}
-	// CLONE_VFORK: we run again only once the child has exec'd or exited, so its
-	// process group (set by the child) exists before we could ever signal it.
-	close(pipefd[1]);
+	setpgid(pid, pid); // either of us may run first: both set the group
 	out.pid = pid;
+	out.gave_tty = take_tty;
+	out.ctl = ctl[1];
+	out.result = result[0];
 	int err = 0;
 	ssize_t n;
 	do
-		n = read(pipefd[0], &err, sizeof err);
+		n = read(errpipe[0], &err, sizeof err);
 	while (n < 0 && errno == EINTR);
-	close(pipefd[0]);
-	if (n == static_cast<ssize_t>(sizeof err)) { // exec failed: reap the child now
+	close(errpipe[0]);
+	if (n == static_cast<ssize_t>(sizeof err)) { // exec failed: reap the keeper now
 		out.exec_errno = err;
 		int ws;
 		while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
 		}
+		close(out.ctl);
+		close(out.result);
+		out.ctl = out.result = -1;
 	}
 	return out;
 }
 
-ChildExit supervise(pid_t pid, int sigfd, std::stop_token lost, Millis grace, int pending_signal)
+namespace {
+
+// Takes the terminal back from COMMAND's group.
+void reclaim_terminal()
 {
-	using Clock = std::chrono::steady_clock;
+	sigset_t ttou, old;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	pthread_sigmask(SIG_BLOCK, &ttou, &old);
+	tcsetpgrp(STDIN_FILENO, getpgrp());
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void send(int fd, char c)
+{
+	ssize_t ignored = write(fd, &c, 1);
+	(void)ignored;
+}
+
+} // namespace
+
+ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_token lost,
+					Millis grace)
+{
+	const pid_t pid = child.pid;
 	ChildExit out;
 	int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	// Wakes the poll below when the heartbeat thread declares the lease lost. Held in an
-	// optional so it is gone before evfd is closed.
+	int kill_timer = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	// Wakes the poll below when the lease is declared lost. Held in an optional so it
+	// is gone before evfd is closed.
 	std::optional<std::stop_callback<std::function<void()>>> on_lost;
 	on_lost.emplace(lost, [evfd] {
 		std::uint64_t one = 1;
 		ssize_t ignored = write(evfd, &one, sizeof one);
 		(void)ignored;
 	});
-	if (pending_signal) {
-		kill(-pid, pending_signal);
-		out.forwarded_signal = pending_signal;
-	}
-	std::optional<Clock::time_point> kill_at;
-	bool term_sent = false;
+	int keeper_status = 0;
 	for (;;) {
-		int ws = 0;
-		pid_t r = waitpid(pid, &ws, WNOHANG);
-		if (r == pid) {
-			out.wait_status = ws;
+		pid_t r = waitpid(pid, &keeper_status, WNOHANG);
+		if (r == pid)
 			break;
-		}
-		int timeout = -1;
-		if (kill_at) {
-			auto left = std::chrono::ceil<std::chrono::milliseconds>(*kill_at - Clock::now()).count();
-			timeout = left < 0 ? 0 : left > INT_MAX ? INT_MAX : static_cast<int>(left);
-		}
-		pollfd fds[2] = {{sigfd, POLLIN, 0}, {evfd, POLLIN, 0}};
-		int pr = poll(fds, 2, timeout);
+		pollfd fds[4] = {{term_fd, POLLIN, 0}, {evfd, POLLIN, 0}, {kill_timer, POLLIN, 0},
+						 {other_fd, POLLIN, 0}};
+		int pr = poll(fds, 4, -1);
 		if (pr < 0 && errno != EINTR)
 			break; // cannot happen with valid fds; do not spin
-		if (kill_at && Clock::now() >= *kill_at) {
-			kill(-pid, SIGKILL);
-			kill_at.reset();
+		if (fds[2].revents & POLLIN) { // the lease deadline: nothing of the tree may live on
+			std::uint64_t v;
+			ssize_t ignored = read(kill_timer, &v, sizeof v);
+			(void)ignored;
+			send(child.ctl, 'K');
 		}
-		if (fds[0].revents & POLLIN) {
+		for (int k : {0, 3}) {
+			if (!(fds[k].revents & POLLIN))
+				continue;
 			signalfd_siginfo si;
-			while (read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-				if (si.ssi_signo == SIGCHLD)
+			while (read(fds[k].fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+				int sig = static_cast<int>(si.ssi_signo);
+				if (sig == SIGCHLD)
 					continue;
-				kill(-pid, static_cast<int>(si.ssi_signo));
-				out.forwarded_signal = static_cast<int>(si.ssi_signo);
+				kill(-pid, sig);
+				if (is_terminating(sig))
+					out.forwarded_signal = sig;
 			}
 		}
-		if ((fds[1].revents & POLLIN) && !term_sent) {
+		if ((fds[1].revents & POLLIN) && !out.killed_for_lease) {
 			std::uint64_t v;
 			ssize_t ignored = read(evfd, &v, sizeof v);
 			(void)ignored;
-			kill(-pid, SIGTERM);
-			term_sent = true;
+			send(child.ctl, 'T');
 			out.killed_for_lease = true;
-			kill_at = Clock::now() + grace;
+			itimerspec its{};
+			its.it_value.tv_sec = static_cast<time_t>(grace.count() / 1000);
+			its.it_value.tv_nsec = static_cast<long>(grace.count() % 1000) * 1000000 + 1;
+			timerfd_settime(kill_timer, 0, &its, nullptr);
 		}
 	}
-	if (out.killed_for_lease)
-		kill(-pid, SIGKILL); // no member of the group outlives the lease
+	KeeperResult res;
+	ssize_t n = read(child.result, &res, sizeof res);
+	if (n == static_cast<ssize_t>(sizeof res)) {
+		out.wait_status = res.wait_status;
+		out.stopped = res.stopped;
+		out.tty_stop = res.tty_stop;
+	} else {
+		// The keeper itself was killed: COMMAND died with it (parent-death signal) and
+		// its orphans came to us, a subreaper too. Kill them (for at most 5 s).
+		out.wait_status = keeper_status;
+		std::vector<pid_t> seen;
+		for (int round = 0; round < 500; ++round) {
+			signal_tree(SIGKILL, seen);
+			pid_t r;
+			while ((r = waitpid(-1, nullptr, WNOHANG)) > 0) {
+			}
+			if (r < 0 && errno == ECHILD)
+				break;
+			poll(nullptr, 0, 10);
+		}
+		out.stopped = static_cast<int>(seen.size());
+	}
+	if (child.gave_tty)
+		reclaim_terminal();
+	close(child.ctl);
+	close(child.result);
 	on_lost.reset();
 	close(evfd);
+	close(kill_timer);
 	return out;
 }
 

@@ -3,7 +3,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "harness.hpp"
@@ -101,6 +104,247 @@ TEST(CliRun, ExitStatusPassThrough)
 	r = run_cli({"run", "--job", job, "-q", "--", "true"});
 	EXPECT_EQ(r.status, 0);
 	EXPECT_EQ(r.err, ""); // quiet: nothing to report
+
+	// -q still reports a COMMAND that cannot run: cron mails only output.
+	r = run_cli({"run", "--job", job, "-q", "--", "/nonexistent"});
+	EXPECT_EQ(r.status, 127) << r.err;
+	auto done = tagged(r.err, "CRON_DONE");
+	ASSERT_EQ(done.size(), 1u) << r.err;
+	EXPECT_EQ(field(done[0], "status"), "failed");
+	EXPECT_NE(field(done[0], "message").find("cannot execute /nonexistent"), std::string::npos) << r.err;
+
+	// A script without #! runs through /bin/sh, as execvp and flock(1) do.
+	std::ofstream(path) << "echo \"ran $1\"\nexit 5\n";
+	chmod(path.c_str(), 0755);
+	r = run_cli({"run", "--job", job, "--", path, "with-arg"});
+	EXPECT_EQ(r.status, 5) << r.err;
+	EXPECT_EQ(r.out, "ran with-arg\n");
+	unlink(path.c_str());
+}
+
+// What COMMAND leaves behind is stopped before the release, and counted.
+TEST(CliRun, NoDescendantOutlivesTheRelease)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("leftover");
+	std::string pidfile = "/tmp/cronlock-it-pid-" + std::to_string(getpid());
+	unlink(pidfile.c_str());
+	auto r = run_cli({"run", "--job", job, "--", "sh", "-c", "sleep 33 & echo $! >" + pidfile + "; exit 0"});
+	ASSERT_EQ(r.status, 0) << r.err;
+	ASSERT_FALSE(read_file(pidfile).empty());
+	pid_t leftover = std::stoi(read_file(pidfile));
+	EXPECT_FALSE(it::process_alive(leftover)); // already when cronlock has exited
+	auto done = tagged(r.err, "CRON_DONE");
+	ASSERT_EQ(done.size(), 1u) << r.err;
+	EXPECT_EQ(field(done[0], "status"), "succeeded");
+	EXPECT_NE(field(done[0], "message").find("stopped 1 process"), std::string::npos) << r.err;
+	EXPECT_EQ(last_status(job), "succeeded");
+	if (it::process_alive(leftover))
+		kill(leftover, SIGKILL);
+	unlink(pidfile.c_str());
+}
+
+// kill -9 of cronlock: its keeper kills the tree, also a member whose credentials
+// changed (the kernel clears a parent-death signal on a credential change).
+TEST(CliRun, KillNineLeavesNoDescendant)
+{
+	REQUIRE_DB();
+	if (geteuid() != 0)
+		GTEST_SKIP() << "setpriv --reuid needs root";
+	const std::string job = it::unique_job("kill9-setpriv");
+	std::string pidfile = "/tmp/cronlock-it-pid-" + std::to_string(getpid());
+	unlink(pidfile.c_str());
+	it::Background b({"run", "--job", job, "--", "setpriv", "--reuid=65534", "--regid=65534",
+					  "--clear-groups", "sh", "-c", "echo $$ >" + pidfile + "; exec sleep 60"},
+					 {});
+	ASSERT_TRUE(it::wait_for([&] { return !read_file(pidfile).empty(); }, 10)) << b.err();
+	pid_t sleeper = std::stoi(read_file(pidfile));
+	ASSERT_TRUE(it::process_alive(sleeper));
+	kill(b.pid(), SIGKILL);
+	b.wait(5);
+	EXPECT_TRUE(it::wait_for([&] { return !it::process_alive(sleeper); }, 3));
+	if (it::process_alive(sleeper))
+		kill(sleeper, SIGKILL);
+	unlink(pidfile.c_str());
+}
+
+// kill -9 of the keeper: COMMAND dies with it, cronlock (a subreaper too) kills the
+// orphans and still releases the run.
+TEST(CliRun, KillNineOfTheKeeperLeavesNoDescendant)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("kill9-keeper");
+	std::string pidfile = "/tmp/cronlock-it-pid-" + std::to_string(getpid());
+	unlink(pidfile.c_str());
+	it::Background b({"run", "--job", job, "--", "sh", "-c",
+					  "sleep 61 & echo \"$PPID $!\" >" + pidfile + "; wait"},
+					 {});
+	ASSERT_TRUE(it::wait_for([&] { return !read_file(pidfile).empty(); }, 10)) << b.err();
+	pid_t keeper = 0, sleeper = 0;
+	std::sscanf(read_file(pidfile).c_str(), "%d %d", &keeper, &sleeper);
+	ASSERT_GT(sleeper, 0);
+	ASSERT_NE(keeper, b.pid());
+	kill(keeper, SIGKILL);
+	auto r = b.wait(10);
+	EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+	EXPECT_FALSE(it::process_alive(sleeper));
+	EXPECT_EQ(last_status(job), "failed");
+	if (it::process_alive(sleeper))
+		kill(sleeper, SIGKILL);
+	unlink(pidfile.c_str());
+}
+
+// SIGUSR1, SIGUSR2 and SIGALRM go to COMMAND; SIGPIPE is ignored; none of them ends
+// cronlock without its release and [CRON_DONE].
+TEST(CliRun, OtherSignalsArePassedOnOrIgnored)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("usr1");
+	std::string dir = "/tmp/cronlock-it-sig-" + std::to_string(getpid());
+	const std::string got = dir + ".got";
+	std::string cmd = "n=0; for s in USR1 USR2 ALRM; do trap \"echo $s >>" + got +
+					  "; n=\\$((n+1))\" $s; done; echo $$ >" + dir +
+					  ".pid; i=0; while [ $n -lt 3 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done";
+	unlink((dir + ".got").c_str());
+	unlink((dir + ".pid").c_str());
+	it::Background b({"run", "--job", job, "--", "sh", "-c", cmd}, {});
+	ASSERT_TRUE(it::wait_for([&] { return !read_file(dir + ".pid").empty(); }, 10)) << b.err();
+	for (int sig : {SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM}) {
+		kill(b.pid(), sig);
+		std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the traps run one at a time
+	}
+	auto r = b.wait(15);
+	EXPECT_EQ(r.status, 0) << r.err;
+	std::ifstream in(got);
+	std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+	EXPECT_EQ(all, "USR1\nUSR2\nALRM\n");
+	auto done = tagged(r.err, "CRON_DONE");
+	ASSERT_EQ(done.size(), 1u) << r.err;
+	EXPECT_EQ(field(done[0], "status"), "succeeded");
+	unlink((dir + ".got").c_str());
+	unlink((dir + ".pid").c_str());
+}
+
+// COMMAND gets CRONLOCK_DB without its password (DATABASE_URL untouched) and the signal
+// mask cronlock inherited.
+TEST(CliRun, CommandEnvironmentAndSignalMask)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("env");
+	const std::string db = it::tcp_conninfo("postgres", "Pw4Cronlock");
+	const std::string url = "postgresql://app:AppPw@db.example/app";
+	auto r = run_cli({"run", "--job", job, "--", "env"}, {{"CRONLOCK_DB", db}, {"DATABASE_URL", url}});
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out.find("Pw4Cronlock"), std::string::npos) << r.out;
+	EXPECT_NE(r.out.find("CRONLOCK_DB=user='postgres'"), std::string::npos) << r.out; // the rest kept
+	EXPECT_NE(r.out.find("host='127.0.0.1'"), std::string::npos) << r.out;
+	EXPECT_NE(r.out.find("DATABASE_URL=" + url + "\n"), std::string::npos) << r.out;
+
+	// cronlock inherits the mask of the thread that forks it here.
+	sigset_t usr2, old;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, &old);
+	it::Background b({"run", "--job", job, "--", "grep", "SigBlk", "/proc/self/status"}, {});
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+	r = b.wait(30);
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "SigBlk:\t0000000000000800\n"); // SIGUSR2 only
+}
+
+// A COMMAND that reads the terminal gets it when cronlock has it (python's pty module
+// gives cronlock a terminal of its own, in the foreground); when cronlock is in the
+// background, the stopped COMMAND ends the run with a clear message, lease released.
+TEST(CliRun, CommandThatReadsTheTerminal)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("tty");
+	std::string py = R"(
+import os, pty, select, sys, time
+bg = sys.argv[1] == "bg"
+pid, fd = pty.fork()
+if pid == 0:
+    if bg:  # cronlock in a group of its own, not the terminal's foreground group
+        child = os.fork()
+        if child:
+            os._exit(os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) & 255)
+        os.setpgid(0, 0)
+    os.execv(sys.argv[2], sys.argv[2:])
+os.write(fd, b"hello\n")
+out, end = b"", time.time() + 20
+while time.time() < end:
+    r, _, _ = select.select([fd], [], [], 0.2)
+    if r:
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    elif os.waitpid(pid, os.WNOHANG)[0]:
+        break
+else:
+    os.kill(pid, 9)
+    print("hung")
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace") + "\nstatus=%d\n" % os.waitstatus_to_exitcode(st))
+)";
+	auto run = [&](const char *mode) {
+		std::string path = "/tmp/cronlock-it-pty-" + std::to_string(getpid()) + ".py";
+		std::ofstream(path) << py;
+		std::string cmd = "python3 " + path + " " + mode + " '" + it::cronlock_binary() + "' run --job " + job +
+						  " -- sh -c 'read line; echo \"got:$line\"'";
+		FILE *p = popen(cmd.c_str(), "r");
+		std::string out;
+		char buf[512];
+		while (p && fgets(buf, sizeof buf, p))
+			out += buf;
+		if (p)
+			pclose(p);
+		unlink(path.c_str());
+		return out;
+	};
+	std::string fg = run("fg");
+	EXPECT_NE(fg.find("got:hello"), std::string::npos) << fg;
+	EXPECT_NE(fg.find("status=0"), std::string::npos) << fg;
+	EXPECT_EQ(last_status(job), "succeeded");
+
+	std::string bg = run("bg");
+	EXPECT_EQ(bg.find("hung"), std::string::npos) << bg;
+	EXPECT_NE(bg.find("SIGTTIN"), std::string::npos) << bg;
+	EXPECT_EQ(last_status(job), "failed");
+}
+
+// A signal that comes while cron_lock_try is in flight (it waits for a table lock
+// here) is seen once the lease is won: released as cancelled, COMMAND never started.
+TEST(CliRun, SignalPendingWhenTheLeaseIsWon)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("pending");
+	std::string marker = "/tmp/cronlock-it-ran-" + std::to_string(getpid());
+	unlink(marker.c_str());
+	it::Sql holder;
+	holder.one("BEGIN");
+	holder.one("LOCK TABLE cron_lock.leases IN ACCESS EXCLUSIVE MODE");
+	it::Background b({"run", "--job", job, "--preflight-timeout", "20s", "--", "touch", marker}, {});
+	it::Sql watch;
+	ASSERT_TRUE(it::wait_for([&] {
+		return watch.one("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cronlock' "
+						 "AND wait_event_type = 'Lock'") == "1";
+	}, 10)) << b.err();
+	kill(b.pid(), SIGTERM);
+	std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the signal is pending
+	holder.one("COMMIT");
+	auto r = b.wait(15);
+	EXPECT_EQ(r.status, 128 + SIGTERM) << r.err;
+	EXPECT_EQ(access(marker.c_str(), F_OK), -1) << "COMMAND ran";
+	auto done = tagged(r.err, "CRON_DONE");
+	ASSERT_EQ(done.size(), 1u) << r.err;
+	EXPECT_EQ(field(done[0], "status"), "cancelled");
+	EXPECT_NE(field(done[0], "message").find("before COMMAND started"), std::string::npos) << r.err;
+	EXPECT_EQ(last_status(job), "cancelled");
+	unlink(marker.c_str());
 }
 
 // The command links libpq statically and opens Kerberos and OpenLDAP only when a

@@ -172,3 +172,27 @@ TEST(Faults, FrozenServerEndsTheRunBeforeTheLeaseExpires)
 	EXPECT_LT(it::now_s() - t_run, 3.0 + 3 * 0.3 + 1.5) << r.err;
 	EXPECT_EQ(field(tagged(r.err, "CRON_DONE").at(0), "release"), "failed") << r.err;
 }
+
+// SIGTERM 0.5 s into a connect that would take 5 s: the wait ends at once, the run is
+// skipped as cancelled, exit 128+SIGTERM; a signal during a retry sleep does the same.
+TEST(Faults, SigtermWhileConnectingCancels)
+{
+	REQUIRE_DB();
+	ClosedPort port(true);
+	for (const char *retries : {"0", "3"}) {
+		it::Background b({"run", "--db", port.conninfo(), "--job", it::unique_job("sigconnect"),
+						  "--connect-timeout", retries[0] == '0' ? "5s" : "100ms", "--retries", retries,
+						  "--backoff", "5s", "--", "true"},
+						 {});
+		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		double t0 = it::now_s();
+		kill(b.pid(), SIGTERM);
+		auto r = b.wait(15);
+		EXPECT_EQ(r.status, 128 + SIGTERM) << r.err;
+		EXPECT_LT(it::now_s() - t0, 1.0) << r.err;
+		auto skip = tagged(r.err, "CRON_SKIP");
+		ASSERT_EQ(skip.size(), 1u) << r.err;
+		EXPECT_EQ(field(skip[0], "reason"), "CANCELLED") << r.err;
+		EXPECT_TRUE(tagged(r.err, "CRON_RUN").empty()) << r.err;
+	}
+}

@@ -107,7 +107,7 @@ std::string temp_path(const char *what)
 Background::Background(std::vector<std::string> args, EnvList env)
 	: out_path_(temp_path("out")), err_path_(temp_path("err")), start_(now_s())
 {
-	args.insert(args.begin(), CRONLOCK_BINARY);
+	args.insert(args.begin(), cronlock_binary());
 	pid_ = fork();
 	if (pid_ == 0) {
 		int o = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -161,6 +161,12 @@ CliResult Background::wait(double timeout_s)
 	r.out = out();
 	r.err = err();
 	return r;
+}
+
+std::string cronlock_binary()
+{
+	const char *b = std::getenv("CRONLOCK_BIN");
+	return b && *b ? b : CRONLOCK_BINARY;
 }
 
 CliResult run_cli(std::vector<std::string> args, EnvList env, double timeout_s)

@@ -67,6 +67,9 @@ class Background {
 	bool reaped_ = false;
 };
 
+// $CRONLOCK_BIN, else the cronlock built beside these tests.
+std::string cronlock_binary();
+
 CliResult run_cli(std::vector<std::string> args, EnvList env = {}, double timeout_s = 60);
 
 // Polls cond every 20ms until true or the timeout; returns cond's last value.

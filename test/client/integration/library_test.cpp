@@ -1,6 +1,11 @@
 // libcronlock against a real cluster: the single calls, run() with its stop_token,
 // several threads on one Client, and the permanent errors.
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
+#include <iterator>
+#include <latch>
 #include <thread>
 
 #include "cronlock/cronlock.hpp"
@@ -225,4 +230,81 @@ TEST(Library, BadConninfoIsAValueNotAnException)
 	EXPECT_EQ(c.config_error()->message.find("s3cret"), std::string::npos);
 	auto out = c.run("job", [](const Lease &, std::stop_token) { return JobResult{}; });
 	EXPECT_TRUE(std::holds_alternative<PermanentError>(out));
+}
+
+// Two threads, two jobs, one Client and one Logger: each line names its own run's job
+// (the context was once one per Logger, set by whichever run started last).
+TEST(Library, ConcurrentRunsLogTheirOwnJob)
+{
+	REQUIRE_DB();
+	char path[] = "/tmp/cronlock-it-log-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	Config cfg = quick("host-a");
+	cfg.logger = std::make_shared<Logger>(LogFormat::logfmt, false, fd);
+	Client c(cfg);
+	const std::string a = it::unique_job("log-a"), b = it::unique_job("log-b");
+	std::latch both_running(2), a_done(1);
+	std::thread ta([&] {
+		c.run(a, [&](const Lease &, std::stop_token) {
+			both_running.arrive_and_wait();
+			return JobResult{};
+		});
+		a_done.count_down();
+	});
+	std::thread tb([&] {
+		c.run(b, [&](const Lease &, std::stop_token) {
+			both_running.arrive_and_wait();
+			a_done.wait(); // b's lines come after a's whole run
+			return JobResult{};
+		});
+	});
+	ta.join();
+	tb.join();
+	close(fd);
+	std::ifstream f(path);
+	std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	unlink(path);
+	it::Sql sql;
+	auto done = it::tagged(text, "CRON_DONE");
+	ASSERT_EQ(done.size(), 2u) << text;
+	for (const auto &line : done) {
+		auto job = sql.one("SELECT job FROM cron_lock.job_runs WHERE run_id = $1",
+						   {it::field(line, "run_id")});
+		EXPECT_EQ(it::field(line, "job"), job.value_or("?")) << line;
+	}
+	EXPECT_EQ(it::tagged(text, "CRON_RUN").size(), 2u) << text;
+	for (const auto &tag : {"CRON_BOOT", "CRON_LOCK", "CRON_RUN", "CRON_DONE"}) {
+		int na = 0, nb = 0;
+		for (const auto &line : it::tagged(text, tag)) {
+			na += it::field(line, "job") == a;
+			nb += it::field(line, "job") == b;
+		}
+		EXPECT_EQ(na, 1) << tag << "\n" << text;
+		EXPECT_EQ(nb, 1) << tag << "\n" << text;
+	}
+}
+
+// The Env's clock is the one every deadline is reckoned on, heartbeats included.
+TEST(Library, HeartbeatUsesTheInjectedClock)
+{
+	REQUIRE_DB();
+	struct Frozen : Env {
+		SteadyClock::time_point t = SteadyClock::now() + std::chrono::hours(1000);
+		SteadyClock::time_point now() override { return t; }
+		std::uint64_t random_below(std::uint64_t) override { return 0; }
+		bool sleep_for(Millis) override { return true; }
+	} clock;
+	Config cfg = quick("host-a");
+	cfg.env = &clock;
+	Client c(cfg);
+	const std::string job = it::unique_job("clock");
+	auto r = c.try_acquire(job);
+	ASSERT_TRUE(std::holds_alternative<Acquired>(r));
+	const auto &won = std::get<Acquired>(r).answer;
+	Lease lease(job, "host-a", *won.run_id, *won.token, SteadyClock::now());
+	auto hb = c.heartbeat(lease);
+	ASSERT_TRUE(hb && hb->has_value());
+	EXPECT_EQ(lease.deadline(), clock.t + cfg.ttl);
+	c.release(lease, RunStatus::succeeded);
 }

@@ -13,13 +13,13 @@ namespace {
 
 class FakeEnv : public Env {
   public:
-	std::chrono::steady_clock::time_point t{};
+	SteadyClock::time_point t{};
 	std::vector<Millis> slept;
 	std::vector<std::uint64_t> random_bounds;
 	std::uint64_t next_random = 17;
 	int interrupt_after = -1; // sleeps allowed before one is interrupted
 
-	std::chrono::steady_clock::time_point now() override { return t; }
+	SteadyClock::time_point now() override { return t; }
 	std::uint64_t random_below(std::uint64_t n) override
 	{
 		random_bounds.push_back(n);
@@ -59,7 +59,7 @@ class ScriptedOps : public AcquireOps {
 	std::deque<std::optional<Error>> preflights;
 	std::deque<Result<TryAnswer>> tries;
 	std::vector<std::string> attempts;
-	std::vector<std::chrono::steady_clock::time_point> try_times;
+	std::vector<SteadyClock::time_point> try_times;
 	int preflight_calls = 0;
 
 	Result<Ok> preflight() override

@@ -1,0 +1,22 @@
+#!/bin/sh
+# sql-edition/build.sh OUTDIR VERSION: the plain files of the SQL edition.
+#   cron_lock.sql            install or upgrade (idempotent), from src/*.sql in order
+#   cron_lock_uninstall.sql  remove it, keep the history
+#   cron_lock_purge.sql      remove it with the history and the roles
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=$1
+version=$2
+mkdir -p "$out"
+{
+	printf -- '-- cron_lock %s, the plain-SQL edition: install or upgrade as the database owner\n' "$version"
+	printf -- '-- (no superuser needed), in one transaction: psql -v ON_ERROR_STOP=1 -1 -f cron_lock.sql\n'
+	printf -- '-- The functions go into the current schema (search_path), the data into cron_lock.\n'
+	for f in "$here"/src/*.sql; do
+		echo
+		cat "$f"
+	done
+} | sed "s/@VERSION@/$version/g" >"$out/cron_lock.sql.tmp"
+mv "$out/cron_lock.sql.tmp" "$out/cron_lock.sql"
+cp "$here/uninstall.sql" "$out/cron_lock_uninstall.sql"
+{ cat "$here/uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"

@@ -1,0 +1,510 @@
+/* sql-edition/src/20-internal.sql: the helpers behind the SQL API, in schema
+ * cron_lock.  Only the owner may execute them (see 90-privileges.sql); they
+ * carry no SET clause (a GUC save and restore on every call) because they
+ * run inside the API functions, under their pinned search_path.  Each one
+ * mirrors a part of the extension's C code and raises the same errors. */
+
+-- arg_name: a job or instance argument, checked as the extension's ArgName
+-- does.  Names are compared byte for byte, so anything that would make two
+-- names look alike is refused: control characters (C0, C1, line and
+-- paragraph separators) and invisible format characters anywhere, spaces of
+-- any kind at either end.  Under an encoding other than UTF8 only ASCII is
+-- checked.
+CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	len integer;
+	pos integer;
+	n integer;
+	c integer;
+	utf8 boolean;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
+	END IF;
+	len := pg_catalog.octet_length(name);
+	IF len = 0 THEN
+		RAISE EXCEPTION '% must not be empty', what USING ERRCODE = '22023';
+	END IF;
+	IF len > 200 THEN
+		-- The first 40 bytes, whole characters only.
+		n := 40;
+		WHILE pg_catalog.octet_length(pg_catalog.left(name, n)) > 40 LOOP
+			n := n - 1;
+		END LOOP;
+		RAISE EXCEPTION '% "%..." is too long', what, pg_catalog.left(name, n)
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', len, 200);
+	END IF;
+	utf8 := pg_catalog.getdatabaseencoding() = 'UTF8';
+	IF utf8 THEN
+		pos := pg_catalog.regexp_instr(name,
+			E'[\\x01-\\x1f\\x7f-\\x9f\\u2028\\u2029\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]');
+	ELSE
+		pos := pg_catalog.regexp_instr(name, E'[\\x01-\\x1f\\x7f]');
+	END IF;
+	IF pos > 0 THEN
+		c := pg_catalog.ascii(pg_catalog.substr(name, pos, 1));
+		RAISE EXCEPTION '% "%" contains %', what, name,
+			CASE WHEN c < 32 OR c BETWEEN 127 AND 159 OR c IN (8232, 8233) THEN 'a control character'
+				 ELSE 'an invisible format character' END
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('Character %s is U+%s.', pos,
+					pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(c), 4, '0'))),
+				  HINT = 'Names are compared byte for byte; use visible characters only.';
+	END IF;
+	IF (utf8 AND (name ~ E'^[\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]'
+				  OR name ~ E'[\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000]$'))
+		OR pg_catalog.left(name, 1) = ' ' OR pg_catalog.right(name, 1) = ' ' THEN
+		RAISE EXCEPTION '% "%" has leading or trailing spaces', what, name
+			USING ERRCODE = '22023', HINT = 'Names are compared byte for byte; trim them.';
+	END IF;
+END
+$$;
+
+-- arg_message: the optional message of a release, at most 4096 bytes: a
+-- summary for people reading the history, not a log.
+CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.octet_length(message) > 4096 THEN
+		RAISE EXCEPTION 'message for job "%" is too long', job
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', pg_catalog.octet_length(message), 4096),
+				  HINT = 'Keep the message to a summary; put the full output in a log.';
+	END IF;
+END
+$$;
+
+-- arg_span: an interval as microseconds.  A month has no fixed length, so an
+-- interval with a month part is refused; so is one too large for bigint
+-- microseconds.  Days count 24 hours, whatever the time zone.
+CREATE OR REPLACE FUNCTION cron_lock.arg_span(span interval, what text, job text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	usec numeric;
+BEGIN
+	IF pg_catalog.date_part('year', span) <> 0 OR pg_catalog.date_part('month', span) <> 0 THEN
+		RAISE EXCEPTION '% for job "%" must not have a month part', what, job
+			USING ERRCODE = '22023',
+				  HINT = 'Give it in days, hours, minutes or seconds: a month has no fixed length.';
+	END IF;
+	usec := pg_catalog.extract('epoch', span) * 1000000;
+	IF usec < -9223372036854775808 OR usec > 9223372036854775807 THEN
+		RAISE EXCEPTION '% for job "%" is out of range', what, job USING ERRCODE = '22023';
+	END IF;
+	RETURN usec::bigint;
+END
+$$;
+
+-- arg_ttl: a lease length, more than zero and at most 31 days, in microseconds.
+CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	usec bigint;
+BEGIN
+	IF ttl IS NULL THEN
+		RAISE EXCEPTION 'ttl for job "%" must not be null', job USING ERRCODE = '22004';
+	END IF;
+	usec := cron_lock.arg_span(ttl, 'ttl', job);
+	IF usec <= 0 THEN
+		RAISE EXCEPTION 'ttl for job "%" must be greater than zero', job USING ERRCODE = '22023';
+	END IF;
+	IF usec > 31 * 86400000000::bigint THEN
+		RAISE EXCEPTION 'ttl for job "%" must be at most 31 days', job
+			USING ERRCODE = '22023',
+				  HINT = 'A runner that holds a job longer should renew a shorter lease with cron_lock_heartbeat.';
+	END IF;
+	RETURN usec;
+END
+$$;
+
+-- arg_min_gap: the optional min_gap in microseconds; NULL when none is wanted.
+CREATE OR REPLACE FUNCTION cron_lock.arg_min_gap(min_gap interval, job text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	usec bigint;
+BEGIN
+	IF min_gap IS NULL THEN
+		RETURN NULL;
+	END IF;
+	usec := cron_lock.arg_span(min_gap, 'min_gap', job);
+	IF usec <= 0 THEN
+		RAISE EXCEPTION 'min_gap for job "%" must be greater than zero', job
+			USING ERRCODE = '22023', HINT = 'Pass NULL for no minimum gap.';
+	END IF;
+	RETURN usec;
+END
+$$;
+
+-- arg_status: how a run ended, as reported by its holder.
+CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF status IS NULL THEN
+		RAISE EXCEPTION 'status for job "%" must not be null', job USING ERRCODE = '22004';
+	END IF;
+	IF status NOT IN ('succeeded', 'failed', 'cancelled') THEN
+		RAISE EXCEPTION 'invalid status "%" for job "%"', status, job
+			USING ERRCODE = '22023', HINT = 'Use succeeded, failed or cancelled.';
+	END IF;
+END
+$$;
+
+-- arg_token: a fencing token argument; any non-NULL value is accepted.
+CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF token IS NULL THEN
+		RAISE EXCEPTION 'token must not be null' USING ERRCODE = '22004';
+	END IF;
+END
+$$;
+
+-- require_writable: 25006 on a standby or in a read-only transaction, before
+-- anything is read, with a hint that says where to go instead.
+CREATE OR REPLACE FUNCTION cron_lock.require_writable(action text, job text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() THEN
+		RAISE EXCEPTION 'cannot % job "%" on a standby', action, job
+			USING ERRCODE = '25006',
+				  DETAIL = 'The server is in recovery; leases change only on the primary.',
+				  HINT = 'Connect to the primary, for example with target_session_attrs=read-write.';
+	END IF;
+	IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+		RAISE EXCEPTION 'cannot % job "%" in a read-only transaction', action, job
+			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
+	END IF;
+END
+$$;
+
+-- layout_natts: how many columns (pg_class.relnatts) each table had when the
+-- edition was installed; an added column, generated or not, changes it.
+-- Written by the install, inlined into refuse_foreign_objects' query.
+DO $do$
+BEGIN
+	EXECUTE pg_catalog.format($f$
+		CREATE OR REPLACE FUNCTION cron_lock.layout_natts(rel name)
+		RETURNS smallint
+		LANGUAGE sql IMMUTABLE
+		AS $b$SELECT (CASE rel %s END)::smallint$b$$f$,
+		(SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %L THEN %s', c.relname, c.relnatts), ' ')
+		   FROM pg_catalog.pg_class c
+		  WHERE c.relnamespace = 'cron_lock'::regnamespace
+			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')));
+END
+$do$;
+
+-- table_name: a relation's name, schema-qualified whatever the search_path.
+CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname)
+	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE c.oid = rel
+$$;
+
+-- refuse_foreign_objects: 55000, as the extension raises it, while anything
+-- is attached to the tables that would run or apply inside the API
+-- functions, which write them as their owner: a trigger (a foreign key's
+-- too), a rule, a CHECK or exclusion constraint, an extra unique index
+-- (updates of leases must stay "no key" updates), a generated column, row
+-- security or a policy.  Plain indexes are fine.  The edition cannot forbid
+-- these objects up front, so every call checks the catalog: cheap queries
+-- over pg_class (flags, column counts), pg_index and pg_policy, and the
+-- thorough one, which names the object, only when they find something, or
+-- when asked.
+CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	what text;
+	removal text;
+	rel oid;
+BEGIN
+	-- relhastriggers and relhasrules may outlive the last trigger or rule
+	-- until the next VACUUM: until then the thorough query runs and passes.
+	IF NOT thorough AND NOT EXISTS (
+		SELECT FROM pg_catalog.pg_class c
+		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
+		   AND c.relnamespace = 'cron_lock'::regnamespace
+		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
+				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
+		-- The unique indexes of 10-tables.sql: leases_pkey, job_runs_pkey,
+		-- job_runs_job_token_key (install refuses any other).
+		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
+			  WHERE (i.indisexclusion OR i.indisunique)
+				AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) = 3
+		AND NOT EXISTS (
+		SELECT FROM pg_catalog.pg_policy p
+		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
+		RETURN;
+	END IF;
+	SELECT o.what, o.removal, o.rel INTO what, removal, rel
+	  FROM (SELECT 1 AS o, t.tgrelid AS rel,
+				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('trigger "%s"', t.tgname)
+						ELSE pg_catalog.format('trigger of constraint "%s" of table %s', k.conname, cron_lock.table_name(k.conrelid)) END AS what,
+				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('DROP TRIGGER %I ON %s', t.tgname, cron_lock.table_name(t.tgrelid))
+						ELSE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname) END AS removal
+			  FROM pg_catalog.pg_trigger t
+			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
+			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			UNION ALL
+			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
+				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
+			  FROM pg_catalog.pg_rewrite r
+			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			UNION ALL
+			SELECT 3, k.conrelid,
+				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
+								  ELSE 'exclusion constraint "%s"' END, k.conname),
+				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
+			  FROM pg_catalog.pg_constraint k
+			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   AND k.contype IN ('c', 'x')
+			UNION ALL
+			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
+				   pg_catalog.format('DROP INDEX %s, or ALTER TABLE %s DROP CONSTRAINT %I if a constraint made it',
+									 cron_lock.table_name(i.indexrelid), cron_lock.table_name(i.indrelid), x.relname)
+			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
+			 WHERE i.indisunique AND NOT i.indisexclusion
+			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
+										'cron_lock.job_runs_job_token_key'::regclass)
+			UNION ALL
+			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
+				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
+			  FROM pg_catalog.pg_attribute a
+			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   AND a.attnum > 0 AND a.attgenerated <> ''
+			UNION ALL
+			SELECT 6, c.oid, 'row security',
+				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
+			  FROM pg_catalog.pg_class c
+			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   AND (c.relrowsecurity OR c.relforcerowsecurity)
+			UNION ALL
+			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
+				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
+			  FROM pg_catalog.pg_policy p
+			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) o
+	 ORDER BY o.o
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION '% on table cron_lock.% is not supported', what, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = rel)
+			USING ERRCODE = '55000',
+				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column or row security is attached to them.',
+				  HINT = pg_catalog.format('Remove it (%s). To follow changes to leases and runs, read the views in schema cron_lock or use logical decoding.', removal);
+	END IF;
+END
+$$;
+
+-- Installing over tables that carry any of those is refused too.
+DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
+
+-- commit_durably: make the current transaction commit with at least
+-- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger
+-- settings (remote_apply) are kept.
+CREATE OR REPLACE FUNCTION cron_lock.commit_durably()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
+		PERFORM pg_catalog.set_config('synchronous_commit', 'on', true);
+	END IF;
+END
+$$;
+
+-- lone_try: is this query string one SELECT of cron_lock_try alone, so that
+-- nothing else in it can write?  Plain columns, arguments that are
+-- parameters or literals (concatenated and cast at most), at most a WHERE on
+-- a column.
+CREATE OR REPLACE FUNCTION cron_lock.lone_try(query text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+AS $f$
+	SELECT query ~* ('^\s*select\s+(\*|[a-z_][a-z0-9_]*(\s*,\s*[a-z_][a-z0-9_]*)*)\s+'
+		'from\s+([a-z_][a-z0-9_]*\.)?cron_lock_try\s*\(\s*'
+		'([a-z_][a-z0-9_]*\s*=>\s*)?' || t || '(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?' || t || ')*'
+		'\s*\)(\s+(as\s+)?[a-z_][a-z0-9_]*)?(\s+where\s+[a-z_][a-z0-9_]*)?\s*;?\s*$')
+	  FROM (SELECT '(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+				   '(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*' AS t) arg
+$f$;
+
+-- commit_lazily_if_alone: skip the WAL flush at commit, but only when this
+-- busy answer is provably the whole transaction, since a PL/pgSQL function
+-- cannot decide at commit as the extension does: nothing written before it,
+-- no transaction block begun by an earlier statement (its start would differ
+-- from this statement's), and a query string that is cron_lock_try alone
+-- (lone_try).  Anything else keeps the caller's setting.  A later lease
+-- change in the same transaction calls commit_durably, which wins.
+CREATE OR REPLACE FUNCTION cron_lock.commit_lazily_if_alone()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.pg_current_xact_id_if_assigned() IS NULL
+		AND pg_catalog.statement_timestamp() = pg_catalog.transaction_timestamp()
+		AND pg_catalog.current_setting('synchronous_commit') <> 'off'
+		AND cron_lock.lone_try(pg_catalog.current_query()) THEN
+		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	END IF;
+END
+$$;
+
+-- next_token: the next fencing token of a job after last (0: none yet), or
+-- NULL when another transaction is recording a new token epoch right now
+-- (the caller answers "locked").  Every token is at least the floor of the
+-- current epoch, (epoch << 32) + 1, and the epoch grows whenever the cluster
+-- may have lost commits, as in the extension (extension/token.c), from the
+-- (system identifier, WAL timeline) pair recorded in cron_lock.token_epoch:
+--	- no row yet: the highest epoch the lease tokens show, plus timeline - 1;
+--	- the recorded pair: the recorded epoch;
+--	- same system, later timeline (a promotion): plus the timelines passed;
+--	- anything else (a copy of the cluster): the larger of the recorded and
+--	  the leases' epoch, plus the timeline.
+-- A database owner reads the timeline from the WAL file name and the system
+-- identifier from pg_control_system(); where a service revokes those, the
+-- timeline counts as 1 and the system identifier as 0 (README: what that
+-- means after a failover or a copy).
+CREATE OR REPLACE FUNCTION cron_lock.next_token(last bigint, job text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	v_timeline integer := 1;
+	v_sysid bigint := 0;
+	rec cron_lock.token_epoch;
+	v_epoch bigint;
+	v_token bigint;
+BEGIN
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)', 'EXECUTE')
+		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()', 'EXECUTE') THEN
+		v_timeline := ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::integer;
+	END IF;
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') THEN
+		SELECT s.system_identifier INTO v_sysid FROM pg_catalog.pg_control_system() s;
+	END IF;
+
+	SELECT * INTO rec FROM cron_lock.token_epoch;
+	IF FOUND AND rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
+		v_epoch := rec.epoch;
+	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(1129008946, 0) THEN
+		RETURN NULL;
+	ELSE
+		-- Read again: under the lock, a new snapshot shows the latest row.
+		SELECT * INTO rec FROM cron_lock.token_epoch;
+		IF NOT FOUND THEN
+			v_epoch := coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0) + v_timeline - 1;
+		ELSIF rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
+			v_epoch := rec.epoch;
+		ELSIF rec.system_identifier = v_sysid AND rec.timeline < v_timeline THEN
+			v_epoch := rec.epoch + (v_timeline - rec.timeline);
+		ELSE
+			v_epoch := GREATEST(rec.epoch, coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0)) + v_timeline;
+		END IF;
+		INSERT INTO cron_lock.token_epoch AS e (id, system_identifier, timeline, epoch, recorded_at)
+		VALUES (true, v_sysid, v_timeline, v_epoch, pg_catalog.clock_timestamp())
+		ON CONFLICT (id) DO UPDATE SET system_identifier = v_sysid, timeline = v_timeline, epoch = v_epoch,
+			recorded_at = pg_catalog.clock_timestamp();
+	END IF;
+	v_token := CASE WHEN v_epoch > (9007199254740991 >> 32) THEN 9007199254740992
+					ELSE GREATEST(last + 1, (v_epoch << 32) + 1) END;
+	IF v_token > 9007199254740991 THEN
+		RAISE EXCEPTION 'fencing tokens of job "%" are exhausted', job
+			USING ERRCODE = '22003', DETAIL = 'The next token would exceed 2^53.';
+	END IF;
+	RETURN v_token;
+END
+$$;
+
+-- require_authority: return if the calling role may act on a lease taken by
+-- role (NULL: taken before 1.1, the 1.0 rule), as the extension's
+-- RequireAuthority: that role, its members and members of cron_lock_admin;
+-- anyone else gets 42501 before anything is written.
+CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+	me text;
+BEGIN
+	IF role IS NULL THEN
+		RETURN;
+	END IF;
+	me := cron_lock.outer_role();
+	-- The usual case: the holder itself.
+	IF me = role THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role)
+		AND pg_catalog.pg_has_role(me, role, 'MEMBER') THEN
+		RETURN;
+	END IF;
+	IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = 'cron_lock_admin')
+		AND pg_catalog.pg_has_role(me, 'cron_lock_admin', 'MEMBER') THEN
+		RETURN;
+	END IF;
+	RAISE EXCEPTION 'permission denied to % job "%"', action, job
+		USING ERRCODE = '42501',
+			  DETAIL = pg_catalog.format('Its lease was taken by role "%s"; only that role, its members and members of cron_lock_admin may renew, release or check it.', role),
+			  HINT = 'Call it as the role that took the lease, or ask an administrator to use cron_lock_force_release.';
+END
+$$;
+
+-- outer_role: the role that called the API function, as the extension's
+-- GetOuterUserId() sees it: the SET ROLE role, else the session user.
+CREATE OR REPLACE FUNCTION cron_lock.outer_role()
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN pg_catalog.current_setting('role') = 'none'
+				THEN session_user::text
+				ELSE pg_catalog.current_setting('role') END
+$$;
+
+-- backend_alive: is the backend that took a lease still connected (pid and
+-- start time both match)?  False when no backend has that pid.  NULL when
+-- that cannot be told: the owner may not read the start time of another
+-- role's backend (without pg_read_all_stats), so cron_lock_try records none
+-- for it and this function cannot read it either.
+CREATE OR REPLACE FUNCTION cron_lock.backend_alive(pid integer, started timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, cron_lock, pg_temp
+AS $$
+	SELECT CASE WHEN $1 IS NULL THEN false
+				ELSE (SELECT CASE WHEN pg_catalog.count(*) = 0 THEN false
+								  WHEN $2 IS NULL THEN NULL
+								  ELSE pg_catalog.bool_or(a.backend_start = $2) END
+						FROM pg_catalog.pg_stat_get_activity($1) a) END
+$$;

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# test/edition/run.sh SUITE...: the shared test files against the plain-SQL
+# edition (sql-edition/), installed by a non-superuser database owner, on a
+# throwaway cluster of its own.  SUITE: lint, regress, isolation, storm.
+#
+# The cluster's superuser is "edition_super"; the owner that installs the
+# edition and runs every test is a role named "postgres" with CREATEDB and
+# CREATEROLE only (like a Neon or RDS database owner), so that outputs that
+# name the owner (ACLs) read as they do for the extension.  Expected outputs
+# are the extension's, overlaid by sql-edition/expected/ where the README
+# documents a difference.  Each suite ends with pg_regress's summary or
+# "N passed, N failed"; the script exits non-zero if any suite failed.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+source test/lib/cluster.sh
+
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/cron_lock.control)
+sql-edition/build.sh build/sql-edition "$version" || exit 1
+edition=$repo/build/sql-edition/cron_lock.sql
+pgxs=$(dirname "$(pg_config --pgxs)")/../..
+super=edition_super
+
+dir=$(mktemp -d /tmp/cronlock-edition.XXXXXX)
+chmod 755 "$dir"
+trap 'cluster_stop "$dir/pg" immediate; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
+CLUSTER_SUPERUSER=$super cluster_create "$dir/pg" && cluster_start "$dir/pg" || exit 1
+eval "$(cluster_env "$dir/pg")"
+quiet='-c client_min_messages=warning'
+psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+	-c "CREATE ROLE postgres LOGIN CREATEDB CREATEROLE" || exit 1
+
+# fresh_db NAME: a database the owner owns, set up as pg_regress sets up its
+# own (pg_regress --use-existing skips that, and a non-superuser may not set
+# lc_messages), with the edition installed by the owner.
+fresh_db() {
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE IF EXISTS \"$1\"" \
+		-c "CREATE DATABASE \"$1\" TEMPLATE template0 OWNER postgres" \
+		-c "ALTER DATABASE \"$1\" SET lc_messages TO 'C'" \
+		-c "ALTER DATABASE \"$1\" SET lc_monetary TO 'C'" \
+		-c "ALTER DATABASE \"$1\" SET lc_numeric TO 'C'" \
+		-c "ALTER DATABASE \"$1\" SET lc_time TO 'C'" \
+		-c "ALTER DATABASE \"$1\" SET bytea_output TO 'hex'" \
+		-c "ALTER DATABASE \"$1\" SET timezone_abbreviations TO 'Default'" || return 1
+	PGOPTIONS=$quiet psql -qX -U postgres -d "$1" -v ON_ERROR_STOP=1 -1 -f "$edition" || return 1
+}
+
+# overlay OUT BASE EDITION: expected outputs, the edition's replacing the extension's.
+overlay() {
+	mkdir -p "$1"
+	cp "$2"/*.out "$1"/
+	ls "$3"/*.out >/dev/null 2>&1 && cp "$3"/*.out "$1"/
+	return 0
+}
+
+# The regression files, minus those about the C extension's own installation
+# (README, section on the plain-SQL edition, says which and why).
+regress_tests() {
+	local skip=" install tables upgrade "
+	sed -n 's/^REGRESS = //p' Makefile | tr ' ' '\n' | while read -r t; do
+		[ -n "$t" ] && [[ $skip != *" $t "* ]] && echo "$t"
+	done
+}
+
+suite_regress() {
+	local in=$dir/regress
+	rm -rf "$in" "$dir/$(basename "$in")-out" && mkdir -p "$in"
+	ln -s "$repo/sql" "$in/sql"
+	overlay "$in/expected" expected sql-edition/expected
+	fresh_db edition_regression || return 1
+	"$pgxs/src/test/regress/pg_regress" --use-existing --dbname=edition_regression \
+		--user=postgres --inputdir="$in" --outputdir="$dir/regress-out" \
+		$(regress_tests) || { cat "$dir/regress-out/regression.diffs"; return 1; }
+}
+
+suite_isolation() {
+	local in=$dir/isolation
+	rm -rf "$in" "$dir/$(basename "$in")-out" && mkdir -p "$in"
+	ln -s "$repo/test/isolation/specs" "$in/specs"
+	overlay "$in/expected" test/isolation/expected sql-edition/expected/isolation
+	fresh_db edition_isolation || return 1
+	"$pgxs/src/test/isolation/pg_isolation_regress" --use-existing --dbname=edition_isolation \
+		--user=postgres --inputdir="$in" --outputdir="$dir/isolation-out" \
+		$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//') ||
+		{ cat "$dir/isolation-out/regression.diffs"; return 1; }
+}
+
+suite_storm() {
+	CRONLOCK_STORM_INSTALL="psql -qX -v ON_ERROR_STOP=1 -1 -f $edition" test/storm/storm.sh 15
+}
+
+# plpgsql_check on every PL/pgSQL function of the edition: zero warnings.
+suite_lint() {
+	fresh_db edition_lint || return 1
+	psql -qXAt -U $super -d edition_lint -v ON_ERROR_STOP=1 >"$dir/lint.out" <<'SQL' || return 1
+CREATE EXTENSION plpgsql_check;
+SELECT p.oid::regprocedure || ': ' || c
+  FROM pg_proc p
+  JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+  CROSS JOIN LATERAL plpgsql_check_function(p.oid, fatal_errors => false,
+		extra_warnings => true, performance_warnings => false, security_warnings => true) AS c
+ WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
+   AND p.prorettype <> 'trigger'::regtype;
+SELECT 'checked ' || count(*) || ' functions' FROM pg_proc p
+  JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+ WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace);
+SQL
+	local n
+	n=$(grep -vc '^checked ' "$dir/lint.out")
+	grep -v '^checked ' "$dir/lint.out"
+	grep '^checked ' "$dir/lint.out"
+	if [ "$n" -eq 0 ]; then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed ($n findings)"; return 1; fi
+}
+
+# Facts only the edition has: installing without superuser (and what it says
+# when it may not create the roles), reinstall as a no-op, uninstall keeping
+# history and a reinstall continuing the tokens, purge leaving nothing, the
+# refusal of triggers and the rest on the tables, backend_alive NULL for a
+# backend the owner may not see, and refusal where the extension is installed.
+suite_install() {
+	local passed=0 failed=0 db=edition_install out before after pid
+	check() {	# check NAME EXPECTED ACTUAL
+		if [ "$2" = "$3" ]; then
+			passed=$((passed + 1)); echo "ok   $1"
+		else
+			failed=$((failed + 1)); echo "FAIL $1: expected [$2], got [$3]"
+		fi
+	}
+	q() { psql -qXAt -v ON_ERROR_STOP=1 -d $db "$@" 2>&1; }
+	describe() {	# the edition's objects, without OIDs
+		q -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
+			SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
+			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
+			UNION ALL
+			SELECT c.relname || ' ' || c.relkind || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
+				   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
+			 WHERE c.relnamespace = 'cron_lock'::regnamespace
+			UNION ALL
+			SELECT a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+			  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND a.attnum > 0) s"
+	}
+	sqlstate() {	# the SQLSTATE a statement raises, or ok
+		q -c "DO \$\$ BEGIN EXECUTE \$s\$$1\$s\$; RAISE NOTICE 'ok'; EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" |
+			sed -n 's/^psql:.*NOTICE:  //p; s/^NOTICE:  //p'
+	}
+
+	# A database owner that may not create roles, while the roles are missing
+	# (the other suites' databases, which use them, go first).
+	for d in $(psql -qXAt -U $super -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'edition_%' OR datname = 'cron_lock_storm'"); do
+		psql -qX -U $super -d postgres -c "DROP DATABASE \"$d\"" || return 1
+	done
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP ROLE IF EXISTS cron_lock_user, cron_lock_admin" \
+		-c "DROP ROLE IF EXISTS plain_owner" -c "CREATE ROLE plain_owner LOGIN CREATEDB" \
+		-c "CREATE DATABASE $db OWNER plain_owner" || return 1
+	out=$(psql -qX -U plain_owner -d $db -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -1 -f "$edition" 2>&1)
+	check "no CREATEROLE: 42501" 1 "$(grep -c 'ERROR:  42501: role "cron_lock_user" does not exist and "plain_owner" may not create it' <<<"$out")"
+	check "no CREATEROLE: says what to grant" 1 "$(grep -c 'HINT:  Ask an administrator to run: CREATE ROLE cron_lock_user NOLOGIN; CREATE ROLE cron_lock_admin NOLOGIN; GRANT cron_lock_user, cron_lock_admin TO plain_owner WITH ADMIN OPTION' <<<"$out")"
+	check "no CREATEROLE: nothing created" 0 "$(q -U plain_owner -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'")"
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -v ON_ERROR_STOP=1 \
+		-c "DROP DATABASE $db" -c "DROP ROLE plain_owner" || return 1
+
+	# The Neon-like owner (CREATEDB CREATEROLE) creates the roles; a reinstall changes nothing.
+	fresh_db $db || return 1
+	check "roles created NOLOGIN" "cron_lock_admin|f|f cron_lock_user|f|f" \
+		"$(q -c "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'cron_lock_%' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
+	q -c "SELECT token FROM cron_lock_try('inst.a', 'h', '1 hour')" >/dev/null
+	before=$(describe)
+	q -1 -f "$edition" >/dev/null
+	after=$(describe)
+	check "reinstall is a no-op" "$before" "$after"
+	check "edition() names the edition" "sql|$version|public" "$(q -c 'SELECT * FROM cron_lock.edition()')"
+
+	# Triggers, rules, CHECK and exclusion constraints, foreign keys, generated
+	# columns and row security on the tables are refused with 55000.
+	for obj in \
+		"CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER t BEFORE INSERT ON cron_lock.contention FOR EACH ROW EXECUTE FUNCTION t()|DROP FUNCTION t() CASCADE" \
+		"CREATE RULE r AS ON INSERT TO cron_lock.anomaly_log DO ALSO NOTIFY x|DROP RULE r ON cron_lock.anomaly_log" \
+		"ALTER TABLE cron_lock.job_runs ADD CONSTRAINT c CHECK (instance <> 'x')|ALTER TABLE cron_lock.job_runs DROP CONSTRAINT c" \
+		"ALTER TABLE cron_lock.leases ADD CONSTRAINT x EXCLUDE (token WITH =)|ALTER TABLE cron_lock.leases DROP CONSTRAINT x" \
+		"CREATE TABLE fk_target (id bigint PRIMARY KEY); ALTER TABLE cron_lock.job_runs ADD CONSTRAINT f FOREIGN KEY (taken_over_by) REFERENCES fk_target|DROP TABLE fk_target CASCADE" \
+		"ALTER TABLE cron_lock.leases ADD COLUMN g bigint GENERATED ALWAYS AS (token * 2) STORED|ALTER TABLE cron_lock.leases DROP COLUMN g" \
+		"ALTER TABLE cron_lock.contention ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.contention DISABLE ROW LEVEL SECURITY"; do
+		q -c "${obj%%|*}" >/dev/null
+		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+		q -c "${obj#*|}" >/dev/null
+		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	done
+	q -c "CREATE UNIQUE INDEX regress_u ON cron_lock.leases (token)" >/dev/null
+	check "refused: an extra unique index" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP INDEX cron_lock.regress_u" >/dev/null
+	q -c "CREATE POLICY regress_p ON cron_lock.leases USING (true)" >/dev/null
+	check "refused: a policy, even without row security" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP POLICY regress_p ON cron_lock.leases" >/dev/null
+	check "a plain index is fine" ok "$(sqlstate "CREATE INDEX regress_idx ON cron_lock.leases (expires_at); SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
+	q -c "DROP INDEX cron_lock.regress_idx" >/dev/null
+
+	# The token epoch: recorded with the real system identifier and timeline;
+	# a row from another system (a copy of this cluster) starts a new epoch.
+	check "token epoch recorded" "t|1|0" \
+		"$(q -c "SELECT system_identifier = (SELECT system_identifier FROM pg_control_system()), timeline, epoch FROM cron_lock.token_epoch")"
+	q -c "UPDATE cron_lock.token_epoch SET system_identifier = system_identifier + 1" -c "SELECT cron_lock_release('inst.a', 1)" >/dev/null
+	check "a copy of the cluster starts a new epoch" "acquired|$(((1 << 32) + 1))" \
+		"$(q -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')")"
+	check "and records it" "t|1|1" \
+		"$(q -c "SELECT system_identifier = (SELECT system_identifier FROM pg_control_system()), timeline, epoch FROM cron_lock.token_epoch")"
+
+	# A busy answer followed by a write in the same statement commits durably.
+	check "a busy answer and a write in one statement keep the flush" on \
+		"$(q -c "SET synchronous_commit = on" -c "CREATE TABLE mine (x int)" -c "WITH t AS (SELECT * FROM cron_lock_try('inst.a', 'h3', '1 hour')) INSERT INTO mine SELECT 1 FROM t RETURNING current_setting('synchronous_commit')")"
+
+	# backend_alive: NULL for a live backend of another role (the owner may not
+	# see its start time), false once that backend is gone.
+	q -c "CREATE ROLE edition_runner LOGIN IN ROLE cron_lock_user" >/dev/null
+	psql -qXAt -U edition_runner -d $db -c "SELECT token FROM cron_lock_try('inst.other', 'h', '1 hour')" \
+		-c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		[ "$(q -c "SELECT count(*) FROM cron_lock.leases WHERE job = 'inst.other'")" = 1 ] && break
+		sleep 0.1
+	done
+	check "backend_alive NULL for another role's backend" "held|" \
+		"$(q -c "SELECT state, backend_alive FROM cron_lock.status WHERE job = 'inst.other'")"
+	psql -qX -U $super -d $db -c "SELECT pg_terminate_backend(backend_pid) FROM cron_lock.leases WHERE job = 'inst.other'" >/dev/null
+	wait $pid
+	check "backend_alive false once it is gone" "f" \
+		"$(q -c "SELECT backend_alive FROM cron_lock.status WHERE job = 'inst.other'")"
+	check "authority: force_release records the SET ROLE role" "t|edition_runner" \
+		"$(q -c "GRANT cron_lock_admin TO edition_runner; GRANT edition_runner TO CURRENT_USER; SET ROLE edition_runner; SELECT cron_lock_force_release('inst.other'); RESET ROLE; SELECT forced_by FROM cron_lock.job_runs WHERE job = 'inst.other'" | tr '\n' '|' | sed 's/|$//')"
+
+	# Uninstall keeps the history; a reinstall continues the tokens.
+	q -f build/sql-edition/cron_lock_uninstall.sql >/dev/null
+	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
+	check "uninstall: history kept" 2 "$(q -c "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'inst.a'")"
+	q -1 -f "$edition" >/dev/null
+	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
+		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
+
+	# Refused where the C extension is installed (when it is available here),
+	# and the same tables as the extension's.
+	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
+		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" >/dev/null &&
+			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null
+		local layout="SELECT c.relname, c.relkind, c.relreplident, coalesce(array_to_string(c.reloptions, ','), ''),
+				coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+						|| coalesce(' collate ' || nullif(a.attcollation, 0)::regcollation::text, '')
+						|| CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+						|| coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+					FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+				   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
+				coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
+					FROM pg_constraint k WHERE k.conrelid = c.oid), ''),
+				coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY i.indexrelid::regclass::text)
+					FROM pg_index i WHERE i.indrelid = c.oid), '')
+			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S')
+			 ORDER BY 1"
+		check "same tables as the extension" \
+			"$(psql -qXAt -U $super -d edition_ext -c "$layout")" "$(q -c "$layout" | sed '/regress_/d')"
+		check "refused where the extension is installed" 1 \
+			"$(psql -qX -U $super -d edition_ext -v VERBOSITY=verbose -1 -f "$edition" 2>&1 | grep -c 'ERROR:  55000: the cron_lock extension is installed in this database')"
+		psql -qX -U $super -d postgres -c "DROP DATABASE edition_ext" >/dev/null
+	fi
+
+	# Purge leaves nothing.
+	q -c "DROP ROLE edition_runner" >/dev/null
+	q -f build/sql-edition/cron_lock_purge.sql >/dev/null
+	check "purge: nothing left" "0|0|0" \
+		"$(q -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'), (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%'), (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cron_lock_%')")"
+
+	echo "$passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
+rc=0
+for s in "$@"; do
+	echo "--- edition $s"
+	start=$SECONDS
+	if "suite_$s"; then
+		echo "--- edition $s: ok ($((SECONDS - start))s)"
+	else
+		echo "--- edition $s: FAILED ($((SECONDS - start))s)"
+		rc=1
+	fi
+done
+exit $rc

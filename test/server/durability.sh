@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# test/server/durability.sh: a busy answer skips the WAL flush only when its
+# contention row is all its transaction wrote; a caller's own write in the
+# same transaction commits synchronously however the call is wrapped: a
+# pipeline with one Sync, a DO block, CALL, a data-modifying WITH (CONTRACT
+# 1.1, issue 13 item 6).
+#
+# How a commit is observed: synchronous_standby_names names a standby that
+# never connects, so a commit with synchronous_commit = on waits (SyncRep)
+# until cancelled, while one with synchronous_commit = off returns at once.
+# Every case below is therefore decided, not timed.
+source "$(dirname "$0")/lib.sh"
+
+echo "# durability"
+new_cluster d "fsync = off" || exit 1
+S=$ROOT/d
+DB=postgres
+
+q "$S" $DB "CREATE EXTENSION cron_lock; CREATE TABLE mine (x int)" >/dev/null
+q "$S" $DB "CREATE PROCEDURE busy_then_write() LANGUAGE plpgsql AS \$\$
+BEGIN
+	PERFORM cron_lock_try('dur.x', 'host-2', '1 hour');
+	INSERT INTO mine VALUES (5);
+END \$\$" >/dev/null
+check_eq "the lease is held (busy answers follow)" acquired \
+	"$(q "$S" $DB "SELECT reason FROM cron_lock_try('dur.x', 'host-1', '1 hour')")"
+q "$S" $DB "ALTER SYSTEM SET synchronous_standby_names = 'nobody'" >/dev/null
+q "$S" $DB "SELECT pg_reload_conf()" >/dev/null
+
+# commit_kind NAME CMD...: run CMD (a client with application_name NAME);
+# print "sync" if its commit waits for the standby (it is then cancelled and
+# commits locally), "async" if it ends without waiting, else what went wrong.
+commit_kind() {
+	local name=$1 pid deadline
+	shift
+	PGAPPNAME=$name "$@" >"$ROOT/$name.out" 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	deadline=$((SECONDS + 30))
+	while :; do
+		if [ "$(q "$S" $DB "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$name' AND wait_event = 'SyncRep'")" = 1 ]; then
+			q "$S" $DB "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '$name'" >/dev/null
+			wait "$pid"
+			echo sync
+			return
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			if wait "$pid"; then echo async; else echo "failed: $(tr '\n' ' ' <"$ROOT/$name.out")"; fi
+			return
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "timed out"
+			return
+		fi
+		sleep 0.05
+	done
+}
+
+sql() { # SQL: one simple-protocol query string
+	# shellcheck disable=SC2046
+	psql $(psql_args "$S") -U postgres -d $DB -c "$1"
+}
+
+# pgbench sends a pipeline of extended-protocol statements with one Sync.
+cat >"$ROOT/pipeline.sql" <<'SQL'
+\startpipeline
+SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour');
+INSERT INTO mine VALUES (1);
+\endpipeline
+SQL
+cat >"$ROOT/pipeline_busy.sql" <<'SQL'
+\startpipeline
+SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour');
+SELECT reason FROM cron_lock_try('dur.x', 'host-3', '1 hour');
+\endpipeline
+SQL
+pipeline() { # SCRIPT
+	pgbench -h "$S" -p "$(port_of "$S")" -U postgres -n -t 1 -M extended -f "$1" $DB
+}
+
+# The harness itself: a plain write waits, once every process has read the
+# new setting (the checkpointer publishes it).
+for i in $(seq 1 50); do
+	got=$(commit_kind "plain$i" sql "INSERT INTO mine VALUES (0)")
+	[ "$got" = sync ] && break
+done
+check_eq "a plain write commits synchronously (the harness sees it)" sync "$got"
+
+check_eq "a busy answer alone skips the flush" async \
+	"$(commit_kind alone sql "SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour')")"
+check_eq "two busy answers alone in a pipeline skip the flush" async \
+	"$(commit_kind pipe_busy pipeline "$ROOT/pipeline_busy.sql")"
+check_eq "two busy answers alone in a DO block skip the flush" async \
+	"$(commit_kind do_busy sql "DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); PERFORM cron_lock_try('dur.x', 'h3', '1 hour'); END \$\$")"
+
+check_eq "pipeline, one Sync: busy answer then the caller's write commits synchronously" sync \
+	"$(commit_kind pipe pipeline "$ROOT/pipeline.sql")"
+check_eq "DO block: busy answer then the caller's write commits synchronously" sync \
+	"$(commit_kind do_write sql "DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'host-2', '1 hour'); INSERT INTO mine VALUES (2); END \$\$")"
+check_eq "CALL: busy answer then the caller's write commits synchronously" sync \
+	"$(commit_kind call sql "CALL busy_then_write()")"
+check_eq "WITH t AS (SELECT * FROM cron_lock_try(...)) INSERT commits synchronously" sync \
+	"$(commit_kind with_insert sql "WITH t AS (SELECT * FROM cron_lock_try('dur.x', 'host-2', '1 hour')) INSERT INTO mine SELECT 3 FROM t")"
+check_eq "busy, the caller's write, busy again: still synchronous" sync \
+	"$(commit_kind busy_write_busy sql "DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); INSERT INTO mine VALUES (4); PERFORM cron_lock_try('dur.x', 'h3', '1 hour'); END \$\$")"
+check_eq "the caller's write, then a busy answer: synchronous" sync \
+	"$(commit_kind write_busy sql "DO \$\$ BEGIN INSERT INTO mine VALUES (6); PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); END \$\$")"
+check_eq "a busy answer, then nextval (WAL without a table write): synchronous" sync \
+	"$(commit_kind busy_nextval sql "CREATE SEQUENCE IF NOT EXISTS s; DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); PERFORM nextval('s'); END \$\$")"
+check_eq "a busy answer with the session at synchronous_commit = off stays off" async \
+	"$(commit_kind off env PGOPTIONS='-c synchronous_commit=off' psql $(psql_args "$S") -U postgres -d $DB -c "SELECT cron_lock_try('dur.x', 'h2', '1 hour')")"
+
+check_eq "every busy answer was recorded" 14 \
+	"$(q "$S" $DB "SELECT count(*) FROM cron_lock.contention WHERE job = 'dur.x'")"
+summary
