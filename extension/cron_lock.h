@@ -69,6 +69,7 @@ extern bool NextToken(int64 last, const char *job, int64 *token);
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
 extern Oid	TablesRunIdSequence(void);
 extern bool TablesHaveRoles(bool leases_only);
+extern void TablesUseTokenEpoch(void);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.

@@ -13,6 +13,8 @@
  * into key updates), make every call fail with 55000 naming the object.
  * Columns (names, types, collations, NOT NULL) must be the extension's.
  * Plain indexes an administrator adds are fine.
+ * token_epoch (1.1) is checked the same way when token.c is about to read
+ * it; its CHECK (id) is the extension's own and the only one allowed.
  *
  * The check runs under the lock the call keeps on each table until its
  * transaction ends (every DDL that could add such an object waits for that
@@ -116,6 +118,16 @@ static const Column anomaly_log_columns[] = {
 	{NULL}
 };
 
+/* Created by 1.1 (it exists only with 1.1's layout). */
+static const Column token_epoch_columns[] = {
+	{"id", BOOLOID, InvalidOid, true},
+	{"system_identifier", INT8OID, InvalidOid, true},
+	{"timeline", INT4OID, InvalidOid, true},
+	{"epoch", INT8OID, InvalidOid, true},
+	{"recorded_at", TIMESTAMPTZOID, InvalidOid, true},
+	{NULL}
+};
+
 /* The unique indexes a table must have, and may have: key columns, in order. */
 typedef struct UniqueKey
 {
@@ -128,6 +140,7 @@ typedef struct OwnTable
 	const char *name;
 	const Column *columns;
 	UniqueKey	keys[2];		/* terminated by one without columns */
+	const char *own_check;		/* the extension's own CHECK constraint */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
 	bool		has_role;		/* 1.1's role column is there */
@@ -138,7 +151,11 @@ static OwnTable own[] = {
 	{"job_runs", job_runs_columns, {{{"run_id"}, true}, {{"job", "token"}, false}}},
 	{"contention", contention_columns},
 	{"anomaly_log", anomaly_log_columns},
+	/* Used on demand: TablesUseTokenEpoch. */
+	{"token_epoch", token_epoch_columns, {{{"id"}, true}}, "token_epoch_id_check"},
 };
+
+#define TOKEN_EPOCH (lengthof(own) - 1)
 
 static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
@@ -381,7 +398,7 @@ FirstRowName(Oid catalog, Oid index, AttrNumber relid_col, AttrNumber name_col,
 
 /* Triggers (a foreign key's included), rules, CHECKs, row security. */
 static void
-CheckAttached(Relation rel)
+CheckAttached(Relation rel, const char *own_check)
 {
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	char	   *policy;
@@ -420,10 +437,14 @@ CheckAttached(Relation rel)
 				   psprintf("DROP RULE %s ON %s", quote_identifier(rule),
 							Qualified(rel)));
 	}
-	if (constr != NULL && constr->num_check > 0)
-		Refuse(rel, psprintf("CHECK constraint \"%s\"", constr->check[0].ccname),
+	for (int i = 0; constr != NULL && i < constr->num_check; i++)
+	{
+		if (own_check != NULL && strcmp(constr->check[i].ccname, own_check) == 0)
+			continue;
+		Refuse(rel, psprintf("CHECK constraint \"%s\"", constr->check[i].ccname),
 			   psprintf("ALTER TABLE %s DROP CONSTRAINT %s", Qualified(rel),
-						quote_identifier(constr->check[0].ccname)));
+						quote_identifier(constr->check[i].ccname)));
+	}
 	if (rel->rd_rel->relrowsecurity || rel->rd_rel->relforcerowsecurity)
 		Refuse(rel, "row security",
 			   psprintf("ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY",
@@ -440,51 +461,65 @@ CheckAttached(Relation rel)
 }
 
 /*
- * TablesUse: lock each of cron_lock's tables (lockmode, held to the end of
- * the transaction, as a statement's lock is) and check it if it changed
- * since it was last checked.  Raises 55000 when something must be removed
- * or the layout is not the extension's; elog when the table is missing.
- * leases_only: cron_lock_check, which reads the lease row and nothing else.
+ * Lock one table (lockmode, held to the end of the transaction, as a
+ * statement's lock is) and check it if it changed since it was last
+ * checked.  Raises 55000 when something must be removed or the layout is
+ * not the extension's; elog when the table is missing.
  */
-void
-TablesUse(LOCKMODE lockmode, bool leases_only)
+static void
+UseTable(OwnTable *t, LOCKMODE lockmode)
 {
-	Oid			schema = InvalidOid;
+	Oid			relid = t->relid;
+	Relation	rel;
 
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(ForgetTables, (Datum) 0);
 		callback_registered = true;
 	}
-	for (int i = 0; i < (leases_only ? 1 : lengthof(own)); i++)
+	if (OidIsValid(relid))
 	{
-		OwnTable   *t = &own[i];
-		Oid			relid = t->relid;
-		Relation	rel;
-
-		if (OidIsValid(relid))
-		{
-			/* Taking a lock not yet held applies pending invalidations. */
-			LockRelationOid(relid, lockmode);
-			if (t->checked && t->relid == relid)
-				continue;
-		}
-		/* First use, or changed since: look it up (again), lock and check. */
-		if (!OidIsValid(schema))
-			schema = get_namespace_oid("cron_lock", false);
-		relid = get_relname_relid(t->name, schema);
-		if (!OidIsValid(relid))
-			elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
+		/* Taking a lock not yet held applies pending invalidations. */
 		LockRelationOid(relid, lockmode);
-		rel = table_open(relid, NoLock);
-		t->has_role = CheckColumns(rel, t->columns);
-		CheckIndexes(rel, t->keys);
-		CheckAttached(rel);
-		table_close(rel, NoLock);
-		/* Holds while the lock is held, and after it until the table changes. */
-		t->relid = relid;
-		t->checked = true;
+		if (t->checked && t->relid == relid)
+			return;
 	}
+	/* First use, or changed since: look it up (again), lock and check. */
+	relid = get_relname_relid(t->name, get_namespace_oid("cron_lock", false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
+	LockRelationOid(relid, lockmode);
+	rel = table_open(relid, NoLock);
+	t->has_role = CheckColumns(rel, t->columns);
+	CheckIndexes(rel, t->keys);
+	CheckAttached(rel, t->own_check);
+	table_close(rel, NoLock);
+	/* Holds while the lock is held, and after it until the table changes. */
+	t->relid = relid;
+	t->checked = true;
+}
+
+/*
+ * TablesUse: lock and check each of cron_lock's tables but token_epoch
+ * (TablesUseTokenEpoch).  leases_only: cron_lock_check, which reads the
+ * lease row and nothing else.
+ */
+void
+TablesUse(LOCKMODE lockmode, bool leases_only)
+{
+	for (int i = 0; i < (leases_only ? 1 : TOKEN_EPOCH); i++)
+		UseTable(&own[i], lockmode);
+}
+
+/*
+ * TablesUseTokenEpoch: lock cron_lock.token_epoch as an UPDATE does and
+ * check it as TablesUse checks the others, before token.c reads or writes
+ * it (1.1's layout only: the caller has seen that the table exists).
+ */
+void
+TablesUseTokenEpoch(void)
+{
+	UseTable(&own[TOKEN_EPOCH], RowExclusiveLock);
 }
 
 /*

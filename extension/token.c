@@ -171,6 +171,8 @@ CurrentEpoch(int64 *epoch)
 		*epoch = (int64) timeline - 1;
 		return true;
 	}
+	/* Nothing attached to it may run as the owner (tables.c). */
+	TablesUseTokenEpoch();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");

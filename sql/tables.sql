@@ -120,6 +120,10 @@ SELECT * FROM refusal(
 SELECT * FROM refusal(
 	'ALTER TABLE cron_lock.leases ALTER COLUMN token DROP NOT NULL',
 	'ALTER TABLE cron_lock.leases ALTER COLUMN token SET NOT NULL');
+-- 1.1's column is checked as the others are.
+SELECT * FROM refusal(
+	'ALTER TABLE cron_lock.job_runs ALTER COLUMN role TYPE varchar(63)',
+	'ALTER TABLE cron_lock.job_runs ALTER COLUMN role TYPE text');
 SELECT row_counts() AS after;
 -- The whole message once: what, why, and how to remove it.
 CREATE TRIGGER regress_before BEFORE UPDATE ON cron_lock.job_runs
@@ -132,6 +136,18 @@ ALTER TABLE cron_lock.leases DROP COLUMN regress_extra;
 -- Everything removed (a dropped column stays behind, unseen): all works.
 SELECT cron_lock_release('tab.r', 1);
 SELECT reason, token FROM cron_lock_try('tab.r', 'host-2', '1 hour');
+-- token_epoch too, when a new token reads it (in a new session: the epoch
+-- is kept per backend once read); its own CHECK (id) is the only one allowed.
+CREATE TRIGGER regress_epoch BEFORE UPDATE ON cron_lock.token_epoch
+	FOR EACH ROW EXECUTE FUNCTION regress_touch();
+\c
+SELECT error_of($$SELECT cron_lock_try('tab.t', 'host-1', '1 hour')$$);
+DROP TRIGGER regress_epoch ON cron_lock.token_epoch;
+ALTER TABLE cron_lock.token_epoch ADD CONSTRAINT regress_epoch_check CHECK (epoch >= 0);
+\c
+SELECT error_of($$SELECT cron_lock_try('tab.t', 'host-1', '1 hour')$$);
+ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT regress_epoch_check;
+SELECT reason, token FROM cron_lock_try('tab.t', 'host-1', '1 hour');
 DROP FUNCTION refusal(text, text);
 DROP TABLE regress_refs;
 DROP FUNCTION regress_touch();
