@@ -82,7 +82,8 @@ uninstall-client:
 # The plain-SQL edition (sql-edition/): install, uninstall and purge files for
 # psql -f or a migration tool, at the extension's version.
 EDITION_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/cron_lock.control)
-EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql
+EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
+	cron_lock_move_out.sql cron_lock_move_in.sql
 
 sql-edition: build/sql-edition/cron_lock.sql
 
