@@ -5,6 +5,9 @@
 #                   for the edition's files, which go to $(PREFIX)/share/cronlock)
 #   make run        install what is missing, build, and play the incident demo
 #   make test       the same set-up, then every test (regress, isolation, client, faults)
+#   make test PG=17 the extension's suites on PostgreSQL 17 (installed or in a cached
+#                   Debian root; needs root then)
+#   make test-versions  those suites on 15, 17, 18 (and 19 if served), upgrades across them
 #   make bench      benchmarks, writes BENCHMARKS.md
 #   make soak       the long fault-injection soak (DURATION=10m)
 
@@ -37,7 +40,7 @@ $(OBJS): $(wildcard extension/*.h)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps client client-install test run bench soak uninstall-client sql-edition \
+.PHONY: deps client client-install test test-versions run bench soak uninstall-client sql-edition \
 	sql-edition-install sql-edition-uninstall
 
 all: client sql-edition
@@ -79,7 +82,8 @@ uninstall-client:
 # The plain-SQL edition (sql-edition/): install, uninstall and purge files for
 # psql -f or a migration tool, at the extension's version.
 EDITION_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/cron_lock.control)
-EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql
+EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
+	cron_lock_move_out.sql cron_lock_move_in.sql
 
 sql-edition: build/sql-edition/cron_lock.sql
 
@@ -96,10 +100,18 @@ sql-edition-uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/share/cronlock 2>/dev/null
 
 # Build as the invoking user; only the install step needs root.
+ifdef PG
+test:
+	$(SUDO) env PG_CONFIG=$(PG_CONFIG) test/versions/major.sh $(PG) test/versions/suites.sh
+else
 test: deps
 	$(MAKE) all WERROR=ON
 	$(SUDO) $(MAKE) install
 	test/run-tests.sh
+endif
+
+test-versions:
+	$(SUDO) env PG_CONFIG=$(PG_CONFIG) test/versions/run.sh
 
 run: deps
 	$(MAKE) all

@@ -23,6 +23,9 @@
 #include "varatt.h"
 #endif
 
+/* LockAcquire: 19 no longer includes its header from storage/lmgr.h. */
+#include "storage/lock.h"
+
 /* The timeline new WAL is written on; only meaningful outside recovery. */
 #define CurrentWalTimeLine() GetWALInsertionTimeLine()
 

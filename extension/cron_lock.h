@@ -28,6 +28,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+/* The search_path every SECURITY DEFINER function of the extension runs under. */
+#define CRON_LOCK_SEARCH_PATH "pg_catalog, cron_lock, pg_temp"
+
 /* Longest job or instance name, in bytes. */
 #define CRON_LOCK_MAX_NAME	200
 
@@ -80,6 +83,7 @@ typedef struct Store
 {
 	bool		connected;
 	bool		roles;			/* the tables have 1.1's role column */
+	int			guc_level;		/* > 0: search_path pinned by StoreBegin */
 } Store;
 
 extern void StoreBegin(Store *st, bool guard_only);

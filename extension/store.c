@@ -19,6 +19,7 @@
  */
 #include "cron_lock.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/hashfn.h"
@@ -100,6 +101,20 @@ StoreBegin(Store *st, bool guard_only)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 	st->connected = true;
+
+	/*
+	 * 1.1's functions pin the path; 1.0's definitions, still in place between
+	 * a package upgrade and ALTER EXTENSION UPDATE, do not: pin it here then,
+	 * so that no operator or function of the caller's path runs as the owner.
+	 */
+	st->guc_level = 0;
+	if (strcmp(namespace_search_path, CRON_LOCK_SEARCH_PATH) != 0)
+	{
+		st->guc_level = NewGUCNestLevel();
+		(void) set_config_option("search_path", CRON_LOCK_SEARCH_PATH,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+	}
 }
 
 /* StoreEnd: disconnect from SPI.  (On an error, the abort cleans SPI up.) */
@@ -109,6 +124,8 @@ StoreEnd(Store *st)
 	if (!st->connected)
 		return;
 	st->connected = false;
+	if (st->guc_level > 0)
+		AtEOXact_GUC(true, st->guc_level);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "cron_lock: SPI_finish failed");
 }

@@ -177,7 +177,7 @@ CurrentEpoch(int64 *epoch)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 	guc_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, cron_lock, pg_temp",
+	(void) set_config_option("search_path", CRON_LOCK_SEARCH_PATH,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 

@@ -3,6 +3,7 @@
 #   cron_lock.sql            install or upgrade (idempotent), from src/*.sql in order
 #   cron_lock_uninstall.sql  remove it, keep the history
 #   cron_lock_purge.sql      remove it with the history and the roles
+#   cron_lock_move_out.sql, cron_lock_move_in.sql  switch to or from the C extension, history kept
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
@@ -20,3 +21,5 @@ mkdir -p "$out"
 mv "$out/cron_lock.sql.tmp" "$out/cron_lock.sql"
 cp "$here/uninstall.sql" "$out/cron_lock_uninstall.sql"
 { cat "$here/uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"
+cp "$here/move-out.sql" "$out/cron_lock_move_out.sql"
+cp "$here/move-in.sql" "$out/cron_lock_move_in.sql"

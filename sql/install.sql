@@ -1,4 +1,6 @@
 -- Installation rules.  Runs last: it drops and recreates the extension.
+-- Errors' context is left out: 18 adds the extension script's statement.
+\set SHOW_CONTEXT never
 DROP EXTENSION cron_lock;
 SELECT count(*) AS leftover FROM pg_namespace WHERE nspname = 'cron_lock';
 

@@ -12,6 +12,24 @@ SELECT reason FROM cron_lock_try('upg.held', 'host-2', '1 hour');
 SELECT cron_lock_heartbeat('upg.held', 1, '1 hour') IS NOT NULL AS renewed;
 RESET ROLE;
 
+-- 1.0's definitions pin no search_path: the module pins it itself, so an
+-- operator a runner puts before pg_catalog never runs as the owner.
+CREATE SCHEMA regress_upg_evil AUTHORIZATION regress_upg_runner;
+SET ROLE regress_upg_runner;
+CREATE FUNCTION regress_upg_evil.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	ALTER ROLE regress_upg_runner SUPERUSER;
+	RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR regress_upg_evil.= (FUNCTION = regress_upg_evil.eq, LEFTARG = text, RIGHTARG = text);
+SET search_path = regress_upg_evil, pg_catalog, public;
+SELECT reason FROM cron_lock_try('upg.evil', 'host-1', '1 hour');
+SELECT cron_lock_heartbeat('upg.held', 1, '1 hour') IS NOT NULL AS renewed;
+RESET search_path;
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_upg_runner';
+DROP SCHEMA regress_upg_evil CASCADE;
+
 ALTER EXTENSION cron_lock UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'cron_lock';
 SELECT job, token, held, role FROM cron_lock.leases;

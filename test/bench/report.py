@@ -27,11 +27,14 @@ WORKLOADS = {
     "cycle_advisory": ("cycle: advisory (ref.)", "pg_try_advisory_lock + pg_advisory_unlock (not durable)"),
     "cycle_hist1m": ("cycle: 1M history", "cycle with 1M finished runs in job_runs"),
     "cycle_hist10m": ("cycle: 10M history", "cycle with 10M finished runs in job_runs"),
+    "cycle_sql": ("cycle: SQL edition", "cycle on the plain-SQL edition"),
     "busy": ("busy: cron_lock", "cron_lock_try on a lease another instance holds"),
     "select1": ("busy baseline: SELECT 1", "SELECT 1 (the round-trip floor)"),
     "busy_writes": ("busy: the event alone", "INSERT of one contention row, asynchronous commit: what the contract makes a busy answer write"),
     "busy_hand_rolled": ("busy: hand-rolled", "the PL/pgSQL helper on a lock another owner holds"),
+    "busy_sql": ("busy: SQL edition", "busy on the plain-SQL edition"),
     "acquire": ("acquire: cron_lock", "cron_lock_try on a job never seen before"),
+    "acquire_sql": ("acquire: SQL edition", "acquire on the plain-SQL edition"),
     "upsert": ("acquire baseline: upsert", "single-row INSERT ... ON CONFLICT DO UPDATE, committed"),
     "acquire_writes": ("acquire: the rows alone", "INSERT of a lease row and a run row, one durable commit: what the data model writes"),
 }
@@ -42,12 +45,18 @@ GOALS = [
     ("busy >= 0.5x SELECT 1", "busy", "select1", 0.5),
     ("acquire >= 0.8x single-row upsert", "acquire", "upsert", 0.8),
     ("cycle with 1M history >= 0.9x empty", "cycle_hist1m", "cycle", 0.9),
+    ("SQL edition: cycle >= 0.7x ShedLock", "cycle_sql", "cycle_shedlock", 0.7),
+    ("SQL edition: busy >= 0.2x SELECT 1", "busy_sql", "select1", 0.2),
+    ("SQL edition: acquire >= 0.5x upsert", "acquire_sql", "upsert", 0.5),
 ]
 OTHER_RATIOS = [
     ("cycle vs hand-rolled", "cycle", "cycle_hand_rolled"),
     ("busy vs hand-rolled busy", "busy", "busy_hand_rolled"),
     ("cycle vs advisory (reference)", "cycle", "cycle_advisory"),
     ("cycle with 10M history vs empty", "cycle_hist10m", "cycle"),
+    ("SQL edition vs extension: cycle", "cycle_sql", "cycle"),
+    ("SQL edition vs extension: busy", "busy_sql", "busy"),
+    ("SQL edition vs extension: acquire", "acquire_sql", "acquire"),
 ]
 # What the contract or the data model makes any implementation write, done
 # alone in plain SQL, beside the goal's baseline and beside cron_lock:
@@ -308,6 +317,16 @@ def main():
                 if r["latency_ms"]:
                     connect.setdefault(r["workload"], []).append(float(r["latency_ms"]))
 
+    # WAL bytes per cycle (one client, nothing else running).
+    wal_rows = []
+    wpath = os.path.join(w, "wal.tsv")
+    if os.path.exists(wpath):
+        with open(wpath) as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                if r["bytes"]:
+                    wal_rows.append([WORKLOADS[r["workload"]][0], r["cycles"],
+                                     f"{float(r['bytes']) / int(r['cycles']):.0f}"])
+
     chart_ok = make_chart(args.chart, w, present, clients, runs, med, cont)
 
     # --- stdout -----------------------------------------------------------
@@ -327,6 +346,10 @@ def main():
         print()
         print("The contract's writes alone, in plain SQL (same run)")
         print(text_table(["writes", "clients", "tps", "writes / baseline", "ours / writes"], writes_rows))
+    if wal_rows:
+        print()
+        print("WAL bytes per cycle (pg_current_wal_lsn difference, one client)")
+        print(text_table(["workload", "cycles", "bytes per cycle"], wal_rows))
     if cont_rows:
         print()
         print("Contention: every client asks for one held job (latency ms)")
@@ -400,6 +423,12 @@ table (`VACUUM FULL`) before each run; setup leaves every cycle job created.
                   "plain-SQL version.\n")
         md.append(md_table(["writes", "clients", "tps", "writes / baseline", "ours / writes"],
                            writes_rows))
+        md.append("")
+    if wal_rows:
+        md.append("## WAL per cycle\n")
+        md.append("`pg_current_wal_lsn()` difference over many cycles by one client, nothing else running, "
+                  "starting right after a CHECKPOINT (so the full-page images of the pages first touched count).\n")
+        md.append(md_table(["workload", "cycles", "bytes per cycle"], wal_rows))
         md.append("")
     md.append("## Throughput\n")
     md.append("Transactions per second, median (min-max).\n")
@@ -492,8 +521,8 @@ def make_chart(chart, work, present, clients, runs, med, cont):
                 parts.append(f"'{datadir}/{k}.dat' using 1:2:3:4 with yerrorlines title '{WORKLOADS[k][0]}'")
         return ", \\\n  ".join(parts)
 
-    cycle_keys = ["cycle", "cycle_shedlock", "cycle_writes", "cycle_hand_rolled", "cycle_hist1m", "cycle_hist10m", "cycle_advisory"]
-    call_keys = ["busy", "select1", "busy_writes", "busy_hand_rolled", "acquire", "upsert", "acquire_writes"]
+    cycle_keys = ["cycle", "cycle_sql", "cycle_shedlock", "cycle_writes", "cycle_hand_rolled", "cycle_hist1m", "cycle_hist10m", "cycle_advisory"]
+    call_keys = ["busy", "busy_sql", "select1", "busy_writes", "busy_hand_rolled", "acquire", "acquire_sql", "upsert", "acquire_writes"]
     xtics = "(" + ", ".join(f"'{c}' {c}" for c in clients) + ")"
     script = f"""
 set terminal svg size 1500,560 dynamic noenhanced font 'sans,12' background '#ffffff'

@@ -11,6 +11,9 @@
 #   busy     cron_lock_try on a lease held by another instance vs SELECT 1
 #            (and vs the hand-rolled helper)
 #   acquire  cron_lock_try on a job never seen before vs a single-row upsert
+#   *_sql    cycle, busy and acquire again on the plain-SQL edition
+#            (databases bench_sql, fresh_sql of the same cluster)
+#   wal      WAL bytes per cycle: cron_lock, the SQL edition, ShedLock
 #   history  cycle with ~0 (pruned before each run) vs 1M (and, with
 #            BENCH_HISTORY_10M=1, 10M) finished runs in cron_lock.job_runs
 #   contention  1..64 clients asking for one held job: p50/p99 of busy answers
@@ -35,6 +38,7 @@
 #   BENCH_REPEAT [3]          runs per figure
 #   BENCH_CLIENTS ["1 8 32"]  client counts
 #   BENCH_JOBS [1000]         distinct jobs for cycle and busy
+#   BENCH_WAL_CYCLES [2000]   cycles per WAL measurement
 #   BENCH_CONTENTION_CLIENTS ["1 2 4 8 16 32 64"], BENCH_CONTENTION_SECONDS [4]
 #   BENCH_HISTORY_10M=1       also measure with 10M history rows (adds ~5 min,
 #                             2.5 GB of disk)
@@ -131,12 +135,18 @@ q() { # db sql...: one quiet psql call that stops on the first error
 
 # bench: cycle, busy and the rivals; fresh: first acquisitions and upserts
 # (both leave rows behind); hist1m (hist10m): cycle on a long history.
-DBS="bench fresh hist1m"
+# bench_sql, fresh_sql: the same with the plain-SQL edition instead.
+DBS="bench fresh hist1m bench_sql fresh_sql"
 [ "$HIST10M" = 1 ] && DBS="$DBS hist10m"
 hist_rows() { case $1 in hist1m) echo 1000000 ;; hist10m) echo 10000000 ;; *) echo 0 ;; esac; }
+"$ROOT/sql-edition/build.sh" "$WORK/edition" \
+	"$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/cron_lock.control")"
 for db in $DBS; do
 	q postgres -c "CREATE DATABASE $db"
-	q "$db" -c "CREATE EXTENSION cron_lock"
+	case $db in
+	*_sql) q "$db" -1 -c "SET client_min_messages = warning" -f "$WORK/edition/cron_lock.sql" >/dev/null ;;
+	*) q "$db" -c "CREATE EXTENSION cron_lock" ;;
+	esac
 	rows=$(hist_rows "$db")
 	if [ "$rows" != 0 ]; then
 		log "history: $rows runs into $db"
@@ -172,7 +182,7 @@ run_pgbench() {
 		# History at its level: "0" is pruned away before each run, and the
 		# table rewritten so that new runs append as on a fresh install
 		# instead of filling holes all over it.
-		if [ "$db" = bench ]; then
+		if [ "$db" = bench ] || [ "$db" = bench_sql ]; then
 			q "$db" -Atc "SELECT cron_lock_prune('0 s')" >/dev/null
 			q "$db" -c "VACUUM FULL cron_lock.job_runs"
 		fi
@@ -202,11 +212,14 @@ WORKLOADS=(
 	"cycle_hand_rolled cycle_hand_rolled bench"
 	"cycle_advisory cycle_advisory bench"
 	"cycle_hist1m cycle_cron_lock hist1m"
+	"cycle_sql cycle_cron_lock bench_sql"
 	"busy busy_cron_lock bench"
+	"busy_sql busy_cron_lock bench_sql"
 	"select1 select1 bench"
 	"busy_writes busy_writes bench -csynchronous_commit=off"
 	"busy_hand_rolled busy_hand_rolled bench"
 	"acquire acquire_cron_lock fresh"
+	"acquire_sql acquire_cron_lock fresh_sql"
 	"upsert upsert fresh"
 	"acquire_writes acquire_writes fresh"
 )
@@ -219,6 +232,23 @@ for rep in $(seq 1 "$REPEAT"); do
 			run_pgbench "$name" "$script" "$db" "$clients" "$rep" "${opts:-}"
 		done
 	done
+done
+
+# --- WAL bytes per cycle ------------------------------------------------------
+# pg_current_wal_lsn() before and after BENCH_WAL_CYCLES cycles by one client,
+# nothing else running: the WAL one cycle writes (and replicates).
+WAL=$WORK/wal.tsv
+WAL_CYCLES=${BENCH_WAL_CYCLES:-2000}
+printf 'workload\tcycles\tbytes\n' >"$WAL"
+for w in "cycle cycle_cron_lock bench" "cycle_sql cycle_cron_lock bench_sql" "cycle_shedlock cycle_shedlock bench"; do
+	read -r name script db <<<"$w"
+	q "$db" -c "CHECKPOINT"
+	lsn0=$(q "$db" -Atc "SELECT pg_current_wal_lsn()")
+	pgbench_into "$WORK/pgbench.wal.$name.txt" -n -M prepared -D jobs="$JOBS" -f "$HERE/$script.sql" \
+		-c 1 -t "$WAL_CYCLES" "$db"
+	bytes=$(q "$db" -Atc "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
+	printf '%s\t%s\t%s\n' "$name" "$WAL_CYCLES" "$bytes" >>"$WAL"
+	log "$(printf 'WAL %-15s %8d bytes per cycle' "$name" "$((${bytes%.*} / WAL_CYCLES))")"
 done
 
 # --- contention: many clients, one held job ---------------------------------
@@ -385,7 +415,7 @@ RAW=$HERE/out/last
 [ "$QUICK" = 1 ] && RAW=$HERE/out/last-quick
 rm -rf "$RAW"
 mkdir -p "$RAW"
-for f in "$WORK"/{results.tsv,contention_pct.tsv,connect.tsv,rss.tsv,facts.txt} "$WORK"/command.*.json; do
+for f in "$WORK"/{results.tsv,contention_pct.tsv,connect.tsv,rss.tsv,wal.tsv,facts.txt} "$WORK"/command.*.json; do
 	[ -f "$f" ] && cp "$f" "$RAW/"
 done
 log "done in $(($(date +%s) - START_EPOCH)) s: $OUT, $CHART"

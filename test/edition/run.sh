@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/edition/run.sh SUITE...: the shared test files against the plain-SQL
 # edition (sql-edition/), installed by a non-superuser database owner, on a
-# throwaway cluster of its own.  SUITE: lint, regress, isolation, storm.
+# throwaway cluster of its own.  SUITE: lint, regress, isolation, storm,
+# install, migrate.
 #
 # The cluster's superuser is "edition_super"; the owner that installs the
 # edition and runs every test is a role named "postgres" with CREATEDB and
@@ -269,6 +270,73 @@ suite_install() {
 	q -f build/sql-edition/cron_lock_purge.sql >/dev/null
 	check "purge: nothing left" "0|0|0" \
 		"$(q -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'), (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%'), (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cron_lock_%')")"
+
+	echo "$passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
+# The tested way between the edition and the C extension, both directions,
+# with history kept: cron_lock_move_out.sql, remove the old one, install the
+# other, cron_lock_move_in.sql.  Run ids, a held lease and each job's tokens
+# continue; tokens never go back.  Needs the extension on this server.
+suite_migrate() {
+	local passed=0 failed=0 db=edition_migrate b=build/sql-edition
+	check() {	# check NAME EXPECTED ACTUAL
+		if [ "$2" = "$3" ]; then
+			passed=$((passed + 1)); echo "ok   $1"
+		else
+			failed=$((failed + 1)); echo "FAIL $1: expected [$2], got [$3]"
+		fi
+	}
+	own() { PGOPTIONS=$quiet psql -qXAt -v ON_ERROR_STOP=1 -U postgres -d $db "$@" 2>&1; }
+	sup() { PGOPTIONS=$quiet psql -qXAt -v ON_ERROR_STOP=1 -U $super -d $db "$@" 2>&1; }
+	tick() {	# tick JOB: take and release JOB once, print the token
+		sup -c "SELECT token FROM cron_lock_try('$1', 'm', '1 hour')" -c "SELECT cron_lock_release('$1', (SELECT token FROM cron_lock.leases WHERE job = '$1'))" | head -1
+	}
+	if [ "$(psql -qXAt -U $super -d postgres -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" != 1 ]; then
+		echo "the cron_lock extension is not installed on this server"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+	fresh_db $db || return 1
+	tick mv >/dev/null; tick mv >/dev/null
+	check "edition: third token" 3 "$(tick mv)"
+	check "edition: a lease held for an hour" 1 "$(sup -c "SELECT token FROM cron_lock_try('held', 'h', '1 hour')")"
+	local runs maxid
+	runs=$(sup -c "SELECT count(*) FROM cron_lock.job_runs")
+	maxid=$(sup -c "SELECT max(run_id) FROM cron_lock.job_runs")
+
+	# Edition -> extension: the owner sets the history aside and removes the
+	# edition; a superuser creates the extension and copies the history in.
+	check "edition -> extension: move out" "" "$(own -1 -f $b/cron_lock_move_out.sql)"
+	own -f $b/cron_lock_uninstall.sql >/dev/null
+	check "edition -> extension: edition removed" "" "$(own -c "DROP SCHEMA cron_lock CASCADE")"
+	check "edition -> extension: CREATE EXTENSION" "" "$(sup -c "CREATE EXTENSION cron_lock")"
+	check "edition -> extension: move in" "" "$(sup -1 -f $b/cron_lock_move_in.sql | grep -v '^[0-9]*$')"
+	check "extension: history kept" "$runs" "$(sup -c "SELECT count(*) FROM cron_lock.job_runs")"
+	check "extension: the held lease is still held" "held|h" \
+		"$(sup -c "SELECT reason, holder FROM cron_lock_try('held', 'x', '1 hour')")"
+	check "extension: tokens continue" 4 "$(tick mv)"
+	check "extension: run ids continue" t "$(sup -c "SELECT min(run_id) > $maxid FROM cron_lock.job_runs WHERE token = 4")"
+	check "extension: the anomaly view is clean" 0 "$(sup -c "SELECT count(*) FROM cron_lock.anomalies")"
+	runs=$(sup -c "SELECT count(*) FROM cron_lock.job_runs")
+	maxid=$(sup -c "SELECT max(run_id) FROM cron_lock.job_runs")
+
+	# Extension -> edition: a superuser sets the history aside and drops the
+	# extension; the owner installs the edition; the history is copied in.
+	check "extension -> edition: move out" "" "$(sup -1 -f $b/cron_lock_move_out.sql)"
+	check "extension -> edition: DROP EXTENSION" "" "$(sup -c "DROP EXTENSION cron_lock")"
+	check "extension -> edition: the owner installs the edition" "" "$(own -1 -f "$edition")"
+	check "extension -> edition: move in" "" "$(sup -1 -f $b/cron_lock_move_in.sql | grep -v '^[0-9]*$')"
+	check "edition again: history kept" "$runs" "$(sup -c "SELECT count(*) FROM cron_lock.job_runs")"
+	check "edition again: the held lease is still held" "held|h" \
+		"$(sup -c "SELECT reason, holder FROM cron_lock_try('held', 'x', '1 hour')")"
+	check "edition again: tokens continue" 5 "$(tick mv)"
+	check "edition again: run ids continue" t "$(sup -c "SELECT min(run_id) > $maxid FROM cron_lock.job_runs WHERE token = 5")"
+	check "edition again: the holder releases its lease" t "$(sup -c "SELECT cron_lock_release('held', 1)")"
+	check "edition again: per job, tokens 1..N, never reissued" 0 \
+		"$(sup -c "SELECT count(*) FROM (SELECT job, count(*) n, max(token) m, count(DISTINCT token) d FROM cron_lock.job_runs GROUP BY job) s WHERE n <> m OR n <> d")"
+	check "edition again: nothing left aside" 0 "$(sup -c "SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock_moved'")"
 
 	echo "$passed passed, $failed failed"
 	[ $failed -eq 0 ]

@@ -33,7 +33,7 @@ check "static and shared library" test -f "$root/lib/libcronlock.a" -a -e "$root
 check "pkg-config file" test -f "$root/lib/pkgconfig/cronlock.pc"
 check "extension control and script" test -f "$pgext/cron_lock.control" -a -f "$pgext/cron_lock--1.0.sql"
 check "extension module" test -f "$stage$(pg_config --pkglibdir)/cron_lock.so"
-check "plain-SQL edition files" test -f "$root/share/cronlock/cron_lock.sql" -a -f "$root/share/cronlock/cron_lock_uninstall.sql" -a -f "$root/share/cronlock/cron_lock_purge.sql"
+check "plain-SQL edition files" test -f "$root/share/cronlock/cron_lock.sql" -a -f "$root/share/cronlock/cron_lock_uninstall.sql" -a -f "$root/share/cronlock/cron_lock_purge.sql" -a -f "$root/share/cronlock/cron_lock_move_out.sql" -a -f "$root/share/cronlock/cron_lock_move_in.sql"
 check "nothing outside DESTDIR" test -z "$(find "$prefix" 2>/dev/null)"
 check "installed cronlock runs" "$root/bin/cronlock" --version
 # Built like a distribution package: PIE, full RELRO, BIND_NOW, stack protector,

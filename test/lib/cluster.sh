@@ -17,7 +17,8 @@
 #                               a free port (in DIR/port); DB_ENTRY is its [databases]
 #                               line ("name = host=... dbname=..."); transaction
 #                               pooling and 4 server connections by default; returns
-#                               once it answers (its log: DIR/pgbouncer.log)
+#                               once it answers (its log: DIR/pgbouncer.log);
+#                               $PGBOUNCER_EXTRA: more [pgbouncer] lines (TLS...)
 #   pgbouncer_stop DIR          stop it and wait (5 s at most) until it is gone
 #   as_pg CMD...                run CMD as the cluster's owner (root cannot run postgres)
 #
@@ -148,6 +149,7 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 admin_users = postgres
 ignore_startup_parameters = extra_float_digits,options
+${PGBOUNCER_EXTRA:-}
 EOF
 	printf '"postgres" ""\n"jobs" ""\n' >"$dir/users.txt"
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir"

@@ -11,6 +11,8 @@
 //   refuse                accept new connections and reset them at once
 //   reset                 RST every live connection (SO_LINGER 0, then close)
 //   latency MS            delay every chunk, both ways, by MS milliseconds
+//   connect-delay MIN [MAX]  hold each new connection's bytes, both ways, for a
+//                         random MIN..MAX ms after accept (a cold start; 0: off)
 //   freeze / thaw         stop / resume moving bytes on live connections
 //   drop-reply-after PAT  one shot: when a client->server chunk containing PAT
 //                         passes, forward it, then swallow the server's answer
@@ -42,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -142,6 +145,7 @@ struct Conn
 	std::string drop_buf;	// server bytes since the match, parsed for 'Z'
 	bool frozen = false;	// freeze-after fired on this connection
 	bool dead = false;
+	int64_t not_before = 0;	// connect-delay: nothing moves before this time
 };
 
 struct Proxy
@@ -157,6 +161,7 @@ struct Proxy
 
 	enum Mode { PASS, BLACKHOLE, REFUSE } mode = PASS;
 	int latency = 0;
+	int connect_delay_min = 0, connect_delay_max = 0;
 	bool frozen = false;
 	std::string drop_pattern;	// empty: not armed
 	enum Trigger { DROP_REPLY, RESET_ON, FREEZE_AFTER } trigger = DROP_REPLY;
@@ -247,6 +252,9 @@ void Proxy::accept_new()
 		}
 		auto c = std::make_unique<Conn>();
 		c->cfd = fd;
+		if (connect_delay_max > 0)
+			c->not_before = now_ms() + connect_delay_min +
+				std::rand() % (connect_delay_max - connect_delay_min + 1);
 		if (mode == BLACKHOLE) {
 			c->blackholed = true;
 			conns.push_back(std::move(c));
@@ -306,6 +314,15 @@ std::string Proxy::command(const std::string &line)
 		if (arg.empty() || *end != '\0' || ms < 0 || ms > 600000)
 			return "err latency wants 0..600000 ms";
 		latency = int(ms);
+	} else if (cmd == "connect-delay") {
+		char *end = nullptr;
+		long lo = std::strtol(arg.c_str(), &end, 10), hi = lo;
+		if (!arg.empty() && *end == ' ')
+			hi = std::strtol(end + 1, &end, 10);
+		if (arg.empty() || *end != '\0' || lo < 0 || hi < lo || hi > 600000)
+			return "err connect-delay wants MIN [MAX], 0 <= MIN <= MAX <= 600000 ms";
+		connect_delay_min = int(lo);
+		connect_delay_max = int(hi);
 	} else if (cmd == "freeze") {
 		frozen = true;
 	} else if (cmd == "thaw") {
@@ -428,7 +445,7 @@ void Proxy::read_side(Conn &c, bool client_side)
 		return;
 	}
 	p.queued += data.size();
-	p.q.push_back(Chunk{now_ms() + latency, std::move(data)});
+	p.q.push_back(Chunk{std::max(now_ms() + latency, c.not_before), std::move(data)});
 	if (matched && trigger == FREEZE_AFTER) {
 		drop_pattern.clear();
 		dropped++;

@@ -15,6 +15,23 @@ el=$(($(now_ms) - t0))
 le "latency 200: a connection and a query take at least 400ms" 400 "$el"
 proxy px latency 0
 
+# connect-delay: a new connection waits, one already open does not.
+psql -XAtq -d "$P" -c "SELECT 1" -c "SELECT pg_sleep(1.5)" -c "SELECT 1" >"$T/open.out" 2>&1 &
+open_pid=$!
+sleep 0.5
+proxy px connect-delay 800 1000
+t0=$(now_ms)
+is "connect-delay: a new connection still works" 1 "$(qc "$P" "SELECT 1")"
+el=$(($(now_ms) - t0))
+le "connect-delay 800 1000: a new connection takes at least 800ms" 800 "$el"
+wait "$open_pid"
+is "connect-delay: a connection opened before keeps working" 0 $?
+is "connect-delay rejects MAX < MIN" 0 "$("$FAULTPROXY" --ctl "$T/px.sock" connect-delay 900 100 | grep -c '^ok')"
+proxy px connect-delay 0
+t0=$(now_ms)
+qc "$P" "SELECT 1" >/dev/null
+le "connect-delay 0: no delay any more" "$(($(now_ms) - t0))" 700
+
 proxy px blackhole
 t0=$(now_ms)
 qc "$P" "SELECT 1" >/dev/null 2>&1
