@@ -342,6 +342,54 @@ suite_cli() {
 	cl doctor --db "$run" --json
 	check "doctor --json: edition" 1 "$(grep -c "\"edition\": {\"edition\": \"sql\", \"version\": \"$version\"}" <<<"$out")"
 
+	# An older edition is upgraded, a newer one refused (edition() rewritten to
+	# pretend); a lock wait is capped by --timeout.
+	fake() { own $db "CREATE OR REPLACE FUNCTION cron_lock.edition(OUT edition text, OUT version text, OUT functions_schema name) LANGUAGE sql IMMUTABLE AS \$\$SELECT 'sql'::text, '$1'::text, 'public'::name\$\$" >/dev/null; }
+	fake 1.0
+	cl install --db "$url"
+	check "upgrade from an older version: exit 0" 0 "$rc"
+	check "upgrade from an older version: says so" 1 "$(grep -c "^upgraded the cron_lock plain-SQL edition from 1.0 to $version" <<<"$out")"
+	check "upgrade from an older version: edition() updated" "$version" "$(own $db "SELECT version FROM cron_lock.edition()")"
+	fake 99.0
+	cl install --db "$url"
+	check "downgrade: 78" 78 "$rc"
+	check "downgrade: says so" 1 "$(grep -c "cron_lock 99.0 is installed; this file is version $version" <<<"$out")"
+	fake 1.0
+	PGOPTIONS=$quiet psql -qX -U $super -d $db -c "BEGIN" -c "LOCK TABLE cron_lock.leases" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	bg=$!
+	for _ in $(seq 100); do
+		[ "$(own $db "SELECT count(*) FROM pg_locks WHERE relation = 'cron_lock.leases'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+		sleep 0.1
+	done
+	x=$SECONDS
+	cl install --db "$url" --timeout 1s
+	check "a held table lock: install gives up (55P03)" 1 "$(grep -c 'SQLSTATE 55P03' <<<"$out")"
+	check "a held table lock: within --timeout, not after it is released" t "$([ $((SECONDS - x)) -lt 30 ] && echo t)"
+	check "a held table lock: nothing changed" 1.0 "$(own $db "SELECT version FROM cron_lock.edition()")"
+	sup -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'" >/dev/null
+	wait $bg 2>/dev/null
+	cl install --db "$url"
+	check "after the lock: upgraded" "0|$version" "$rc|$(own $db "SELECT version FROM cron_lock.edition()")"
+
+	# Through PgBouncer in transaction mode: install, a run, a no-op reinstall.
+	own postgres "SELECT 1" >/dev/null
+	sup -c "DROP DATABASE IF EXISTS ${db}_pool" -c "CREATE DATABASE ${db}_pool OWNER postgres" >/dev/null
+	if pgbouncer_start "$dir/bouncer" "${db}_pool = host=127.0.0.1 port=$(cat "$dir/pg/port") dbname=${db}_pool"; then
+		local pool="host=127.0.0.1 port=$(cat "$dir/bouncer/port") dbname=${db}_pool user=postgres"
+		cl install --db "$pool"
+		check "PgBouncer (transaction): install" "0|1" "$rc|$(grep -c '^installed' <<<"$out")"
+		cl run --db "$pool" --job cli.pool -- true
+		check "PgBouncer (transaction): run" "0|1" "$rc|$(own ${db}_pool "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'cli.pool' AND status = 'succeeded'")"
+		cl install --db "$pool"
+		check "PgBouncer (transaction): reinstall is a no-op" "0|1" "$rc|$(grep -c 'nothing to do' <<<"$out")"
+		cl uninstall --db "$pool" --purge
+		check "PgBouncer (transaction): purge" "0|0" "$rc|$(own ${db}_pool "SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'")"
+		pgbouncer_stop "$dir/bouncer"
+	else
+		failed=$((failed + 1)); echo "FAIL PgBouncer did not start"
+	fi
+	sup -c "DROP DATABASE ${db}_pool" >/dev/null
+
 	# --schema S: the functions go there.
 	own ${db}_schema "CREATE SCHEMA jobs" >/dev/null
 	cl install --db "dbname=${db}_schema user=postgres" --schema nope
