@@ -51,8 +51,9 @@ Result<Installed> inspect(Session &s)
 	return in;
 }
 
-// A failed statement of the script: the first line as report_error prints it, then
-// the server's detail and hint, which say what to do.
+// A failed statement of the script: "cronlock: MESSAGE (class, SQLSTATE)", then the
+// server's detail and hint, which say what to do. 78 permanent, 69 transient (a lock
+// not granted within --timeout, a lost connection).
 int report_result(PGconn *pg, PGresult *res)
 {
 	auto field = [&](int code) {
@@ -68,7 +69,11 @@ int report_result(PGconn *pg, PGresult *res)
 	std::string message = field(PG_DIAG_MESSAGE_PRIMARY);
 	if (message.empty())
 		message = tidy_message(PQerrorMessage(pg));
-	int status = report_error(Error{c.cls, c.kind, sqlstate, message, false});
+	// Not report_error: its hints are about running jobs (CREATE EXTENSION, GRANT),
+	// the server's own hint below is about this script.
+	std::fprintf(stderr, "cronlock: %s (%s%s%s)\n", message.c_str(), std::string(to_string(c.cls)).c_str(),
+				 sqlstate.empty() ? "" : ", SQLSTATE ", sqlstate.c_str());
+	int status = c.kind == ErrorKind::permanent ? exit_config : exit_unavailable;
 	if (auto d = field(PG_DIAG_MESSAGE_DETAIL); !d.empty())
 		std::fprintf(stderr, "cronlock: detail: %s\n", d.c_str());
 	if (auto h = field(PG_DIAG_MESSAGE_HINT); !h.empty())
