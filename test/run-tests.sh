@@ -49,6 +49,7 @@ suite edition-regress test/edition/run.sh regress
 suite edition-isolation test/edition/run.sh isolation
 suite edition-storm test/edition/run.sh storm
 suite edition-install test/edition/run.sh install
+suite edition-cli test/edition/run.sh cli
 suite edition-migrate test/edition/run.sh migrate
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"

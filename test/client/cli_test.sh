@@ -54,6 +54,13 @@ check "job with control character" 64 '^$' 'control' -- run --job "$(printf 'a\t
 check "release without --force" 64 '^$' 'add --force' -- release --job j
 check "status with extra word" 64 '^$' "unexpected argument" -- status extra
 check "bad --log-format" 64 '^$' 'logfmt or json' -- run --job j --log-format xml -- true
+check "install --help" 0 'cronlock install \[--schema S\]' '^$' -- install --help
+check "uninstall --help" 0 'cronlock uninstall \[--purge\]' '^$' -- uninstall --help
+check "--help lists install" 0 '^  install \[--schema S\]' '^$' -- --help
+check "install --purge: usage" 64 '^$' "unknown option '--purge' for install" -- install --purge
+check "uninstall --schema: usage" 64 '^$' "unknown option '--schema' for uninstall" -- uninstall --schema s
+check "install --schema cron_lock: usage" 64 '^$' 'holds the tables' -- install --schema cron_lock
+check "install --schema '': usage" 64 '^$' '1 to 63 bytes' -- install --schema ''
 
 # Loopback port 1: refused at once. Retries 1 with a short backoff keeps this fast.
 down="host=127.0.0.1 port=1 user=nobody dbname=nothing password=NotPrinted"
@@ -69,6 +76,8 @@ check "refused: quiet keeps the skip only" 0 '^$' '^\[CRON_SKIP\]' -- \
 check "json log lines" 0 '^$' '^\{"tag":"CRON_BOOT"' -- \
 	run --log-format json --db "$down" --job j --retries 0 -- true
 check "unreachable status: 69" 69 '^$' 'connection_refused' -- status --db "$down"
+check "unreachable install: 69" 69 '^$' 'connection_refused' -- install --db "$down"
+check "unreachable uninstall: 69" 69 '^$' 'connection_refused' -- uninstall --db "$down" --purge
 check "bad conninfo: 78" 78 '^$' 'invalid connection string' -- status --db "password=NotPrinted nonsense"
 "$bin" run --db "$down" --job j --retries 0 -- true 2>"$tmp/err"
 "$bin" doctor --db "$down" >>"$tmp/err" 2>&1

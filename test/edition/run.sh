@@ -2,7 +2,7 @@
 # test/edition/run.sh SUITE...: the shared test files against the plain-SQL
 # edition (sql-edition/), installed by a non-superuser database owner, on a
 # throwaway cluster of its own.  SUITE: lint, regress, isolation, storm,
-# install, migrate.
+# install, cli, migrate.
 #
 # The cluster's superuser is "edition_super"; the owner that installs the
 # edition and runs every test is a role named "postgres" with CREATEDB and
@@ -271,6 +271,191 @@ suite_install() {
 	check "purge: nothing left" "0|0|0" \
 		"$(q -c "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'), (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%'), (SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cron_lock_%')")"
 
+	echo "$passed passed, $failed failed"
+	[ $failed -eq 0 ]
+}
+
+# `cronlock install` / `uninstall` / `doctor` against the edition, as the
+# Neon-like owner: install, a job run and a busy skip through it, reinstall as a
+# no-op, --schema, the refusal where the C extension is installed, uninstall
+# keeping the history (a reinstall continues the tokens), purge leaving nothing
+# of cron_lock but roles another database still uses.  $CRONLOCK_BIN, default
+# build/client/cronlock.
+suite_cli() {
+	local passed=0 failed=0 db=edition_cli bin=${CRONLOCK_BIN:-$repo/build/client/cronlock} out rc x bg
+	check() {	# check NAME EXPECTED ACTUAL
+		if [ "$2" = "$3" ]; then
+			passed=$((passed + 1)); echo "ok   $1"
+		else
+			failed=$((failed + 1)); echo "FAIL $1: expected [$2], got [$3]"
+		fi
+	}
+	own() { PGOPTIONS=$quiet psql -qXAt -v ON_ERROR_STOP=1 -U postgres -d "$1" -c "$2" 2>&1; }
+	sup() { PGOPTIONS=$quiet psql -qXAt -v ON_ERROR_STOP=1 -U $super -d postgres "$@" 2>&1; }
+	cl() {	# cl ARGS...: run cronlock, out = stdout+stderr, rc = its exit status
+		out=$("$bin" "$@" 2>&1); rc=$?
+	}
+	if [ ! -x "$bin" ]; then
+		echo "no cronlock binary at $bin (cmake --build build/client, or set CRONLOCK_BIN)"
+		echo "0 passed, 1 failed"
+		return 1
+	fi
+	for d in $db ${db}_schema ${db}_ext; do
+		sup -c "DROP DATABASE IF EXISTS $d" -c "CREATE DATABASE $d OWNER postgres" >/dev/null || return 1
+	done
+	sup -c "DROP ROLE IF EXISTS cli_runner" -c "CREATE ROLE cli_runner LOGIN" >/dev/null || return 1
+	local url="dbname=$db user=postgres" run="dbname=$db user=cli_runner"
+
+	cl install --db "$url"
+	check "install: exit 0" 0 "$rc"
+	check "install: says what it did" 1 "$(grep -c "^installed the cron_lock plain-SQL edition $version (functions in schema public" <<<"$out")"
+	check "install: functions in the current schema, as the owner" "public|sql|$version" \
+		"$(own $db "SELECT p.pronamespace::regnamespace, e.edition, e.version FROM pg_proc p, cron_lock.edition() e WHERE p.proname = 'cron_lock_try'")"
+	sup -c "GRANT cron_lock_user TO cli_runner" >/dev/null
+	cl run --db "$run" --job cli.a -- true
+	check "run through the edition: exit 0" 0 "$rc"
+	check "run through the edition: recorded" "1|succeeded" "$(own $db "SELECT token, status FROM cron_lock.job_runs WHERE job = 'cli.a'")"
+	"$bin" run --db "$run" --job cli.busy -- sleep 30 >/dev/null 2>&1 &
+	bg=$!
+	for _ in $(seq 100); do
+		[ "$(own $db "SELECT count(*) FROM cron_lock.leases WHERE job = 'cli.busy'")" = 1 ] && break
+		sleep 0.1
+	done
+	rm -f "$dir/busy-ran"
+	cl run --db "$run" --job cli.busy --on-busy 3 -- touch "$dir/busy-ran"
+	check "busy skip: --on-busy status" 3 "$rc"
+	check "busy skip: the command did not run" no "$([ -e "$dir/busy-ran" ] && echo yes || echo no)"
+	kill -TERM $bg 2>/dev/null; wait $bg 2>/dev/null
+
+	x=$(own $db "SELECT xmin FROM pg_proc WHERE proname = 'cron_lock_try'")
+	cl install --db "$url"
+	check "reinstall: exit 0" 0 "$rc"
+	check "reinstall: says nothing to do" 1 "$(grep -c "already installed (functions in schema public): nothing to do" <<<"$out")"
+	check "reinstall: no catalog row rewritten" "$x" "$(own $db "SELECT xmin FROM pg_proc WHERE proname = 'cron_lock_try'")"
+	cl install --db "$url" --schema elsewhere
+	check "reinstall into another schema: 78" 78 "$rc"
+
+	cl doctor --db "$run"
+	check "doctor: exit 0 on the edition" 0 "$rc"
+	check "doctor: names the edition and version" 1 "$(grep -c "^edition  *plain-SQL edition $version (functions in schema public)" <<<"$out")"
+	check "doctor: privileges checked in the edition's schema" 1 "$(grep -c '^privileges  *ok' <<<"$out")"
+	cl doctor --db "$run" --json
+	check "doctor --json: edition" 1 "$(grep -c "\"edition\": {\"edition\": \"sql\", \"version\": \"$version\"}" <<<"$out")"
+
+	# An older edition is upgraded, a newer one refused (edition() rewritten to
+	# pretend); a lock wait is capped by --timeout.
+	fake() { own $db "CREATE OR REPLACE FUNCTION cron_lock.edition(OUT edition text, OUT version text, OUT functions_schema name) LANGUAGE sql IMMUTABLE AS \$\$SELECT 'sql'::text, '$1'::text, 'public'::name\$\$" >/dev/null; }
+	fake 1.0
+	cl install --db "$url"
+	check "upgrade from an older version: exit 0" 0 "$rc"
+	check "upgrade from an older version: says so" 1 "$(grep -c "^upgraded the cron_lock plain-SQL edition from 1.0 to $version" <<<"$out")"
+	check "upgrade from an older version: edition() updated" "$version" "$(own $db "SELECT version FROM cron_lock.edition()")"
+	fake 99.0
+	cl install --db "$url"
+	check "downgrade: 78" 78 "$rc"
+	check "downgrade: says so" 1 "$(grep -c "cron_lock 99.0 is installed; this file is version $version" <<<"$out")"
+	fake 1.0
+	PGOPTIONS=$quiet psql -qX -U $super -d $db -c "BEGIN" -c "LOCK TABLE cron_lock.leases" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+	bg=$!
+	for _ in $(seq 100); do
+		[ "$(own $db "SELECT count(*) FROM pg_locks WHERE relation = 'cron_lock.leases'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+		sleep 0.1
+	done
+	x=$SECONDS
+	cl install --db "$url" --timeout 1s
+	check "a held table lock: install gives up (55P03), 69" "1|69" "$(grep -c 'SQLSTATE 55P03' <<<"$out")|$rc"
+	check "a held table lock: within --timeout, not after it is released" t "$([ $((SECONDS - x)) -lt 30 ] && echo t)"
+	check "a held table lock: nothing changed" 1.0 "$(own $db "SELECT version FROM cron_lock.edition()")"
+	sup -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'" >/dev/null
+	wait $bg 2>/dev/null
+	cl install --db "$url"
+	check "after the lock: upgraded" "0|$version" "$rc|$(own $db "SELECT version FROM cron_lock.edition()")"
+
+	# Through PgBouncer in transaction mode: install, a run, a no-op reinstall.
+	own postgres "SELECT 1" >/dev/null
+	sup -c "DROP DATABASE IF EXISTS ${db}_pool" -c "CREATE DATABASE ${db}_pool OWNER postgres" >/dev/null
+	if pgbouncer_start "$dir/bouncer" "${db}_pool = host=127.0.0.1 port=$(cat "$dir/pg/port") dbname=${db}_pool"; then
+		local pool="host=127.0.0.1 port=$(cat "$dir/bouncer/port") dbname=${db}_pool user=postgres"
+		cl install --db "$pool"
+		check "PgBouncer (transaction): install" "0|1" "$rc|$(grep -c '^installed' <<<"$out")"
+		cl run --db "$pool" --job cli.pool -- true
+		check "PgBouncer (transaction): run" "0|1" "$rc|$(own ${db}_pool "SELECT count(*) FROM cron_lock.job_runs WHERE job = 'cli.pool' AND status = 'succeeded'")"
+		cl install --db "$pool"
+		check "PgBouncer (transaction): reinstall is a no-op" "0|1" "$rc|$(grep -c 'nothing to do' <<<"$out")"
+		cl uninstall --db "$pool" --purge
+		check "PgBouncer (transaction): purge" "0|0" "$rc|$(own ${db}_pool "SELECT count(*) FROM pg_namespace WHERE nspname = 'cron_lock'")"
+		pgbouncer_stop "$dir/bouncer"
+	else
+		failed=$((failed + 1)); echo "FAIL PgBouncer did not start"
+	fi
+	sup -c "DROP DATABASE ${db}_pool" >/dev/null
+
+	# --schema S: the functions go there.
+	own ${db}_schema "CREATE SCHEMA jobs" >/dev/null
+	cl install --db "dbname=${db}_schema user=postgres" --schema nope
+	check "--schema of a missing schema: 78" 78 "$rc"
+	check "--schema of a missing schema: says so" 1 "$(grep -c 'schema "nope" does not exist' <<<"$out")"
+	cl install --db "dbname=${db}_schema user=postgres" --schema jobs
+	check "--schema jobs: exit 0" 0 "$rc"
+	check "--schema jobs: functions there, none in public" "jobs|jobs" \
+		"$(own ${db}_schema "SELECT string_agg(DISTINCT pronamespace::regnamespace::text, ','), (SELECT functions_schema FROM cron_lock.edition()) FROM pg_proc WHERE proname LIKE 'cron_lock_%'")"
+	cl doctor --db "dbname=${db}_schema user=postgres"
+	check "--schema jobs: doctor names it" 1 "$(grep -c "^edition  *plain-SQL edition $version (functions in schema jobs)" <<<"$out")"
+
+	# Where the C extension is installed: refused, 78, one clear line.
+	if [ "$(sup -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
+		local extv
+		PGOPTIONS=$quiet psql -qX -U $super -d ${db}_ext -c "CREATE EXTENSION cron_lock" >/dev/null
+		extv=$(sup -d ${db}_ext -c "SELECT extversion FROM pg_extension WHERE extname = 'cron_lock'")
+		cl install --db "dbname=${db}_ext user=postgres"
+		check "C extension installed: install exits 78" 78 "$rc"
+		check "C extension installed: says so" 1 "$(grep -c "^cronlock: the cron_lock C extension $extv is installed in this database" <<<"$out")"
+		check "C extension installed: nothing added" 0 "$(own ${db}_ext "SELECT count(*) FROM pg_proc WHERE proname = 'edition'")"
+		cl uninstall --db "dbname=${db}_ext user=postgres" --purge
+		check "C extension installed: uninstall --purge exits 78" 78 "$rc"
+		check "C extension installed: extension untouched" "$extv" "$(sup -d ${db}_ext -c "SELECT extversion FROM pg_extension WHERE extname = 'cron_lock'")"
+		cl doctor --db "dbname=${db}_ext user=$super"
+		check "doctor names the C extension" 1 "$(grep -c "^edition  *C extension $extv" <<<"$out")"
+	else
+		failed=$((failed + 1)); echo "FAIL the cron_lock C extension is not installed on this server"
+	fi
+
+	# Uninstall keeps the history; a reinstall continues the tokens.
+	cl uninstall --db "$url"
+	check "uninstall: exit 0" 0 "$rc"
+	check "uninstall: says the history stays" 1 "$(grep -c 'its history stays in schema cron_lock' <<<"$out")"
+	check "uninstall: no functions left, history kept" "0|1" \
+		"$(own $db "SELECT (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace), (SELECT count(*) FROM cron_lock.job_runs WHERE job = 'cli.a')")"
+	cl doctor --db "$url"
+	check "doctor without an edition: 78" 78 "$rc"
+	cl install --db "$url"
+	check "reinstall over the history: exit 0" 0 "$rc"
+	check "reinstall over the history: says so" 1 "$(grep -c 'history kept from before' <<<"$out")"
+	cl run --db "$run" --job cli.a -- true
+	check "reinstall over the history: the tokens continue" "1 2" "$(own $db "SELECT string_agg(token::text, ' ' ORDER BY token) FROM cron_lock.job_runs WHERE job = 'cli.a'")"
+
+	# Purge: nothing of cron_lock left in the database; the roles stay while
+	# the other database still grants to them, and the output says so.
+	cl uninstall --db "$url" --purge
+	check "purge: exit 0" 0 "$rc"
+	check "purge: says the roles are kept" 1 "$(grep -c 'roles cron_lock_admin, cron_lock_user kept' <<<"$out")"
+	check "purge: no schema, no functions, no types" "0|0|0" \
+		"$(own $db "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'cron_lock%'), (SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR proname = 'edition'), (SELECT count(*) FROM pg_type WHERE typname LIKE 'try_result%')")"
+	cl uninstall --db "$url" --purge
+	check "purge again: nothing to do" "0|1" "$rc|$(grep -c 'not installed in this database: nothing to do' <<<"$out")"
+	sup -c "DROP DATABASE ${db}_ext" >/dev/null
+	cl uninstall --db "dbname=${db}_schema user=postgres" --purge
+	check "purge of the last database: the roles go too" "0|0" "$rc|$(sup -c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'cron_lock_%'")"
+
+	# Usage and reachability.
+	cl install --db "$url" --purge
+	check "install --purge: usage 64" 64 "$rc"
+	cl uninstall --db "$url" --schema x
+	check "uninstall --schema: usage 64" 64 "$rc"
+	cl install --db "host=127.0.0.1 port=1 dbname=x" --connect-timeout 1s
+	check "unreachable: 69" 69 "$rc"
+
+	sup -c "DROP DATABASE $db" -c "DROP DATABASE ${db}_schema" -c "DROP ROLE cli_runner" >/dev/null
 	echo "$passed passed, $failed failed"
 	[ $failed -eq 0 ]
 }

@@ -11,5 +11,7 @@ int cmd_runs(const Options &o);
 int cmd_duplicates(const Options &o);
 int cmd_release(const Options &o);
 int cmd_doctor(const Options &o);
+int cmd_install(const Options &o);
+int cmd_uninstall(const Options &o);
 
 } // namespace cronlock::cli

@@ -120,18 +120,53 @@ int cmd_doctor(const Options &o)
 		rep.add("role", standby ? "standby (pg_is_in_recovery() is true)" : "primary",
 				standby ? "\"standby\"" : "\"primary\"");
 		rep.add("database", database.value_or("?") + " as " + user.value_or("?"), jstr(database));
+		// Without the C extension, the plain-SQL edition (sql-edition/) may be there:
+		// cron_lock.edition() names it; its functions are in the schema it reports.
+		std::optional<std::string> sql_version, sql_schema, sql_can_run;
+		if (!ext) {
+			auto ed = s.query(
+				"SELECT e.version, e.functions_schema, "
+				"(SELECT bool_and(has_function_privilege(p.oid, 'EXECUTE')) FROM pg_proc p "
+				" WHERE p.pronamespace = e.functions_schema::regnamespace "
+				" AND p.proname IN ('cron_lock_try', 'cron_lock_heartbeat', 'cron_lock_release')) "
+				"FROM cron_lock.edition() e WHERE pg_catalog.to_regprocedure('cron_lock.edition()') "
+				"IS NOT NULL",
+				{});
+			if (!ed && ed.error().sqlstate != "42883" && ed.error().sqlstate != "3F000" &&
+				ed.error().sqlstate != "42501")
+				return report_error(ed.error());
+			if (ed && ed->rows() == 1) {
+				sql_version = ed->opt(0, 0);
+				sql_schema = ed->opt(0, 1);
+				sql_can_run = ed->opt(0, 2);
+			} else if (!ed && ed.error().sqlstate == "42501") {
+				sql_version = "(version unknown: no EXECUTE on cron_lock.edition())";
+			}
+		}
+		std::string edition_json =
+			ext           ? "{\"edition\": \"extension\", \"version\": " + json_string(*ext) + "}"
+			: sql_version ? "{\"edition\": \"sql\", \"version\": " + json_string(*sql_version) + "}"
+						  : "null";
 		rep.add("extension",
-				ext ? "cron_lock " + *ext + " in schema " + schema.value_or("?")
-					: "NOT INSTALLED in this database (CREATE EXTENSION cron_lock)",
+				ext           ? "cron_lock " + *ext + " in schema " + schema.value_or("?")
+				: sql_version ? "none (the plain-SQL edition is used instead)"
+							  : "NOT INSTALLED in this database (CREATE EXTENSION cron_lock, or "
+								"cronlock install for the plain-SQL edition)",
 				jstr(ext));
+		rep.add("edition",
+				ext           ? "C extension " + *ext
+				: sql_version ? "plain-SQL edition " + *sql_version + " (functions in schema " +
+									sql_schema.value_or("?") + ")"
+							  : "none",
+				edition_json);
 		int status = 0;
 		if (standby)
 			rep.warnings.push_back("connected to a standby: leases cannot be taken here; list "
 								   "every host in --db so libpq finds the primary");
-		if (!ext) {
+		if (!ext && !sql_version) {
 			status = exit_config;
 		} else {
-			bool ok = can_run == std::optional<std::string>("t");
+			bool ok = (ext ? can_run : sql_can_run) == std::optional<std::string>("t");
 			rep.add("privileges",
 					ok ? "ok (EXECUTE on cron_lock_try, _heartbeat, _release)"
 					   : "MISSING: GRANT cron_lock_user TO " + user.value_or("this role"),

@@ -38,5 +38,9 @@ int main(int argc, char *argv[])
 		return cmd_duplicates(o);
 	if (o.command == "doctor")
 		return cmd_doctor(o);
+	if (o.command == "install")
+		return cmd_install(o);
+	if (o.command == "uninstall")
+		return cmd_uninstall(o);
 	return cmd_release(o);
 }

@@ -17,7 +17,7 @@ namespace {
 enum Id {
 	o_db = 256, o_job, o_ttl, o_instance, o_min_gap, o_stagger, o_retries, o_backoff, o_jitter,
 	o_connect_timeout, o_preflight_timeout, o_timeout, o_on_busy, o_on_unavailable, o_grace,
-	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_quiet = 'q', o_help = 'h',
+	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_schema, o_purge, o_quiet = 'q', o_help = 'h',
 };
 
 const option all_options[] = {
@@ -42,6 +42,8 @@ const option all_options[] = {
 	{"since", required_argument, nullptr, o_since},
 	{"force", no_argument, nullptr, o_force},
 	{"token", required_argument, nullptr, o_token},
+	{"schema", required_argument, nullptr, o_schema},
+	{"purge", no_argument, nullptr, o_purge},
 	{"quiet", no_argument, nullptr, o_quiet},
 	{"help", no_argument, nullptr, o_help},
 };
@@ -63,6 +65,8 @@ const Command commands[] = {
 	{"duplicates", {o_db, o_connect_timeout, o_timeout, o_json, o_since, o_help}, "h"},
 	{"doctor", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
 	{"release", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_force, o_token, o_help}, "h"},
+	{"install", {o_db, o_connect_timeout, o_timeout, o_schema, o_help}, "h"},
+	{"uninstall", {o_db, o_connect_timeout, o_timeout, o_purge, o_help}, "h"},
 };
 
 bool parse_int(const char *s, long long lo, long long hi, long long &out)
@@ -183,6 +187,8 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		case o_since: o.since = duration(c, arg); break;
 		case o_force: o.force = true; break;
 		case o_token: o.token = integer(c, arg, 1, (1LL << 53) - 1); break;
+		case o_schema: o.schema = arg; break;
+		case o_purge: o.purge = true; break;
 		case o_quiet: o.quiet = true; break;
 		case o_help: o.help = true; return o;
 		case ':': fail("option '" + std::string(sub_argv[optind - 1]) + "' needs a value"); break;
@@ -235,6 +241,10 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		if (o.has_job)
 			if (auto m = check_name("--job", o.job); !m.empty())
 				fail(m);
+		if (o.schema && (o.schema->empty() || o.schema->size() > 63))
+			fail("--schema needs a schema name of 1 to 63 bytes");
+		else if (o.schema && *o.schema == "cron_lock")
+			fail("--schema cron_lock: that schema holds the tables; name another one");
 	}
 	return o;
 }
@@ -281,6 +291,28 @@ std::string help_text(const std::string &command)
 			   "Exit: COMMAND's status; 128+N if it died of signal N; 126 not executable;\n"
 			   "127 not found; --on-busy; --on-unavailable; 64 usage; 75 lease lost;\n"
 			   "78 permanent error (authentication, missing extension, permission).\n";
+	if (command == "install" || command == "uninstall") {
+		bool in = command == "install";
+		return std::string("Usage: cronlock ") +
+			   (in ? "install [--schema S]" : "uninstall [--purge]") +
+			   " [connection options]\n\n" +
+			   (in ? "Install or upgrade the plain-SQL edition of cron_lock (for servers without the\n"
+					 "C extension: Neon, RDS, Cloud SQL, ...) as the database owner, in one\n"
+					 "transaction. A second run is a no-op. Refused where the C extension is\n"
+					 "installed. The functions go into schema S (default: the current schema),\n"
+					 "the data into schema cron_lock.\n\n"
+				   : "Remove the plain-SQL edition's functions, keeping its history (schema\n"
+					 "cron_lock) so that a later install continues the tokens; --purge drops\n"
+					 "the history and the roles cron_lock_user/cron_lock_admin too (a role still\n"
+					 "used elsewhere is kept). Refused where the C extension is installed.\n\n") +
+			   conn + "      --timeout DUR            longest wait for a table lock (2s)\n" +
+			   (in ? "      --schema S               schema of the functions (must exist)\n"
+				   : "      --purge                  drop the history and the roles too\n") +
+			   "  -h, --help                   this text\n"
+			   "\n"
+			   "Exit: 0 done (or nothing to do), 64 usage, 69 database unreachable,\n"
+			   "78 permanent error (C extension installed, permission, downgrade).\n";
+	}
 	if (command == "status" || command == "runs" || command == "duplicates" ||
 		command == "doctor" || command == "release") {
 		std::string usage = command == "runs"         ? "runs [--job NAME] [--limit N]"
@@ -307,6 +339,8 @@ std::string help_text(const std::string &command)
 		   "  doctor                  connectivity, timings, versions, standby, pooler\n"
 		   "  release --job NAME --force [--token N]\n"
 		   "                          free a job's lease (administrators)\n"
+		   "  install [--schema S]    install or upgrade the plain-SQL edition (no superuser)\n"
+		   "  uninstall [--purge]     remove it, keeping the history unless --purge\n"
 		   "\n"
 		   "Options:\n"
 		   "  -h, --help              this text (cronlock SUBCOMMAND --help for details)\n"

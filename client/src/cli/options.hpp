@@ -18,7 +18,7 @@ inline constexpr int exit_lost = 75;        // EX_TEMPFAIL: the lease was lost
 inline constexpr int exit_config = 78;      // EX_CONFIG: permanent database/config error
 
 struct Options {
-	std::string command;  // run, status, runs, duplicates, doctor, release
+	std::string command;  // run, status, runs, duplicates, doctor, release, install, uninstall
 	bool help = false;    // print help for `command` ("" = general) to stdout, exit 0
 	bool version = false;
 	std::string error;    // non-empty: usage error, exit 64
@@ -51,6 +51,10 @@ struct Options {
 	Millis since{86400000};
 	bool force = false;
 	std::optional<long long> token;
+
+	// install, uninstall
+	std::optional<std::string> schema; // --schema: where the functions go
+	bool purge = false;                // --purge: drop the history too
 };
 
 Options parse_options(int argc, char *const argv[], const Getenv &getenv);
