@@ -130,7 +130,7 @@ int cmd_install(const Options &o)
 	Client client(admin_config(o));
 	if (client.config_error())
 		return report_error(*client.config_error());
-	return client.with_session([&](Session &s) -> int {
+	return with_session(client, [&](Session &s) -> int {
 		auto before = inspect(s);
 		if (!before)
 			return report_error(before.error());
@@ -192,7 +192,7 @@ int cmd_uninstall(const Options &o)
 	Client client(admin_config(o));
 	if (client.config_error())
 		return report_error(*client.config_error());
-	return client.with_session([&](Session &s) -> int {
+	return with_session(client, [&](Session &s) -> int {
 		auto before = inspect(s);
 		if (!before)
 			return report_error(before.error());
