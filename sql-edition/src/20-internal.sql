@@ -175,11 +175,13 @@ BEGIN
 END
 $$;
 
--- require_writable: 25006 on a standby or in a read-only transaction, before
--- anything is read, with a hint that says where to go instead.
-CREATE OR REPLACE FUNCTION cron_lock.require_writable(action text, job text)
+-- enter: what every lease function does once its arguments are checked,
+-- in the extension's order: 25006 on a standby or in a read-only
+-- transaction, before anything is read, with a hint that says where to go
+-- instead; then lock and check the tables (use_tables).
+CREATE OR REPLACE FUNCTION cron_lock.enter(action text, job text, guard_only boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
@@ -192,25 +194,13 @@ BEGIN
 		RAISE EXCEPTION 'cannot % job "%" in a read-only transaction', action, job
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
+	PERFORM cron_lock.use_tables(guard_only);
 END
 $$;
+DROP FUNCTION IF EXISTS cron_lock.require_writable(text, text);
 
--- layout_natts: how many columns (pg_class.relnatts) each table had when the
--- edition was installed; an added column, generated or not, changes it.
--- Written by the install, inlined into refuse_foreign_objects' query.
-DO $do$
-BEGIN
-	EXECUTE pg_catalog.format($f$
-		CREATE OR REPLACE FUNCTION cron_lock.layout_natts(rel name)
-		RETURNS smallint
-		LANGUAGE sql IMMUTABLE
-		AS $b$SELECT (CASE rel %s END)::smallint$b$$f$,
-		(SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %L THEN %s', c.relname, c.relnatts), ' ')
-		   FROM pg_catalog.pg_class c
-		  WHERE c.relnamespace = 'cron_lock'::regnamespace
-			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')));
-END
-$do$;
+-- 1.1's helpers that are no longer used.
+DROP FUNCTION IF EXISTS cron_lock.layout_natts(name);
 
 -- table_name: a relation's name, schema-qualified whatever the search_path.
 CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
@@ -222,17 +212,46 @@ AS $$
 	 WHERE c.oid = rel
 $$;
 
+-- commit_lazily: the edition's only trigger (cron_lock.contention, deferred
+-- to commit): skip the WAL flush of a busy answer that is the whole
+-- transaction.  record_busy arms it with the statement's start
+-- time once the answer's row is written; at commit, an unchanged
+-- statement_timestamp() means no statement ran after it (each statement,
+-- and each Execute of the extended protocol, starts a new one), and a
+-- statement that finished under SET CONSTRAINTS ... IMMEDIATE fired it
+-- before it was armed.  Anything else commits as the caller set.
+CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('cron_lock_edition.lazy_commit', true) = pg_catalog.statement_timestamp()::text THEN
+		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily') THEN
+		CREATE CONSTRAINT TRIGGER commit_lazily AFTER INSERT ON cron_lock.contention
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cron_lock.commit_lazily();
+	END IF;
+END
+$$;
+
 -- refuse_foreign_objects: 55000, as the extension raises it, while anything
 -- is attached to the tables that would run or apply inside the API
 -- functions, which write them as their owner: a trigger (a foreign key's
--- too), a rule, a CHECK or exclusion constraint, an extra unique index
--- (updates of leases must stay "no key" updates), a generated column, row
--- security or a policy.  Plain indexes are fine.  The edition cannot forbid
--- these objects up front, so every call checks the catalog: cheap queries
--- over pg_class (flags, column counts), pg_index and pg_policy, and the
--- thorough one, which names the object, only when they find something, or
--- when asked.
-CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
+-- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
+-- constraint, an extra unique index (updates of leases must stay "no key"
+-- updates), a generated column, row security or a policy.  Plain indexes
+-- are fine.  Run through use_tables, once per session and again after the
+-- tables change.
+DROP FUNCTION IF EXISTS cron_lock.refuse_foreign_objects(boolean);
+CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects()
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
@@ -241,26 +260,6 @@ DECLARE
 	removal text;
 	rel oid;
 BEGIN
-	-- relhastriggers and relhasrules may outlive the last trigger or rule
-	-- until the next VACUUM: until then the thorough query runs and passes.
-	IF NOT thorough AND NOT EXISTS (
-		SELECT FROM pg_catalog.pg_class c
-		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
-		   AND c.relnamespace = 'cron_lock'::regnamespace
-		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
-				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
-		-- The unique indexes of 10-tables.sql: leases_pkey, job_runs_pkey,
-		-- job_runs_job_token_key (install refuses any other).
-		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
-			  WHERE (i.indisexclusion OR i.indisunique)
-				AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) = 3
-		AND NOT EXISTS (
-		SELECT FROM pg_catalog.pg_policy p
-		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
-		RETURN;
-	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
 	  FROM (SELECT 1 AS o, t.tgrelid AS rel,
 				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('trigger "%s"', t.tgname)
@@ -271,6 +270,11 @@ BEGIN
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
 								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			   -- The edition's own, exactly as 20-internal.sql creates it.
+			   AND NOT (t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
+						AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5
+						AND t.tgenabled = 'O' AND t.tgdeferrable AND t.tginitdeferred AND t.tgnargs = 0
+						AND t.tgqual IS NULL AND t.tgattr = ''::pg_catalog.int2vector)
 			UNION ALL
 			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
@@ -328,7 +332,48 @@ END
 $$;
 
 -- Installing over tables that carry any of those is refused too.
-DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
+DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(); END $$;
+
+-- tables_checked: refuse_foreign_objects, evaluated when a statement that
+-- calls it is planned.  Declared IMMUTABLE (it reads the catalog) so that
+-- the planner folds the call with its constant arguments into its result;
+-- the regclass arguments make the cached plan depend on the four tables,
+-- and PostgreSQL throws a plan away on every relcache invalidation of a
+-- table it depends on, which every trigger, rule, constraint, index,
+-- column, row security or policy change sends.  So the check runs once per
+-- session and again after any such change, as the extension's does.
+CREATE OR REPLACE FUNCTION cron_lock.tables_checked(
+	leases regclass, job_runs regclass, contention regclass, anomaly_log regclass)
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	PERFORM cron_lock.refuse_foreign_objects();
+	RETURN leases IS NOT NULL AND job_runs IS NOT NULL AND contention IS NOT NULL AND anomaly_log IS NOT NULL;
+END
+$$;
+
+-- use_tables: lock the tables as the call will use them, then check them.
+-- The lock comes first and is kept until the caller's transaction ends:
+-- taking it applies the invalidations of changes committed so far, and
+-- every DDL that could attach one of those objects waits for it (as in the
+-- extension: ROW EXCLUSIVE on the four tables, ROW SHARE on leases alone
+-- for cron_lock_check).  Returns true.
+CREATE OR REPLACE FUNCTION cron_lock.use_tables(guard_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF guard_only THEN
+		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
+	ELSE
+		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log
+			IN ROW EXCLUSIVE MODE;
+	END IF;
+	RETURN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+									'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass);
+END
+$$;
 
 -- commit_durably: make the current transaction commit with at least
 -- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger
@@ -360,26 +405,36 @@ AS $f$
 				   '(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*' AS t) arg
 $f$;
 
--- commit_lazily_if_alone: skip the WAL flush at commit, but only when this
--- busy answer is provably the whole transaction, since a PL/pgSQL function
--- cannot decide at commit as the extension does: nothing written before it,
--- no transaction block begun by an earlier statement (its start would differ
--- from this statement's), and a query string that is cron_lock_try alone
--- (lone_try).  Anything else keeps the caller's setting.  A later lease
--- change in the same transaction calls commit_durably, which wins.
-CREATE OR REPLACE FUNCTION cron_lock.commit_lazily_if_alone()
+-- record_busy: write a busy answer's contention row, the evidence of
+-- duplicate runners, and let it commit without the WAL flush when it is
+-- provably the whole transaction, since a PL/pgSQL function cannot decide
+-- at commit as the extension does: nothing written before it, and a query
+-- string that is cron_lock_try alone (lone_try), so that nothing else in
+-- the statement writes; commit_lazily, at commit, makes sure no statement
+-- followed.  Anything else commits as the caller set.  A lease change
+-- writes before it, so a busy answer after one in the same transaction
+-- commits durably too.
+CREATE OR REPLACE FUNCTION cron_lock.record_busy(
+	job text, instance text, holder text, reason text, at timestamptz)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
-BEGIN
-	IF pg_catalog.pg_current_xact_id_if_assigned() IS NULL
-		AND pg_catalog.statement_timestamp() = pg_catalog.transaction_timestamp()
+DECLARE
+	alone boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL
 		AND pg_catalog.current_setting('synchronous_commit') <> 'off'
-		AND cron_lock.lone_try(pg_catalog.current_query()) THEN
-		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+		AND cron_lock.lone_try(pg_catalog.current_query());
+BEGIN
+	INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+	VALUES (record_busy.job, record_busy.instance, record_busy.holder, record_busy.reason, record_busy.at,
+			pg_catalog.pg_backend_pid(), pg_catalog.inet_client_addr());
+	-- Armed after the row: a trigger fired at the end of the INSERT (SET
+	-- CONSTRAINTS ... IMMEDIATE) finds it unarmed.
+	IF alone THEN
+		PERFORM pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
 	END IF;
 END
 $$;
+DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
 
 -- next_token: the next fencing token of a job after last (0: none yet), or
 -- NULL when another transaction is recording a new token epoch right now

@@ -44,8 +44,7 @@ BEGIN
 	PERFORM cron_lock.arg_name(p_instance, 'instance');
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
 	gap_usec := cron_lock.arg_min_gap(min_gap, p_job);
-	PERFORM cron_lock.require_writable('take a lease on', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('take a lease on', p_job);
 
 	ans.acquired := false;
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
@@ -120,9 +119,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, busy_holder, ans.reason, now_ts, pg_backend_pid(), inet_client_addr());
+		PERFORM cron_lock.record_busy(p_job, p_instance, busy_holder, ans.reason, now_ts);
 		RETURN ans;
 	END IF;
 
@@ -139,9 +136,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, ans.holder, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
+		PERFORM cron_lock.record_busy(p_job, p_instance, ans.holder, 'locked', now_ts);
 		RETURN ans;
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
@@ -161,8 +156,7 @@ BEGIN
 			-- Not reached at READ COMMITTED (the lease was read under the
 			-- lock); nothing is written, try again.
 			ans.reason := 'locked';
-			INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-			VALUES (p_job, p_instance, NULL, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
+			PERFORM cron_lock.record_busy(p_job, p_instance, NULL, 'locked', now_ts);
 			RETURN ans;
 		END IF;
 		INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt, status, started_at, heartbeat_at,

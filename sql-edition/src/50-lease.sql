@@ -30,8 +30,7 @@ BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	PERFORM cron_lock.arg_token(p_token);
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	PERFORM cron_lock.require_writable('renew the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('renew the lease of', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	has_lease := FOUND;
@@ -100,8 +99,7 @@ BEGIN
 	PERFORM cron_lock.arg_token(p_token);
 	PERFORM cron_lock.arg_status(p_status, p_job);
 	PERFORM cron_lock.arg_message(p_message, p_job);
-	PERFORM cron_lock.require_writable('release the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('release the lease of', p_job);
 	PERFORM cron_lock.commit_durably();
 
 	-- A row that does not match is left alone without waiting; a match is
@@ -161,8 +159,7 @@ DECLARE
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	PERFORM cron_lock.arg_token(p_token);
-	PERFORM cron_lock.require_writable('check the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('check the lease of', p_job, true);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
 	IF FOUND AND l.token = p_token THEN
@@ -205,8 +202,7 @@ DECLARE
 	l cron_lock.leases;
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.require_writable('force-release', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('force-release', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	IF NOT FOUND OR NOT l.held OR (p_token IS NOT NULL AND l.token <> p_token) THEN

@@ -33,7 +33,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot prune the history in a read-only transaction'
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.use_tables(false);
 	cutoff := clock_timestamp() - keep;
 
 	DELETE FROM cron_lock.contention c WHERE c.at < cutoff;
