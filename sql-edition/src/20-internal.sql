@@ -9,9 +9,11 @@
 -- names look alike is refused: control characters (C0, C1, line and
 -- paragraph separators) and invisible format characters anywhere, spaces of
 -- any kind at either end.  Under an encoding other than UTF8 only ASCII is
--- checked.
+-- checked.  Returns the name, so that a caller's DECLARE checks and
+-- assigns it in one simple expression.
+DROP FUNCTION IF EXISTS cron_lock.arg_name(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -61,13 +63,15 @@ BEGIN
 		RAISE EXCEPTION '% "%" has leading or trailing spaces', what, name
 			USING ERRCODE = '22023', HINT = 'Names are compared byte for byte; trim them.';
 	END IF;
+	RETURN name;
 END
 $$;
 
 -- arg_message: the optional message of a release, at most 4096 bytes: a
--- summary for people reading the history, not a log.
+-- summary for people reading the history, not a log.  Returns it.
+DROP FUNCTION IF EXISTS cron_lock.arg_message(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -77,6 +81,7 @@ BEGIN
 				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', pg_catalog.octet_length(message), 4096),
 				  HINT = 'Keep the message to a summary; put the full output in a log.';
 	END IF;
+	RETURN message;
 END
 $$;
 
@@ -103,6 +108,24 @@ BEGIN
 END
 $$;
 
+-- arg_positive_span: a span that must be more than zero, in microseconds
+-- (what: ttl or min_gap; hint: what to do instead of zero).
+CREATE OR REPLACE FUNCTION cron_lock.arg_positive_span(span interval, what text, job text, hint text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	usec bigint := cron_lock.arg_span(span, what, job);
+BEGIN
+	IF usec <= 0 AND hint IS NULL THEN
+		RAISE EXCEPTION '% for job "%" must be greater than zero', what, job USING ERRCODE = '22023';
+	ELSIF usec <= 0 THEN
+		RAISE EXCEPTION '% for job "%" must be greater than zero', what, job USING ERRCODE = '22023', HINT = hint;
+	END IF;
+	RETURN usec;
+END
+$$;
+
 -- arg_ttl: a lease length, more than zero and at most 31 days, in microseconds.
 CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
 RETURNS bigint
@@ -114,10 +137,7 @@ BEGIN
 	IF ttl IS NULL THEN
 		RAISE EXCEPTION 'ttl for job "%" must not be null', job USING ERRCODE = '22004';
 	END IF;
-	usec := cron_lock.arg_span(ttl, 'ttl', job);
-	IF usec <= 0 THEN
-		RAISE EXCEPTION 'ttl for job "%" must be greater than zero', job USING ERRCODE = '22023';
-	END IF;
+	usec := cron_lock.arg_positive_span(ttl, 'ttl', job, NULL);
 	IF usec > 31 * 86400000000::bigint THEN
 		RAISE EXCEPTION 'ttl for job "%" must be at most 31 days', job
 			USING ERRCODE = '22023',
@@ -130,26 +150,16 @@ $$;
 -- arg_min_gap: the optional min_gap in microseconds; NULL when none is wanted.
 CREATE OR REPLACE FUNCTION cron_lock.arg_min_gap(min_gap interval, job text)
 RETURNS bigint
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 AS $$
-DECLARE
-	usec bigint;
-BEGIN
-	IF min_gap IS NULL THEN
-		RETURN NULL;
-	END IF;
-	usec := cron_lock.arg_span(min_gap, 'min_gap', job);
-	IF usec <= 0 THEN
-		RAISE EXCEPTION 'min_gap for job "%" must be greater than zero', job
-			USING ERRCODE = '22023', HINT = 'Pass NULL for no minimum gap.';
-	END IF;
-	RETURN usec;
-END
+	SELECT CASE WHEN min_gap IS NOT NULL
+				THEN cron_lock.arg_positive_span(min_gap, 'min_gap', job, 'Pass NULL for no minimum gap.') END
 $$;
 
--- arg_status: how a run ended, as reported by its holder.
+-- arg_status: how a run ended, as reported by its holder.  Returns it.
+DROP FUNCTION IF EXISTS cron_lock.arg_status(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -160,41 +170,62 @@ BEGIN
 		RAISE EXCEPTION 'invalid status "%" for job "%"', status, job
 			USING ERRCODE = '22023', HINT = 'Use succeeded, failed or cancelled.';
 	END IF;
+	RETURN status;
 END
 $$;
 
 -- arg_token: a fencing token argument; any non-NULL value is accepted.
+-- Returns it.
+DROP FUNCTION IF EXISTS cron_lock.arg_token(bigint);
 CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
 	IF token IS NULL THEN
 		RAISE EXCEPTION 'token must not be null' USING ERRCODE = '22004';
 	END IF;
+	RETURN token;
 END
 $$;
 
--- enter: what every lease function does once its arguments are checked,
--- in the extension's order: 25006 on a standby or in a read-only
+-- enter: what every function that writes does once its arguments are
+-- checked, in the extension's order: 25006 on a standby or in a read-only
 -- transaction, before anything is read, with a hint that says where to go
--- instead; then lock and check the tables (use_tables).
+-- instead; then lock the tables as the call will use them and check them.
+-- The lock comes first and is kept until the caller's transaction ends:
+-- taking it applies the invalidations of changes committed so far, and
+-- every DDL that could attach a refused object waits for it (as in the
+-- extension: ROW EXCLUSIVE on the four tables, ROW SHARE on leases alone for
+-- cron_lock_check, guard_only).  job NULL: the action is on the history
+-- (prune).  Returns the calling role (outer_role).
+DROP FUNCTION IF EXISTS cron_lock.enter(text, text, boolean);
 CREATE OR REPLACE FUNCTION cron_lock.enter(action text, job text, guard_only boolean DEFAULT false)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
-		RAISE EXCEPTION 'cannot % job "%" on a standby', action, job
+		RAISE EXCEPTION 'cannot % % on a standby', action,
+			CASE WHEN job IS NULL THEN 'the history' ELSE pg_catalog.format('job "%s"', job) END
 			USING ERRCODE = '25006',
 				  DETAIL = 'The server is in recovery; leases change only on the primary.',
 				  HINT = 'Connect to the primary, for example with target_session_attrs=read-write.';
 	END IF;
 	IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
-		RAISE EXCEPTION 'cannot % job "%" in a read-only transaction', action, job
+		RAISE EXCEPTION 'cannot % % in a read-only transaction', action,
+			CASE WHEN job IS NULL THEN 'the history' ELSE pg_catalog.format('job "%s"', job) END
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
-	PERFORM cron_lock.use_tables(guard_only);
+	IF guard_only THEN
+		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
+	ELSE
+		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log
+			IN ROW EXCLUSIVE MODE;
+	END IF;
+	RETURN CASE WHEN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+												'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+				THEN cron_lock.outer_role() END;
 END
 $$;
 DROP FUNCTION IF EXISTS cron_lock.require_writable(text, text);
@@ -248,8 +279,8 @@ $$;
 -- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
 -- constraint, an extra unique index (updates of leases must stay "no key"
 -- updates), a generated column, row security or a policy.  Plain indexes
--- are fine.  Run through use_tables, once per session and again after the
--- tables change.
+-- are fine.  Run through enter, once per session and again after the
+-- tables change (enter).
 DROP FUNCTION IF EXISTS cron_lock.refuse_foreign_objects(boolean);
 CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects()
 RETURNS void
@@ -353,27 +384,7 @@ BEGIN
 END
 $$;
 
--- use_tables: lock the tables as the call will use them, then check them.
--- The lock comes first and is kept until the caller's transaction ends:
--- taking it applies the invalidations of changes committed so far, and
--- every DDL that could attach one of those objects waits for it (as in the
--- extension: ROW EXCLUSIVE on the four tables, ROW SHARE on leases alone
--- for cron_lock_check).  Returns true.
-CREATE OR REPLACE FUNCTION cron_lock.use_tables(guard_only boolean)
-RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-	IF guard_only THEN
-		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
-	ELSE
-		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log
-			IN ROW EXCLUSIVE MODE;
-	END IF;
-	RETURN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-									'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass);
-END
-$$;
+DROP FUNCTION IF EXISTS cron_lock.use_tables(boolean);
 
 -- commit_durably: make the current transaction commit with at least
 -- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger
@@ -392,20 +403,25 @@ $$;
 -- lone_try: is this query string one SELECT of cron_lock_try alone, so that
 -- nothing else in it can write?  Plain columns, arguments that are
 -- parameters or literals (concatenated and cast at most), at most a WHERE on
--- a column.
+-- a column.  One expression, so that it is inlined and the pattern folded
+-- into a constant; an argument's pattern is written out twice.
 CREATE OR REPLACE FUNCTION cron_lock.lone_try(query text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
 AS $f$
 	SELECT query ~* ('^\s*select\s+(\*|[a-z_][a-z0-9_]*(\s*,\s*[a-z_][a-z0-9_]*)*)\s+'
 		'from\s+([a-z_][a-z0-9_]*\.)?cron_lock_try\s*\(\s*'
-		'([a-z_][a-z0-9_]*\s*=>\s*)?' || t || '(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?' || t || ')*'
+		'([a-z_][a-z0-9_]*\s*=>\s*)?'
+		'(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+		'(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*'
+		'(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?'
+		'(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+		'(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*'
+		')*'
 		'\s*\)(\s+(as\s+)?[a-z_][a-z0-9_]*)?(\s+where\s+[a-z_][a-z0-9_]*)?\s*;?\s*$')
-	  FROM (SELECT '(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
-				   '(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*' AS t) arg
 $f$;
 
--- record_busy: write a busy answer's contention row, the evidence of
+-- record_busy: return a busy answer after writing its contention row, the evidence of
 -- duplicate runners, and let it commit without the WAL flush when it is
 -- provably the whole transaction, since a PL/pgSQL function cannot decide
 -- at commit as the extension does: nothing written before it, and a query
@@ -414,24 +430,39 @@ $f$;
 -- followed.  Anything else commits as the caller set.  A lease change
 -- writes before it, so a busy answer after one in the same transaction
 -- commits durably too.
+DROP FUNCTION IF EXISTS cron_lock.record_busy(text, text, text, text, timestamptz);
 CREATE OR REPLACE FUNCTION cron_lock.record_busy(
-	job text, instance text, holder text, reason text, at timestamptz)
-RETURNS void
+	answer cron_lock.try_result, job text, instance text, holder text, at timestamptz)
+RETURNS cron_lock.try_result
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	alone boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL
-		AND pg_catalog.current_setting('synchronous_commit') <> 'off'
-		AND cron_lock.lone_try(pg_catalog.current_query());
+		AND pg_catalog.current_setting('synchronous_commit') <> 'off';
+	query text;
 BEGIN
+	-- The last query string found alone is remembered for the session (a
+	-- prepared statement's comes again and again; the match costs more than
+	-- the rest of the answer).  Setting it by hand only weakens the setter's
+	-- own commits, which SET synchronous_commit = off does anyway.
+	IF alone THEN
+		query := pg_catalog.current_query();
+		IF query IS DISTINCT FROM pg_catalog.current_setting('cron_lock_edition.lone_try', true) THEN
+			alone := cron_lock.lone_try(query);
+			IF alone THEN
+				PERFORM pg_catalog.set_config('cron_lock_edition.lone_try', query, false);
+			END IF;
+		END IF;
+	END IF;
 	INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-	VALUES (record_busy.job, record_busy.instance, record_busy.holder, record_busy.reason, record_busy.at,
+	VALUES (record_busy.job, record_busy.instance, record_busy.holder, answer.reason, record_busy.at,
 			pg_catalog.pg_backend_pid(), pg_catalog.inet_client_addr());
 	-- Armed after the row: a trigger fired at the end of the INSERT (SET
 	-- CONSTRAINTS ... IMMEDIATE) finds it unarmed.
 	IF alone THEN
 		PERFORM pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
 	END IF;
+	RETURN answer;
 END
 $$;
 DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
@@ -502,21 +533,19 @@ BEGIN
 END
 $$;
 
--- require_authority: return if the calling role may act on a lease taken by
+-- require_authority: return if the calling role me may act on a lease taken by
 -- role (NULL: taken before 1.1, the 1.0 rule), as the extension's
 -- RequireAuthority: that role, its members and members of cron_lock_admin;
 -- anyone else gets 42501 before anything is written.
-CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text)
+DROP FUNCTION IF EXISTS cron_lock.require_authority(text, text, text);
+CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text, me text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
-DECLARE
-	me text;
 BEGIN
 	IF role IS NULL THEN
 		RETURN;
 	END IF;
-	me := cron_lock.outer_role();
 	-- The usual case: the holder itself.
 	IF me = role THEN
 		RETURN;

@@ -17,8 +17,9 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
+	me text;
 	ttl_usec bigint;
 	l cron_lock.leases;
 	has_lease boolean;
@@ -27,16 +28,14 @@ DECLARE
 	run cron_lock.job_runs;
 	what text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	PERFORM cron_lock.enter('renew the lease of', p_job);
+	me := cron_lock.enter('renew the lease of', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	has_lease := FOUND;
 	now_ts := clock_timestamp();
 	IF has_lease AND l.held AND l.token = p_token THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role, me);
 		IF l.expires_at <= now_ts THEN
 			INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)
 			VALUES ('late_heartbeat', p_job, l.run_id, l.instance, now_ts,
@@ -55,9 +54,9 @@ BEGIN
 	SELECT * INTO run FROM cron_lock.job_runs WHERE job = p_job AND token = p_token;
 	-- Only the run's taker (else the job's holder) may leave evidence.
 	IF run.run_id IS NOT NULL THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, run.role);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, run.role, me);
 	ELSIF has_lease THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role, me);
 	END IF;
 	IF NOT has_lease THEN
 		what := 'the job had never been locked';
@@ -86,20 +85,17 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
-	p_status text := status;
-	p_message text := message;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
+	me text;
+	p_status text := cron_lock.arg_status(status, job);
+	p_message text := cron_lock.arg_message(message, job);
 	ended bigint;
 	taker text;
 	run cron_lock.job_runs;
 	now_ts timestamptz;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
-	PERFORM cron_lock.arg_status(p_status, p_job);
-	PERFORM cron_lock.arg_message(p_message, p_job);
-	PERFORM cron_lock.enter('release the lease of', p_job);
+	me := cron_lock.enter('release the lease of', p_job);
 	PERFORM cron_lock.commit_durably();
 
 	-- A row that does not match is left alone without waiting; a match is
@@ -110,7 +106,7 @@ BEGIN
 	RETURNING run_id, role INTO ended, taker;
 	IF FOUND THEN
 		-- Refused: the error undoes the update.
-		PERFORM cron_lock.require_authority('release', p_job, taker);
+		PERFORM cron_lock.require_authority('release', p_job, taker, me);
 		UPDATE cron_lock.job_runs
 		   SET status = p_status, message = p_message, finished_at = clock_timestamp(), forced_by = NULL
 		 WHERE run_id = ended;
@@ -121,7 +117,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
-	PERFORM cron_lock.require_authority('release', p_job, run.role);
+	PERFORM cron_lock.require_authority('release', p_job, run.role, me);
 	IF run.forced_by IS NULL AND run.status NOT IN ('expired', 'running') THEN
 		RETURN true;  -- a retried release
 	END IF;
@@ -152,18 +148,17 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
+	me text;
 	l cron_lock.leases;
 	why text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
-	PERFORM cron_lock.enter('check the lease of', p_job, true);
+	me := cron_lock.enter('check the lease of', p_job, true);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
 	IF FOUND AND l.token = p_token THEN
-		PERFORM cron_lock.require_authority('check the lease of', p_job, l.role);
+		PERFORM cron_lock.require_authority('check the lease of', p_job, l.role, me);
 	END IF;
 	IF l.job IS NULL THEN
 		why := 'The job has never been locked.';
@@ -196,13 +191,12 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
+	p_job text := cron_lock.arg_name(job, 'job');
 	p_token bigint := token;
-	who text := cron_lock.outer_role();
+	who text;
 	l cron_lock.leases;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.enter('force-release', p_job);
+	who := cron_lock.enter('force-release', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	IF NOT FOUND OR NOT l.held OR (p_token IS NOT NULL AND l.token <> p_token) THEN
