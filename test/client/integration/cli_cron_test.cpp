@@ -257,9 +257,15 @@ TEST(CliCron, DeclareOrOneWarning)
 	}
 	EXPECT_TRUE(tagged(r.err, "CRON_WARN").empty()) << r.err;
 	it::Sql sql;
-	EXPECT_EQ(sql.one("SELECT every || ' ' || late_after || ' ' || timezone FROM cron_lock.health WHERE job = $1",
-					  {job}),
-			  "00:05:00 00:01:00 Europe/Berlin");
+	EXPECT_EQ(sql.one("SELECT every || ' ' || late_after FROM cron_lock.health WHERE job = $1", {job}),
+			  "00:05:00 00:01:00");
+	// A schedule goes with the host's time zone.
+	const std::string weekdays = it::unique_job("declare-cron");
+	r = run_cli({"run", "--job", weekdays, "--schedule", "30 6 * * 1-5", "--", "true"}, {{"TZ", "Europe/Berlin"}});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_TRUE(tagged(r.err, "CRON_WARN").empty()) << r.err;
+	EXPECT_EQ(sql.one("SELECT schedule || '|' || timezone FROM cron_lock.health WHERE job = $1", {weekdays}),
+			  "30 6 * * 1-5|Europe/Berlin");
 }
 
 // A paused job: [CRON_SKIP] reason=PAUSED and --on-busy's code (needs a 1.2 server).
