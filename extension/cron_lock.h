@@ -112,8 +112,10 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
-	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
-	TimestampTz paused_until;	/* DT_NOBEGIN: not paused; DT_NOEND: until resumed */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 (not
+								 * read by LEASE_PEEK, LEASE_TAKE) */
+	TimestampTz paused_until;	/* DT_NOBEGIN: not paused; DT_NOEND: until
+								 * resumed (read by LEASE_PEEK, LEASE_TAKE) */
 } Lease;
 
 typedef struct RunReport

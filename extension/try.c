@@ -5,8 +5,8 @@
  * Order (CONTRACT 1.1): validate, refuse if read-only, lock the lease row
  * without waiting, then replay, paused, held/locked, too_soon, take over or
  * acquire.  A pause (cron_lock_pause) is read from the lease row itself,
- * which carries a copy, so a busy answer looks nothing else up; only a job
- * without a lease row yet is looked up in cron_lock.jobs.
+ * which carries a copy, so a busy answer looks nothing else up; the first
+ * lease row of a job is inserted only if cron_lock.jobs has no pause.
  *
  * A plain read of the lease comes first: when it already shows another
  * holder's unexpired lease, or a gap not yet passed, the answer is final
@@ -165,9 +165,10 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
 
 /*
  * A new run on a lease row this transaction has locked FOR UPDATE, or
- * (lease NULL) the first lease of a job.  False, changing nothing, only
- * when that first lease turns out to have been inserted by another
- * transaction since the caller's snapshot (READ COMMITTED).  Answers
+ * (lease NULL) the first lease of a job.  False, writing no lease or run,
+ * only when that first lease turns out to have been inserted by another
+ * transaction since the caller's snapshot (READ COMMITTED), or the job is
+ * paused (cron_lock.jobs).  Answers
  * "locked" while another transaction records a new token epoch.
  */
 static bool
@@ -258,17 +259,16 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
 			return;
 		}
-		if (st->pause && JobPausedAt(req->job, GetCurrentTimestamp()))
-		{
-			AnswerPaused(NULL, 0, ans);
-			return;
-		}
 		if (Acquire(st, req, NULL, GetCurrentTimestamp(), ans))
 			return;
 		/* Inserted and committed meanwhile: decide on that row. */
 		if (!LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 		{
-			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
+			/* Or nothing inserted because the job is paused. */
+			if (st->pause && JobPausedAt(req->job, GetCurrentTimestamp()))
+				AnswerPaused(NULL, 0, ans);
+			else
+				AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
 			return;
 		}
 	}
