@@ -1,6 +1,7 @@
 // `cronlock run` from cron (issue 16): --max-runtime, --alert-after, --notify, --log-to,
 // the syslog socket, a missing extension's hint, and the 1.2 server calls (declare,
 // report, skips, paused), which degrade to one warning on a 1.1 server.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -314,4 +315,65 @@ TEST(CliCron, WarnAfterSkips)
 	it::Sql sql;
 	EXPECT_EQ(sql.one("SELECT count(*) FROM cron_lock.anomalies WHERE job = $1 AND kind = 'many_skips'", {job}),
 			  "1");
+}
+
+// A stale lease taken over is an alert: with --log-to FILE its lines reach stderr.
+TEST(CliCron, StaleTakeoverIsAnAlert)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("takeover");
+	const std::string file = temp_name("log");
+	it::Sql sql;
+	sql.column("SELECT acquired FROM cron_lock_try($1, 'ghost', '3 seconds')", {job});
+	ASSERT_TRUE(it::wait_for([&] {
+		return sql.one("SELECT state FROM cron_lock.status WHERE job = $1", {job}) == "expired";
+	}, 10));
+	auto r = run_cli({"run", "--log-to", file, "--job", job, "--", "true"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	auto run = tagged(r.err, "CRON_RUN");
+	ASSERT_EQ(run.size(), 1u) << r.err;
+	EXPECT_EQ(field(run[0], "reason"), "took_over");
+	EXPECT_LT(r.err.find("[CRON_BOOT]"), r.err.find("[CRON_RUN]"));
+	EXPECT_EQ(tagged(slurp(file), "CRON_RUN").size(), 1u);
+	unlink(file.c_str());
+}
+
+// --metrics-dir: this host's outcome, a skip the database never saw included; promtool
+// accepts the file when it is installed.
+TEST(CliCron, MetricsDirCountsUnseenSkips)
+{
+	REQUIRE_DB();
+	const std::string job = it::unique_job("metrics");
+	const std::string dir = temp_name("metrics");
+	auto r = run_cli({"run", "--job", job, "--instance", "m1", "--metrics-dir", dir, "--", "true"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	r = run_cli({"run", "--job", job, "--instance", "m1", "--metrics-dir", dir, "--db", unreachable, "--retries",
+				 "0", "--", "true"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_TRUE(tagged(r.err, "CRON_WARN").empty()) << r.err;
+	std::string text; // the one .prom file in dir
+	if (DIR *d = opendir(dir.c_str())) {
+		while (dirent *e = readdir(d))
+			if (std::string(e->d_name).ends_with(".prom"))
+				text += slurp(dir + "/" + e->d_name);
+		closedir(d);
+	}
+	const std::string labels = "job=\"" + job + "\",instance=\"m1\"";
+	EXPECT_NE(text.find("cronlock_run_last_outcome{" + labels + ",outcome=\"db_unavailable\"} 1\n"),
+			  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("cronlock_run_attempts_total{" + labels + ",outcome=\"succeeded\"} 1\n"),
+			  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("cronlock_run_attempts_total{" + labels + ",outcome=\"db_unavailable\"} 1\n"),
+			  std::string::npos)
+		<< text;
+	EXPECT_EQ(text.find("cronlock_run_last_success_timestamp_seconds{" + labels + "} 0\n"), std::string::npos)
+		<< text;
+	if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+		std::string cmd = "cat " + dir + "/*.prom | promtool check metrics >/dev/null 2>&1";
+		EXPECT_EQ(std::system(cmd.c_str()), 0);
+	}
+	int ignored = std::system(("rm -rf '" + dir + "'").c_str());
+	(void)ignored;
 }
