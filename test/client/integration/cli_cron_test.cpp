@@ -317,7 +317,8 @@ TEST(CliCron, WarnAfterSkips)
 			  "1");
 }
 
-// A stale lease taken over is an alert: with --log-to FILE its lines reach stderr.
+// A stale lease taken over is an alert: with --log-to FILE its line reaches stderr, and
+// -q (warnings and errors only) keeps it.
 TEST(CliCron, StaleTakeoverIsAnAlert)
 {
 	REQUIRE_DB();
@@ -328,12 +329,11 @@ TEST(CliCron, StaleTakeoverIsAnAlert)
 	ASSERT_TRUE(it::wait_for([&] {
 		return sql.one("SELECT state FROM cron_lock.status WHERE job = $1", {job}) == "expired";
 	}, 10));
-	auto r = run_cli({"run", "--log-to", file, "--job", job, "--", "true"});
+	auto r = run_cli({"run", "-q", "--log-to", file, "--job", job, "--", "true"}); // -q keeps it
 	EXPECT_EQ(r.status, 0) << r.err;
 	auto run = tagged(r.err, "CRON_RUN");
 	ASSERT_EQ(run.size(), 1u) << r.err;
 	EXPECT_EQ(field(run[0], "reason"), "took_over");
-	EXPECT_LT(r.err.find("[CRON_BOOT]"), r.err.find("[CRON_RUN]"));
 	EXPECT_EQ(tagged(slurp(file), "CRON_RUN").size(), 1u);
 	unlink(file.c_str());
 }
