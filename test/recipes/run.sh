@@ -98,7 +98,7 @@ done
 # The WebSocket proxy of the neon recipe (faults read from $dir/faults).
 if [[ " ${recipes[*]} " == *" neon "* ]]; then
 	: >"$dir/faults"
-	node test/recipes/ws-proxy.mjs "$port" "$dir/proxy.port" "$dir/faults" >"$dir/proxy.log" 2>&1 &
+	node test/recipes/ws-proxy.mjs "$port" "$dir/proxy.port" "$dir/faults" >>"$dir/proxy.log" 2>&1 &
 	proxy_pid=$!
 	for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.1; done
 	check "neon: WebSocket proxy listening" yes "$([ -s "$dir/proxy.port" ] && echo yes || echo no)"
