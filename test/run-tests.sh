@@ -54,6 +54,9 @@ suite edition-migrate test/edition/run.sh migrate
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
+# The application recipes (Node with pg and Neon's driver, Python, Java)
+# against both editions, on a cluster of their own.
+suite recipes test/recipes/run.sh
 # The client's integration tests restart and SIGSTOP their server: each run
 # that includes them gets a cluster of its own.
 own_cluster() {
