@@ -7,9 +7,9 @@
 #
 # Per recipe and edition: two instances at once (one [CRON_RUN], one
 # [CRON_SKIP] reason=BUSY, both exit 0); a lease lost mid-run (COMMAND
-# stopped, exit 75); a fenced write refused with LK001 after a takeover (the
-# recipe's own fenced-write helper; not for neon, whose code is the same
-# module). Per recipe: the database stopped ([CRON_SKIP]
+# stopped, exit 75); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
+# write refused with LK001 after a takeover (the recipe's own fenced-write
+# helper; not for neon, whose code is the same module). Per recipe: the database stopped ([CRON_SKIP]
 # reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next tick runs.
 # For neon: the incident, through a WebSocket-to-TCP proxy that drops the
 # socket (1006) during connect and during the lock call, then a lost reply
@@ -176,6 +176,16 @@ test_lost() {
 	[ "$(cat "$d/lost.rc" 2>/dev/null)" = 75 ] || cat "$d/lost.out"
 }
 
+# A paused job: a logged skip (reason PAUSED), --on-busy's status, COMMAND not run.
+test_paused() {
+	local r=$1 db=$2 job="paused.$1" d=$dir/$1.$2
+	mkdir -p "$d"
+	sup -d "$db" -c "SELECT cron_lock_pause('$job')" >/dev/null
+	run "$d/paused.out" "$db" "$r" --job "$job" --on-busy 3 -- touch "$d/paused-ran"
+	check "$r/$db paused: [CRON_SKIP] reason=PAUSED, --on-busy status, COMMAND not run" "3|1|no" \
+		"$rc|$(count '^\[CRON_SKIP\].* reason=PAUSED' "$d/paused.out")|$([ -e "$d/paused-ran" ] && echo yes || echo no)"
+}
+
 # A fenced write after a takeover: the stalled holder's write gets LK001.
 test_fenced() {
 	local r=$1 db=$2 job="fenced.$1" d=$dir/$1.$2 p
@@ -201,6 +211,26 @@ test_fenced() {
 	check "$r/$db fenced: only the write made under the lease is there" 1 "$(sup -d "$db" -c "SELECT count(*) FROM fenced_log WHERE job = '$job'")"
 	check "$r/$db fenced: no stack trace" 0 "$(traces "$d/fenced.out")"
 	grep -q '^write2=LK001' "$d/fenced.out" || cat "$d/fenced.out" "$d/taker.out"
+}
+
+# A usage error is 64; a database that does not exist is permanent: 78 at
+# once. Python: psycopg gives no SQLSTATE for a refused startup (libpq keeps no
+# result for it), so the recipe retries it and skips, naming the cause
+# (docs/recipes/README.md says so).
+test_errors() {
+	local r=$1 d=$dir/$1.errors
+	mkdir -p "$d"
+	run "$d/usage.out" recipes_ext "$r" --instance x -- true
+	check "$r usage error (no --job): 64" 64 "$rc"
+	run "$d/missing.out" no_such_db "$r" --job missing --retries 1 --backoff 100ms -- touch "$d/ran"
+	if [ "$r" = python ]; then
+		check "$r missing database: retried, a logged skip naming it, COMMAND not run" "0|2|1|no" \
+			"$rc|$(count '^\[CRON_LOCK\].*database \\"no_such_db\\" does not exist' "$d/missing.out")|$(count '^\[CRON_SKIP\].* reason=DB_UNAVAILABLE' "$d/missing.out")|$([ -e "$d/ran" ] && echo yes || echo no)"
+	else
+		check "$r missing database: 78, one try, [CRON_SKIP] reason=PERMANENT_ERROR, COMMAND not run" "78|1|1|no" \
+			"$rc|$(count '^\[CRON_LOCK\].* error_class=database_missing' "$d/missing.out")|$(count '^\[CRON_SKIP\].* reason=PERMANENT_ERROR' "$d/missing.out")|$([ -e "$d/ran" ] && echo yes || echo no)"
+	fi
+	check "$r errors: no stack trace" 0 "$(traces "$d/usage.out" "$d/missing.out")"
 }
 
 # The database stopped: a logged skip, exit 0, no stack trace.
@@ -248,6 +278,8 @@ test_incident() {
 	check "incident: one lease, one run, succeeded" "1|succeeded" "$(sup -d $db -c "SELECT count(*), max(status) FROM cron_lock.job_runs WHERE job = 'incident.reply'")"
 }
 
+# C1 only and the serial collector: a short-lived JVM starts a third faster.
+export JDK_JAVA_OPTIONS='-XX:TieredStopAtLevel=1 -XX:+UseSerialGC'
 if [[ " ${recipes[*]} " == *" java "* ]]; then
 	t=$SECONDS
 	mkdir -p "$dir/classes"
@@ -261,10 +293,13 @@ for r in "${recipes[@]}"; do
 		t=$SECONDS
 		test_two "$r" $db
 		test_lost "$r" $db
+		test_paused "$r" $db
 		[ "$r" = neon ] || test_fenced "$r" $db
 		echo "--- $r/$db: $((SECONDS - t))s"
 	done
 done
+
+for r in "${recipes[@]}"; do test_errors "$r"; done
 
 # The database stopped, then started again.
 cluster_stop "$dir/pg" fast
