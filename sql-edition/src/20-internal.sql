@@ -4,6 +4,20 @@
  * run inside the API functions, under their pinned search_path.  Each one
  * mirrors a part of the extension's C code and raises the same errors. */
 
+-- 1.1's argument checks returned nothing; 1.2's return the checked value
+-- (a return type cannot be replaced).
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace = 'cron_lock'::regnamespace AND p.prorettype = 'pg_catalog.void'::pg_catalog.regtype
+				AND p.proname IN ('arg_name', 'arg_message', 'arg_status', 'arg_token') LOOP
+		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$$;
+
 -- arg_name: a job or instance argument, checked as the extension's ArgName
 -- does.  Names are compared byte for byte, so anything that would make two
 -- names look alike is refused: control characters (C0, C1, line and
@@ -11,7 +25,6 @@
 -- any kind at either end.  Under an encoding other than UTF8 only ASCII is
 -- checked.  Returns the name, so that a caller's DECLARE checks and
 -- assigns it in one simple expression.
-DROP FUNCTION IF EXISTS cron_lock.arg_name(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
 RETURNS text
 LANGUAGE plpgsql STABLE
@@ -69,7 +82,6 @@ $$;
 
 -- arg_message: the optional message of a release, at most 4096 bytes: a
 -- summary for people reading the history, not a log.  Returns it.
-DROP FUNCTION IF EXISTS cron_lock.arg_message(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -157,7 +169,6 @@ AS $$
 $$;
 
 -- arg_status: how a run ended, as reported by its holder.  Returns it.
-DROP FUNCTION IF EXISTS cron_lock.arg_status(text, text);
 CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
@@ -176,7 +187,6 @@ $$;
 
 -- arg_token: a fencing token argument; any non-NULL value is accepted.
 -- Returns it.
-DROP FUNCTION IF EXISTS cron_lock.arg_token(bigint);
 CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
@@ -189,20 +199,12 @@ BEGIN
 END
 $$;
 
--- enter: what every function that writes does once its arguments are
--- checked, in the extension's order: 25006 on a standby or in a read-only
--- transaction, before anything is read, with a hint that says where to go
--- instead; then lock the tables as the call will use them and check them.
--- The lock comes first and is kept until the caller's transaction ends:
--- taking it applies the invalidations of changes committed so far, and
--- every DDL that could attach a refused object waits for it (as in the
--- extension: ROW EXCLUSIVE on the four tables, ROW SHARE on leases alone for
--- cron_lock_check, guard_only).  job NULL: the action is on the history
--- (prune).  Returns the calling role (outer_role).
-DROP FUNCTION IF EXISTS cron_lock.enter(text, text, boolean);
-CREATE OR REPLACE FUNCTION cron_lock.enter(action text, job text, guard_only boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
+-- require_writable: 25006 on a standby or in a read-only transaction,
+-- before anything is read, with a hint that says where to go instead.
+-- job NULL: the action is on the history (prune).
+CREATE OR REPLACE FUNCTION cron_lock.require_writable(action text, job text)
+RETURNS void
+LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
@@ -217,21 +219,50 @@ BEGIN
 			CASE WHEN job IS NULL THEN 'the history' ELSE pg_catalog.format('job "%s"', job) END
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
+END
+$$;
+
+-- enter: what every function that writes does once its arguments are
+-- checked, in the extension's order: require_writable, then use_tables.
+-- Returns the calling role (outer_role).
+CREATE OR REPLACE FUNCTION cron_lock.enter(action text, job text, guard_only boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() OR pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+		PERFORM cron_lock.require_writable(action, job);
+	END IF;
+	RETURN CASE WHEN cron_lock.use_tables(guard_only) THEN cron_lock.outer_role() END;
+END
+$$;
+
+-- use_tables: lock the tables as the call will use them, then check them
+-- (tables_checked).  The lock comes first and is kept until the caller's
+-- transaction ends: taking it applies the invalidations of changes
+-- committed so far, and every DDL that could attach a refused object waits
+-- for it (as in the extension: ROW EXCLUSIVE on the tables, ROW SHARE on
+-- leases alone for cron_lock_check, guard_only).  Returns true.
+CREATE OR REPLACE FUNCTION cron_lock.use_tables(guard_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
 	IF guard_only THEN
 		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
 	ELSE
-		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log
-			IN ROW EXCLUSIVE MODE;
+		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log,
+			cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	END IF;
-	RETURN CASE WHEN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-												'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
-				THEN cron_lock.outer_role() END;
+	RETURN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
+									'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+									'cron_lock.jobs'::regclass);
 END
 $$;
-DROP FUNCTION IF EXISTS cron_lock.require_writable(text, text);
 
 -- 1.1's helpers that are no longer used.
 DROP FUNCTION IF EXISTS cron_lock.layout_natts(name);
+DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
 
 -- table_name: a relation's name, schema-qualified whatever the search_path.
 CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
@@ -279,18 +310,22 @@ $$;
 -- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
 -- constraint, an extra unique index (updates of leases must stay "no key"
 -- updates), a generated column, row security or a policy.  Plain indexes
--- are fine.  Run through enter, once per session and again after the
--- tables change (enter).
-DROP FUNCTION IF EXISTS cron_lock.refuse_foreign_objects(boolean);
-CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects()
+-- are fine.  thorough: the catalog queries, as tables_checked runs them
+-- once per session and again after the tables change; else use_tables.
+CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	what text;
 	removal text;
 	rel oid;
 BEGIN
+	IF NOT thorough THEN
+		-- Callers of 1.1's form: the cached check, tables locked first.
+		PERFORM cron_lock.use_tables(false);
+		RETURN;
+	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
 	  FROM (SELECT 1 AS o, t.tgrelid AS rel,
 				   CASE WHEN t.tgconstraint = 0 THEN pg_catalog.format('trigger "%s"', t.tgname)
@@ -300,7 +335,8 @@ BEGIN
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			   -- The edition's own, exactly as 20-internal.sql creates it.
 			   AND NOT (t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
 						AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5
@@ -311,7 +347,8 @@ BEGIN
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
 			  FROM pg_catalog.pg_rewrite r
 			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			UNION ALL
 			SELECT 3, k.conrelid,
 				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
@@ -319,7 +356,8 @@ BEGIN
 				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
 			  FROM pg_catalog.pg_constraint k
 			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			   AND k.contype IN ('c', 'x')
 			UNION ALL
 			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
@@ -328,29 +366,33 @@ BEGIN
 			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
 			 WHERE i.indisunique AND NOT i.indisexclusion
 			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
-										'cron_lock.job_runs_job_token_key'::regclass)
+										'cron_lock.job_runs_job_token_key'::regclass, 'cron_lock.jobs_pkey'::regclass)
 			UNION ALL
 			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
 				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
 			  FROM pg_catalog.pg_attribute a
 			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			   AND a.attnum > 0 AND a.attgenerated <> ''
 			UNION ALL
 			SELECT 6, c.oid, 'row security',
 				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
 			  FROM pg_catalog.pg_class c
 			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)
 			   AND (c.relrowsecurity OR c.relforcerowsecurity)
 			UNION ALL
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
 			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) o
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								 'cron_lock.jobs'::regclass)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
@@ -363,28 +405,28 @@ END
 $$;
 
 -- Installing over tables that carry any of those is refused too.
-DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(); END $$;
+DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
 
 -- tables_checked: refuse_foreign_objects, evaluated when a statement that
 -- calls it is planned.  Declared IMMUTABLE (it reads the catalog) so that
 -- the planner folds the call with its constant arguments into its result;
--- the regclass arguments make the cached plan depend on the four tables,
+-- the regclass arguments make the cached plan depend on the tables,
 -- and PostgreSQL throws a plan away on every relcache invalidation of a
 -- table it depends on, which every trigger, rule, constraint, index,
 -- column, row security or policy change sends.  So the check runs once per
 -- session and again after any such change, as the extension's does.
 CREATE OR REPLACE FUNCTION cron_lock.tables_checked(
-	leases regclass, job_runs regclass, contention regclass, anomaly_log regclass)
+	leases regclass, job_runs regclass, contention regclass, anomaly_log regclass, jobs regclass)
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
-	PERFORM cron_lock.refuse_foreign_objects();
-	RETURN leases IS NOT NULL AND job_runs IS NOT NULL AND contention IS NOT NULL AND anomaly_log IS NOT NULL;
+	PERFORM cron_lock.refuse_foreign_objects(true);
+	RETURN leases IS NOT NULL AND job_runs IS NOT NULL AND contention IS NOT NULL AND anomaly_log IS NOT NULL
+		AND jobs IS NOT NULL;
 END
 $$;
 
-DROP FUNCTION IF EXISTS cron_lock.use_tables(boolean);
 
 -- commit_durably: make the current transaction commit with at least
 -- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger
@@ -430,7 +472,6 @@ $f$;
 -- followed.  Anything else commits as the caller set.  A lease change
 -- writes before it, so a busy answer after one in the same transaction
 -- commits durably too.
-DROP FUNCTION IF EXISTS cron_lock.record_busy(text, text, text, text, timestamptz);
 CREATE OR REPLACE FUNCTION cron_lock.record_busy(
 	answer cron_lock.try_result, job text, instance text, holder text, at timestamptz)
 RETURNS cron_lock.try_result
@@ -465,7 +506,6 @@ BEGIN
 	RETURN answer;
 END
 $$;
-DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
 
 -- next_token: the next fencing token of a job after last (0: none yet), or
 -- NULL when another transaction is recording a new token epoch right now
@@ -533,19 +573,21 @@ BEGIN
 END
 $$;
 
--- require_authority: return if the calling role me may act on a lease taken by
+-- require_authority: return if the calling role may act on a lease taken by
 -- role (NULL: taken before 1.1, the 1.0 rule), as the extension's
 -- RequireAuthority: that role, its members and members of cron_lock_admin;
 -- anyone else gets 42501 before anything is written.
-DROP FUNCTION IF EXISTS cron_lock.require_authority(text, text, text);
-CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text, me text)
+CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, role text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+	me text;
 BEGIN
 	IF role IS NULL THEN
 		RETURN;
 	END IF;
+	me := cron_lock.outer_role();
 	-- The usual case: the holder itself.
 	IF me = role THEN
 		RETURN;
@@ -563,6 +605,16 @@ BEGIN
 			  DETAIL = pg_catalog.format('Its lease was taken by role "%s"; only that role, its members and members of cron_lock_admin may renew, release or check it.', role),
 			  HINT = 'Call it as the role that took the lease, or ask an administrator to use cron_lock_force_release.';
 END
+$$;
+
+-- lock_new_job: wait for a first acquisition of the job in progress (the
+-- advisory lock cron_lock_try takes without waiting around a job's first
+-- lease row), and keep new ones out until this transaction ends.
+CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
 $$;
 
 -- outer_role: the role that called the API function, as the extension's

@@ -19,7 +19,6 @@ AS $$
 DECLARE
 	p_job text := cron_lock.arg_name(job, 'job');
 	p_token bigint := cron_lock.arg_token(token);
-	me text;
 	ttl_usec bigint;
 	l cron_lock.leases;
 	has_lease boolean;
@@ -29,13 +28,13 @@ DECLARE
 	what text;
 BEGIN
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	me := cron_lock.enter('renew the lease of', p_job);
+	PERFORM cron_lock.enter('renew the lease of', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	has_lease := FOUND;
 	now_ts := clock_timestamp();
 	IF has_lease AND l.held AND l.token = p_token THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role, me);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
 		IF l.expires_at <= now_ts THEN
 			INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)
 			VALUES ('late_heartbeat', p_job, l.run_id, l.instance, now_ts,
@@ -54,9 +53,9 @@ BEGIN
 	SELECT * INTO run FROM cron_lock.job_runs WHERE job = p_job AND token = p_token;
 	-- Only the run's taker (else the job's holder) may leave evidence.
 	IF run.run_id IS NOT NULL THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, run.role, me);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, run.role);
 	ELSIF has_lease THEN
-		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role, me);
+		PERFORM cron_lock.require_authority('renew the lease of', p_job, l.role);
 	END IF;
 	IF NOT has_lease THEN
 		what := 'the job had never been locked';
@@ -87,7 +86,6 @@ AS $$
 DECLARE
 	p_job text := cron_lock.arg_name(job, 'job');
 	p_token bigint := cron_lock.arg_token(token);
-	me text;
 	p_status text := cron_lock.arg_status(status, job);
 	p_message text := cron_lock.arg_message(message, job);
 	ended bigint;
@@ -95,7 +93,7 @@ DECLARE
 	run cron_lock.job_runs;
 	now_ts timestamptz;
 BEGIN
-	me := cron_lock.enter('release the lease of', p_job);
+	PERFORM cron_lock.enter('release the lease of', p_job);
 	PERFORM cron_lock.commit_durably();
 
 	-- A row that does not match is left alone without waiting; a match is
@@ -106,7 +104,7 @@ BEGIN
 	RETURNING run_id, role INTO ended, taker;
 	IF FOUND THEN
 		-- Refused: the error undoes the update.
-		PERFORM cron_lock.require_authority('release', p_job, taker, me);
+		PERFORM cron_lock.require_authority('release', p_job, taker);
 		UPDATE cron_lock.job_runs
 		   SET status = p_status, message = p_message, finished_at = clock_timestamp(), forced_by = NULL
 		 WHERE run_id = ended;
@@ -117,7 +115,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
-	PERFORM cron_lock.require_authority('release', p_job, run.role, me);
+	PERFORM cron_lock.require_authority('release', p_job, run.role);
 	IF run.forced_by IS NULL AND run.status NOT IN ('expired', 'running') THEN
 		RETURN true;  -- a retried release
 	END IF;
@@ -150,15 +148,14 @@ AS $$
 DECLARE
 	p_job text := cron_lock.arg_name(job, 'job');
 	p_token bigint := cron_lock.arg_token(token);
-	me text;
 	l cron_lock.leases;
 	why text;
 BEGIN
-	me := cron_lock.enter('check the lease of', p_job, true);
+	PERFORM cron_lock.enter('check the lease of', p_job, true);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
 	IF FOUND AND l.token = p_token THEN
-		PERFORM cron_lock.require_authority('check the lease of', p_job, l.role, me);
+		PERFORM cron_lock.require_authority('check the lease of', p_job, l.role);
 	END IF;
 	IF l.job IS NULL THEN
 		why := 'The job has never been locked.';
