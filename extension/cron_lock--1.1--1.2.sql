@@ -65,7 +65,7 @@ ALTER TABLE cron_lock.leases ADD COLUMN IF NOT EXISTS paused_until timestamptz;
 -- @weekly, @monthly, @yearly, @annually.  Raises 22023 on anything else.
 CREATE OR REPLACE FUNCTION cron_lock.cron_parse(schedule text, job text)
 RETURNS bigint[]
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	spec text := pg_catalog.lower(pg_catalog.btrim(schedule, E' \t'));
@@ -266,7 +266,7 @@ $$;
 CREATE OR REPLACE FUNCTION cron_lock.arg_expectation(job text, every interval, schedule text,
 													 late_after interval, timezone text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	tz text := coalesce(timezone, pg_catalog.current_setting('TimeZone'));

@@ -11,7 +11,7 @@
 -- @weekly, @monthly, @yearly, @annually.  Raises 22023 on anything else.
 CREATE OR REPLACE FUNCTION cron_lock.cron_parse(schedule text, job text)
 RETURNS bigint[]
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
 	spec text := pg_catalog.lower(pg_catalog.btrim(schedule, E' \t'));

@@ -10,7 +10,7 @@
 CREATE OR REPLACE FUNCTION cron_lock.arg_expectation(job text, every interval, schedule text,
 													 late_after interval, timezone text)
 RETURNS text
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	tz text := coalesce(timezone, pg_catalog.current_setting('TimeZone'));

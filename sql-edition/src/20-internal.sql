@@ -84,7 +84,7 @@ $$;
 -- summary for people reading the history, not a log.  Returns it.
 CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
 RETURNS text
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.octet_length(message) > 4096 THEN
@@ -204,7 +204,7 @@ $$;
 -- job NULL: the action is on the history (prune).
 CREATE OR REPLACE FUNCTION cron_lock.require_writable(action text, job text)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
