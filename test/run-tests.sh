@@ -51,6 +51,7 @@ suite edition-storm test/edition/run.sh storm
 suite edition-install test/edition/run.sh install
 suite edition-cli test/edition/run.sh cli
 suite edition-migrate test/edition/run.sh migrate
+suite edition-upgrade test/edition/run.sh upgrade
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
