@@ -87,7 +87,7 @@ EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
 
 sql-edition: build/sql-edition/cron_lock.sql
 
-build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql schema/*/*.sql schema/*.sql) \
+build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql schema/*/*.sql schema/*.sql) sql-edition/functions.list \
 		sql-edition/build.sh extension/cron_lock.control
 	sql-edition/build.sh build/sql-edition $(EDITION_VERSION)
 

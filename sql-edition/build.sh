@@ -4,11 +4,34 @@
 #   cron_lock_uninstall.sql  remove it, keep the history
 #   cron_lock_purge.sql      remove it with the history and the roles
 #   cron_lock_move_out.sql, cron_lock_move_in.sql  switch to or from the C extension, history kept
+# The SQL API's signatures and privileges come from functions.list alone.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
 version=$2
 mkdir -p "$out"
+
+# api_list ROLE PREFIX: the list's signatures (ROLE: user, admin or all),
+# one a line, each after PREFIX, separated by commas.
+api_list() {
+	awk -F'\t' -v role="$1" -v prefix="$2" '
+		/^#/ || NF < 2 { next }
+		role == "all" || $2 == role { if (n++) printf ",\n"; printf "%s%s", prefix, $1 }
+		END { printf "\n" }' "$here/functions.list"
+}
+# expand FILE: FILE with its placeholder lines replaced.
+expand() {
+	privileges=$(
+		printf 'REVOKE ALL ON FUNCTION\n%s\nFROM PUBLIC;\n\n' "$(api_list all '	')"
+		printf 'GRANT EXECUTE ON FUNCTION\n%s\nTO cron_lock_user, cron_lock_admin;\n\n' "$(api_list user '	')"
+		printf 'GRANT EXECUTE ON FUNCTION\n%s\nTO cron_lock_admin;\n' "$(api_list admin '	')"
+	)
+	drops=$(api_list all '		%1$I.')
+	PRIVILEGES=$privileges DROPS=$drops awk '
+		$0 == "-- @API_PRIVILEGES@" { print ENVIRON["PRIVILEGES"]; next }
+		$0 == "-- @API_FUNCTIONS@" { print ENVIRON["DROPS"]; next }
+		{ print }' "$1"
+}
 {
 	printf -- '-- cron_lock %s, the plain-SQL edition: install or upgrade as the database owner\n' "$version"
 	printf -- '-- (no superuser needed), in one transaction: psql -v ON_ERROR_STOP=1 -1 -f cron_lock.sql\n'
@@ -17,7 +40,7 @@ mkdir -p "$out"
 	# each kind: tables, functions, views, privileges.
 	for f in "$here"/src/*.sql; do
 		echo
-		cat "$f"
+		expand "$f"
 		case $(basename "$f") in
 		10-*) set -- "$here"/../schema/tables/*.sql ;;
 		20-*) set -- "$here"/../schema/functions/*.sql ;;
@@ -32,7 +55,7 @@ mkdir -p "$out"
 	done
 } | sed -e "s/@VERSION@/$version/g" -e 's/@extschema@\.//g' >"$out/cron_lock.sql.tmp"
 mv "$out/cron_lock.sql.tmp" "$out/cron_lock.sql"
-cp "$here/uninstall.sql" "$out/cron_lock_uninstall.sql"
-{ cat "$here/uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"
+expand "$here/uninstall.sql" >"$out/cron_lock_uninstall.sql"
+{ cat "$out/cron_lock_uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"
 cp "$here/move-out.sql" "$out/cron_lock_move_out.sql"
 cp "$here/move-in.sql" "$out/cron_lock_move_in.sql"

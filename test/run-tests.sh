@@ -48,6 +48,7 @@ suite edition-lint test/edition/run.sh lint
 suite edition-regress test/edition/run.sh regress
 suite edition-isolation test/edition/run.sh isolation
 suite edition-storm test/edition/run.sh storm
+suite edition-durability env EDITION=1 test/server/durability.sh
 suite edition-install test/edition/run.sh install
 suite edition-cli test/edition/run.sh cli
 suite edition-migrate test/edition/run.sh migrate

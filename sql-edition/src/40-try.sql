@@ -21,8 +21,8 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_instance text := instance;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_instance text := cron_lock.arg_name(instance, 'instance');
 	p_attempt uuid := attempt;
 	ttl_usec bigint;
 	gap_usec bigint;
@@ -38,14 +38,11 @@ DECLARE
 	new_expiry timestamptz;
 	old_run cron_lock.job_runs;
 	my_start timestamptz;
-	my_role text := cron_lock.outer_role();
+	my_role text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_name(p_instance, 'instance');
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
 	gap_usec := cron_lock.arg_min_gap(min_gap, p_job);
-	PERFORM cron_lock.require_writable('take a lease on', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	my_role := cron_lock.enter('take a lease on', p_job);
 
 	ans.acquired := false;
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
@@ -137,10 +134,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, busy_holder, ans.reason, now_ts, pg_backend_pid(), inet_client_addr());
-		RETURN ans;
+		RETURN cron_lock.record_busy(ans, p_job, p_instance, busy_holder, now_ts);
 	END IF;
 
 	-- Acquire: a new run on the row locked FOR UPDATE, or the job's first row.
@@ -156,10 +150,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, ans.holder, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
-		RETURN ans;
+		RETURN cron_lock.record_busy(ans, p_job, p_instance, ans.holder, now_ts);
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
 	-- This backend's start time, so that status can tell whether it lives.
@@ -178,9 +169,7 @@ BEGIN
 			-- Not reached at READ COMMITTED (the lease was read under the
 			-- lock); nothing is written, try again.
 			ans.reason := 'locked';
-			INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-			VALUES (p_job, p_instance, NULL, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
-			RETURN ans;
+			RETURN cron_lock.record_busy(ans, p_job, p_instance, NULL, now_ts);
 		END IF;
 		INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt, status, started_at, heartbeat_at,
 										expires_at, backend_pid, backend_start, client_addr, application_name, role)

@@ -22,18 +22,7 @@ BEGIN
 		RAISE EXCEPTION 'keep must not be negative'
 			USING ERRCODE = '22023', HINT = 'Give how much history to keep, for example ''30 days''.';
 	END IF;
-	-- The same refusal, words and hint as the C functions' RequireWritable.
-	IF pg_is_in_recovery() THEN
-		RAISE EXCEPTION 'cannot prune the history on a standby'
-			USING ERRCODE = '25006',
-				  DETAIL = 'The server is in recovery; leases change only on the primary.',
-				  HINT = 'Connect to the primary, for example with target_session_attrs=read-write.';
-	END IF;
-	IF current_setting('transaction_read_only')::boolean THEN
-		RAISE EXCEPTION 'cannot prune the history in a read-only transaction'
-			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
-	END IF;
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('prune', NULL);
 	cutoff := clock_timestamp() - keep;
 
 	DELETE FROM cron_lock.contention c WHERE c.at < cutoff;

@@ -241,7 +241,8 @@ suite_install() {
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 
 	# Refused where the C extension is installed (when it is available here),
-	# and the same tables as the extension's.
+	# and the same tables as the extension's (the edition's own trigger,
+	# commit_lazily, is not part of the layout: its constraint row is left out).
 	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
 		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" >/dev/null &&
 			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null
@@ -253,7 +254,7 @@ suite_install() {
 					FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 				   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''),
 				coalesce((SELECT string_agg(pg_get_constraintdef(k.oid), ', ' ORDER BY k.conname)
-					FROM pg_constraint k WHERE k.conrelid = c.oid), ''),
+					FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype <> 't'), ''),
 				coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY i.indexrelid::regclass::text)
 					FROM pg_index i WHERE i.indrelid = c.oid), '')
 			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S')
