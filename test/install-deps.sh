@@ -10,6 +10,7 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
+	cron chromium prometheus   # crontab(1), headless Chromium, promtool (issue 16 tests)
 	"$@"
 )
 
