@@ -49,15 +49,24 @@ int cmd_metrics(const OpsOptions &x)
 			{});
 		if (!jobs)
 			return report_ops_error(jobs.error());
-		auto runs = s.query("SELECT job, status, count(*) FROM cron_lock.job_runs "
-							"GROUP BY job, status ORDER BY job, status",
-							{});
-		if (!runs)
-			return report_ops_error(runs.error());
+		// Runs by status need the history, which only cron_lock_admin (or a grant) may
+		// read; a monitoring role with cron_lock_user gets the rest.
+		auto may = s.query("SELECT pg_catalog.has_table_privilege('cron_lock.job_runs', 'SELECT')", {});
+		if (!may)
+			return report_ops_error(may.error());
+		std::optional<Rows> runs;
+		if (may->get(0, 0) == "t") {
+			auto r = s.query("SELECT job, status, count(*) FROM cron_lock.job_runs "
+							 "GROUP BY job, status ORDER BY job, status",
+							 {});
+			if (!r)
+				return report_ops_error(r.error());
+			runs.emplace(std::move(*r));
+		}
 
 		const char *statuses[] = {"running", "succeeded", "failed", "cancelled", "expired"};
 		Family last_success{"cronlock_job_last_success_timestamp_seconds",
-							"Start time of the job's last successful run (Unix time).", ""};
+							"When the job's last successful run finished (Unix time).", ""};
 		Family last_start{"cronlock_job_last_start_timestamp_seconds",
 						  "Start time of the job's last run (Unix time).", ""};
 		Family last_duration{"cronlock_job_last_duration_seconds",
@@ -106,7 +115,7 @@ int cmd_metrics(const OpsOptions &x)
 			opt(9, token);
 			strays.add(l, jobs->get(i, 7));
 		}
-		for (int i = 0; i < runs->rows(); ++i)
+		for (int i = 0; runs && i < runs->rows(); ++i)
 			by_status.add("job_name=\"" + prom_label(runs->get(i, 0)) + "\",status=\"" +
 							  prom_label(runs->get(i, 1)) + "\"",
 						  runs->get(i, 2));

@@ -331,7 +331,8 @@ std::string ops_help_text(const std::string &command)
 	if (command == "metrics")
 		return "Usage: cronlock metrics [--textfile PATH] [connection options]\n\n"
 			   "Prometheus text, per job: last success, start and duration, last status, runs by\n"
-			   "status, late, failing, paused, held, current token, stray instances. With\n"
+			   "status (with SELECT on cron_lock.job_runs: cron_lock_admin or a grant), late,\n"
+			   "failing, paused, held, current token, stray instances. With\n"
 			   "--textfile, written to PATH atomically (a temporary file in the same directory,\n"
 			   "then renamed) for node_exporter's textfile collector; PATH should end in .prom.\n"
 			   "When the database cannot be read, PATH is left as it was (exit 69 or 78);\n"
@@ -342,7 +343,8 @@ std::string ops_help_text(const std::string &command)
 		return "Usage: cronlock timeline --html FILE [--since DUR] [--limit N] [connection options]\n\n"
 			   "One self-contained HTML page (inline SVG; no script, no network): a lane per\n"
 			   "instance, each run a bar coloured by its status, busy skips and takeovers\n"
-			   "marked, late, failing and paused jobs flagged. FILE - writes to standard output;\n"
+			   "marked, late, failing and paused jobs flagged (role cron_lock_admin: it reads the\n"
+			   "history). FILE - writes to standard output;\n"
 			   "FILE is replaced atomically (exit 73 when it cannot be written).\n\n" +
 			   conn +
 			   "      --html FILE              where to write the page (required)\n"
