@@ -232,20 +232,9 @@ OpsOptions parse_ops_options(int argc, char *const argv[], const Getenv &getenv)
 			fail("--every must be at least 1s");
 		if (x.late_after && *x.late_after < Millis{1000})
 			fail("--late-after must be at least 1s");
-		if (x.schedule) {
-			// Five crontab fields; the server checks each one.
-			int fields = 0;
-			bool in_word = false;
-			for (char ch : *x.schedule) {
-				bool space = ch == ' ' || ch == '\t';
-				if (!space && !in_word)
-					++fields;
-				in_word = !space;
-			}
-			if (fields != 5)
-				fail("--schedule needs the five crontab fields (minute hour day-of-month month "
-					 "day-of-week), e.g. '*/5 * * * *' or '0 6 * * 1-5'");
-		}
+		if (x.schedule)
+			if (auto m = check_schedule(*x.schedule); !m.empty())
+				fail("invalid --schedule '" + *x.schedule + "': " + m);
 		if (x.instances) {
 			std::string err;
 			split_names(*x.instances, err);
