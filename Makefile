@@ -25,7 +25,7 @@ MODULEDIR = extension
 DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges definer tables hijack install upgrade
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges definer tables hijack expect pause health install upgrade
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
@@ -87,7 +87,7 @@ EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
 
 sql-edition: build/sql-edition/cron_lock.sql
 
-build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql) \
+build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql schema/*/*.sql schema/*.sql) \
 		sql-edition/build.sh extension/cron_lock.control
 	sql-edition/build.sh build/sql-edition $(EDITION_VERSION)
 

@@ -13,8 +13,9 @@
  * into key updates), make every call fail with 55000 naming the object.
  * Columns (names, types, collations, NOT NULL) must be the extension's.
  * Plain indexes an administrator adds are fine.
- * token_epoch (1.1) is checked the same way when token.c is about to read
- * it; its CHECK (id) is the extension's own and the only one allowed.
+ * token_epoch (1.1) and jobs (1.2) are checked the same way when about to be
+ * read (token.c, try.c's first acquisition of a job, helpers.c);
+ * token_epoch's CHECK (id) is the extension's own and the only one allowed.
  *
  * The check runs under the lock the call keeps on each table until its
  * transaction ends (every DDL that could add such an object waits for that
@@ -51,7 +52,7 @@ typedef struct Column
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
-	bool		since_1_1;		/* absent from 1.0 tables (before ALTER EXTENSION UPDATE) */
+	int			since;			/* 0; 1: added by 1.1, 2: by 1.2 (absent until ALTER EXTENSION UPDATE) */
 } Column;
 
 #define C		C_COLLATION_OID
@@ -69,7 +70,8 @@ static const Column leases_columns[] = {
 	{"acquired_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
 	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"role", TEXTOID, DEF, false, true},
+	{"role", TEXTOID, DEF, false, 1},
+	{"paused_until", TIMESTAMPTZOID, InvalidOid, false, 2},
 	{NULL}
 };
 
@@ -93,7 +95,7 @@ static const Column job_runs_columns[] = {
 	{"reported_status", TEXTOID, C, false},
 	{"reported_at", TIMESTAMPTZOID, InvalidOid, false},
 	{"forced_by", TEXTOID, DEF, false},
-	{"role", TEXTOID, DEF, false, true},
+	{"role", TEXTOID, DEF, false, 1},
 	{NULL}
 };
 
@@ -128,6 +130,24 @@ static const Column token_epoch_columns[] = {
 	{NULL}
 };
 
+/* Created by 1.2: expectations and pauses (cron_lock_expect, cron_lock_pause). */
+static const Column jobs_columns[] = {
+	{"job", TEXTOID, C, true},
+	{"every", INTERVALOID, InvalidOid, false},
+	{"schedule", TEXTOID, DEF, false},
+	{"timezone", TEXTOID, DEF, false},
+	{"late_after", INTERVALOID, InvalidOid, false},
+	{"expectation_source", TEXTOID, C, false},
+	{"expectation_by", TEXTOID, DEF, false},
+	{"expectation_at", TIMESTAMPTZOID, InvalidOid, false},
+	{"warn_after_skips", INT4OID, InvalidOid, false},
+	{"paused_until", TIMESTAMPTZOID, InvalidOid, false},
+	{"paused_by", TEXTOID, DEF, false},
+	{"paused_at", TIMESTAMPTZOID, InvalidOid, false},
+	{"pause_reason", TEXTOID, DEF, false},
+	{NULL}
+};
+
 /* The unique indexes a table must have, and may have: key columns, in order. */
 typedef struct UniqueKey
 {
@@ -143,7 +163,7 @@ typedef struct OwnTable
 	const char *own_check;		/* the extension's own CHECK constraint */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
-	bool		has_role;		/* 1.1's role column is there */
+	int			level;			/* columns present up to those of 1.<level> (Column.since) */
 } OwnTable;
 
 static OwnTable own[] = {
@@ -151,11 +171,13 @@ static OwnTable own[] = {
 	{"job_runs", job_runs_columns, {{{"run_id"}, true}, {{"job", "token"}, false}}},
 	{"contention", contention_columns},
 	{"anomaly_log", anomaly_log_columns},
-	/* Used on demand: TablesUseTokenEpoch. */
+	/* Used on demand: TablesUseTokenEpoch, TablesUseJobs. */
 	{"token_epoch", token_epoch_columns, {{{"id"}, true}}, "token_epoch_id_check"},
+	{"jobs", jobs_columns, {{{"job"}, true}}},
 };
 
-#define TOKEN_EPOCH (lengthof(own) - 1)
+#define TOKEN_EPOCH 4
+#define JOBS 5
 
 static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
@@ -213,13 +235,14 @@ Qualified(Relation rel)
 
 /*
  * Columns: exactly the expected ones, with their types; nothing generated.
- * The columns added by 1.1 may all be missing (the 1.0 layout, until ALTER
- * EXTENSION cron_lock UPDATE); returns whether they are there.
+ * The columns a later version added may be missing (an older layout, until
+ * ALTER EXTENSION cron_lock UPDATE); returns the version (Column.since)
+ * up to which all are there.
  */
-static bool
+static int
 CheckColumns(Relation rel, const Column *columns)
 {
-	bool		has_new = true;
+	int			level = 2;
 
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
@@ -235,9 +258,9 @@ CheckColumns(Relation rel, const Column *columns)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
 				attnum = i + 1;
-		if (attnum == InvalidAttrNumber && c->since_1_1)
+		if (attnum == InvalidAttrNumber && c->since > 0)
 		{
-			has_new = false;
+			level = Min(level, c->since - 1);
 			expected--;
 			continue;
 		}
@@ -288,7 +311,7 @@ CheckColumns(Relation rel, const Column *columns)
 				RefuseLayout(psprintf("table %s has an unexpected column \"%s\"",
 									  Qualified(rel), NameStr(att->attname)));
 		}
-	return has_new;
+	return level;
 }
 
 /* Whether a unique index has exactly the key columns of key, and no more. */
@@ -490,7 +513,7 @@ UseTable(OwnTable *t, LOCKMODE lockmode)
 		elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 	LockRelationOid(relid, lockmode);
 	rel = table_open(relid, NoLock);
-	t->has_role = CheckColumns(rel, t->columns);
+	t->level = CheckColumns(rel, t->columns);
 	CheckIndexes(rel, t->keys);
 	CheckAttached(rel, t->own_check);
 	table_close(rel, NoLock);
@@ -523,6 +546,16 @@ TablesUseTokenEpoch(void)
 }
 
 /*
+ * TablesUseJobs: the same for cron_lock.jobs (1.2's layout only: the
+ * caller has seen that the table exists).
+ */
+void
+TablesUseJobs(void)
+{
+	UseTable(&own[JOBS], RowExclusiveLock);
+}
+
+/*
  * TablesRunIdSequence: the OID of cron_lock.job_runs_run_id_seq, looked up
  * again after any change to the tables (the extension may have been dropped
  * and created again).
@@ -547,5 +580,15 @@ TablesRunIdSequence(void)
 bool
 TablesHaveRoles(bool leases_only)
 {
-	return own[0].has_role && (leases_only || own[1].has_role);
+	return own[0].level >= 1 && (leases_only || own[1].level >= 1);
+}
+
+/*
+ * TablesHavePause: whether leases has 1.2's paused_until column (and so
+ * cron_lock.jobs exists).  Valid after TablesUse in the same call.
+ */
+bool
+TablesHavePause(void)
+{
+	return own[0].level >= 2;
 }

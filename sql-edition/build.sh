@@ -13,11 +13,24 @@ mkdir -p "$out"
 	printf -- '-- cron_lock %s, the plain-SQL edition: install or upgrade as the database owner\n' "$version"
 	printf -- '-- (no superuser needed), in one transaction: psql -v ON_ERROR_STOP=1 -1 -f cron_lock.sql\n'
 	printf -- '-- The functions go into the current schema (search_path), the data into cron_lock.\n'
+	# The one description (schema/) goes in after the edition's own part of
+	# each kind: tables, functions, views, privileges.
 	for f in "$here"/src/*.sql; do
 		echo
 		cat "$f"
+		case $(basename "$f") in
+		10-*) set -- "$here"/../schema/tables/*.sql ;;
+		20-*) set -- "$here"/../schema/functions/*.sql ;;
+		30-*) set -- "$here"/../schema/views/*.sql ;;
+		90-*) set -- "$here"/../schema/privileges-*.sql ;;
+		*) set -- ;;
+		esac
+		for s in "$@"; do
+			echo
+			cat "$s"
+		done
 	done
-} | sed "s/@VERSION@/$version/g" >"$out/cron_lock.sql.tmp"
+} | sed -e "s/@VERSION@/$version/g" -e 's/@extschema@\.//g' >"$out/cron_lock.sql.tmp"
 mv "$out/cron_lock.sql.tmp" "$out/cron_lock.sql"
 cp "$here/uninstall.sql" "$out/cron_lock_uninstall.sql"
 { cat "$here/uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"

@@ -11,4 +11,5 @@ CREATE TABLE cron_lock_moved.leases AS TABLE cron_lock.leases;
 CREATE TABLE cron_lock_moved.contention AS TABLE cron_lock.contention;
 CREATE TABLE cron_lock_moved.anomaly_log AS TABLE cron_lock.anomaly_log;
 CREATE TABLE cron_lock_moved.token_epoch AS TABLE cron_lock.token_epoch;
+CREATE TABLE cron_lock_moved.jobs AS TABLE cron_lock.jobs;
 CREATE TABLE cron_lock_moved.run_id AS SELECT last_value, is_called FROM cron_lock.job_runs_run_id_seq;

@@ -24,8 +24,14 @@ BEGIN
 		%1$I.cron_lock_check(text, bigint),
 		%1$I.cron_lock_force_release(text, bigint),
 		%1$I.cron_lock_prune(interval),
-		%1$I.cron_lock_duplicates(interval)', s);
-	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings;
+		%1$I.cron_lock_duplicates(interval),
+		%1$I.cron_lock_expect(text, interval, text, interval, text),
+		%1$I.cron_lock_declare(text, text, interval, text, interval, text, integer),
+		%1$I.cron_lock_pause(text, timestamptz, text),
+		%1$I.cron_lock_resume(text),
+		%1$I.cron_lock_report(text, bigint, text, text),
+		%1$I.cron_lock_skips(text, bigint)', s);
+	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings, cron_lock.health;
 	DROP FUNCTION IF EXISTS
 		cron_lock.backend_alive(integer, timestamptz),
 		cron_lock.arg_name(text, text),
@@ -45,6 +51,14 @@ BEGIN
 		cron_lock.outer_role(),
 		cron_lock.require_authority(text, text, text),
 		cron_lock.arg_message(text, text),
+		cron_lock.lock_new_job(text),
+		cron_lock.cron_parse(text, text),
+		cron_lock.cron_prev(text, text, timestamptz),
+		cron_lock.late_after(interval, text, text, interval, timestamptz),
+		cron_lock.missed_start(interval, text, text, interval, timestamptz, timestamptz, timestamptz),
+		cron_lock.arg_expectation(text, interval, text, interval, text),
+		cron_lock.describe_expectation(interval, text, text, interval),
+		cron_lock.busy_answers(text, text, timestamptz, timestamptz),
 		cron_lock.edition();
 	DROP TYPE IF EXISTS cron_lock.try_result;
 END

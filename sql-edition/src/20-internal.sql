@@ -208,7 +208,7 @@ BEGIN
 		(SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %L THEN %s', c.relname, c.relnatts), ' ')
 		   FROM pg_catalog.pg_class c
 		  WHERE c.relnamespace = 'cron_lock'::regnamespace
-			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')));
+			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log', 'jobs')));
 END
 $do$;
 
@@ -245,20 +245,22 @@ BEGIN
 	-- until the next VACUUM: until then the thorough query runs and passes.
 	IF NOT thorough AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_class c
-		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
+		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log', 'jobs')
 		   AND c.relnamespace = 'cron_lock'::regnamespace
 		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
 				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
 		-- The unique indexes of 10-tables.sql: leases_pkey, job_runs_pkey,
-		-- job_runs_job_token_key (install refuses any other).
+		-- job_runs_job_token_key, jobs_pkey (install refuses any other).
 		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
 			  WHERE (i.indisexclusion OR i.indisunique)
 				AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) = 3
+								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)) = 4
 		AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_policy p
 		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
+							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)) THEN
 		RETURN;
 	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
@@ -270,13 +272,15 @@ BEGIN
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			UNION ALL
 			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
 			  FROM pg_catalog.pg_rewrite r
 			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			UNION ALL
 			SELECT 3, k.conrelid,
 				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
@@ -284,7 +288,8 @@ BEGIN
 				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
 			  FROM pg_catalog.pg_constraint k
 			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			   AND k.contype IN ('c', 'x')
 			UNION ALL
 			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
@@ -293,29 +298,33 @@ BEGIN
 			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
 			 WHERE i.indisunique AND NOT i.indisexclusion
 			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
-										'cron_lock.job_runs_job_token_key'::regclass)
+										'cron_lock.job_runs_job_token_key'::regclass, 'cron_lock.jobs_pkey'::regclass)
 			UNION ALL
 			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
 				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
 			  FROM pg_catalog.pg_attribute a
 			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			   AND a.attnum > 0 AND a.attgenerated <> ''
 			UNION ALL
 			SELECT 6, c.oid, 'row security',
 				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
 			  FROM pg_catalog.pg_class c
 			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)
 			   AND (c.relrowsecurity OR c.relforcerowsecurity)
 			UNION ALL
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
 			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) o
+								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
+								   'cron_lock.jobs'::regclass)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
@@ -479,6 +488,16 @@ BEGIN
 			  DETAIL = pg_catalog.format('Its lease was taken by role "%s"; only that role, its members and members of cron_lock_admin may renew, release or check it.', role),
 			  HINT = 'Call it as the role that took the lease, or ask an administrator to use cron_lock_force_release.';
 END
+$$;
+
+-- lock_new_job: wait for a first acquisition of the job in progress (the
+-- advisory lock cron_lock_try takes without waiting around a job's first
+-- lease row), and keep new ones out until this transaction ends.
+CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
 $$;
 
 -- outer_role: the role that called the API function, as the extension's

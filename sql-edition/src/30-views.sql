@@ -1,36 +1,6 @@
 /* sql-edition/src/30-views.sql: the views, as the extension defines them. */
 
-CREATE OR REPLACE VIEW cron_lock.status AS
-SELECT l.job,
-	   CASE WHEN NOT l.held THEN 'free'
-			WHEN l.expires_at > pg_catalog.clock_timestamp() THEN 'held'
-			ELSE 'expired' END AS state,
-	   CASE WHEN l.held THEN l.instance END AS holder,
-	   l.token,
-	   l.run_id,
-	   l.backend_pid,
-	   cron_lock.backend_alive(l.backend_pid, l.backend_start) AS backend_alive,
-	   l.acquired_at,
-	   l.heartbeat_at,
-	   l.expires_at
-  FROM cron_lock.leases l;
-
--- An overlong run: still held more than one ttl (the last renewal's) past
--- its expiry, with nobody taking over.
-CREATE OR REPLACE VIEW cron_lock.anomalies AS
-SELECT a.kind, a.job, a.run_id, a.instance, a.detected_at, a.detail
-  FROM cron_lock.anomaly_log a
-UNION ALL
-SELECT 'overlong_run', l.job, l.run_id, l.instance,
-	   l.expires_at + (l.expires_at - l.heartbeat_at),
-	   pg_catalog.format('Run %s of job "%s" by instance "%s" (backend pid %s) is still marked running %s after its lease expired and nobody has taken it over. Check whether that runner is stuck; if it is gone, free the job with cron_lock_force_release(%L, %s).',
-						 l.run_id, l.job, l.instance,
-						 coalesce(l.backend_pid::text, 'unknown'),
-						 pg_catalog.date_trunc('second', pg_catalog.clock_timestamp() - l.expires_at),
-						 l.job, l.token)
-  FROM cron_lock.leases l
- WHERE l.held
-   AND l.expires_at + (l.expires_at - l.heartbeat_at) < pg_catalog.clock_timestamp();
+-- status and anomalies: schema/views/ (shared with the extension).
 
 -- Per (job, instance): every acquisition and every busy answer kept.
 CREATE OR REPLACE VIEW cron_lock.sightings AS

@@ -53,7 +53,9 @@ BEGIN
 		now_ts := clock_timestamp();
 		live := l.held AND l.expires_at > now_ts;
 		IF live AND NOT (p_attempt IS NOT NULL AND l.attempt IS NOT NULL AND l.attempt = p_attempt) THEN
-			ans.reason := 'held';
+			ans.reason := CASE WHEN l.paused_until > now_ts THEN 'paused' ELSE 'held' END;
+		ELSIF NOT live AND l.paused_until > now_ts THEN
+			ans.reason := 'paused';
 		ELSIF NOT live AND gap_usec IS NOT NULL
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
@@ -67,6 +69,10 @@ BEGIN
 		-- is in progress: the INSERT below cannot wait.
 		SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
 		first := NOT FOUND;
+		IF first AND EXISTS (SELECT FROM cron_lock.jobs j
+							  WHERE j.job = p_job AND j.paused_until > clock_timestamp()) THEN
+			RETURN (false, 'paused', NULL, NULL, NULL, NULL, NULL, NULL)::cron_lock.try_result;
+		END IF;
 	END IF;
 
 	IF ans.reason IS NULL AND NOT first THEN
@@ -92,6 +98,8 @@ BEGIN
 				 WHERE run_id = l.run_id;
 				RETURN (true, 'replayed', l.run_id, l.token, p_instance, pg_backend_pid(),
 						new_expiry, NULL)::cron_lock.try_result;
+			ELSIF l.paused_until > now_ts THEN
+				ans.reason := 'paused';
 			ELSIF live THEN
 				ans.reason := 'held';
 			ELSIF gap_usec IS NOT NULL AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
@@ -100,6 +108,15 @@ BEGIN
 		END IF;
 	END IF;
 
+	IF ans.reason = 'paused' THEN
+		-- Not contention: nothing is recorded.  A live lease is named.
+		IF l.held AND l.expires_at > now_ts THEN
+			ans.holder := l.instance;
+			ans.holder_pid := l.backend_pid;
+			ans.expires_at := l.expires_at;
+		END IF;
+		RETURN ans;
+	END IF;
 	IF ans.reason IS NOT NULL THEN
 		-- Busy: record the answer as contention, the evidence of duplicate
 		-- runners.  "locked" names a holder only when the lease was seen
