@@ -54,6 +54,7 @@ suite edition-migrate test/edition/run.sh migrate
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite crontab-examples test/client/crontab_test.sh
+suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
 # The client's integration tests restart and SIGSTOP their server: each run
 # that includes them gets a cluster of its own.
