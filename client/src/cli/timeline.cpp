@@ -1,9 +1,9 @@
 // timeline.cpp: `cronlock timeline --html FILE`: one self-contained HTML page of the
 // fleet's recent runs, for the operator after an incident.
 //
-// A lane per instance, a row per job that instance ran or tried; each run is one
-// <rect class="run s-STATUS">, busy answers are ticks (class skip, one per row and
-// pixel column), takeovers triangles (class takeover). No script and no external
+// A lane per instance (its name on the first row), a row per job that instance ran or
+// tried; each run is one <rect class="run s-STATUS">, busy answers are ticks (class
+// skip, one per row and pixel column), takeovers triangles (class takeover). No script and no external
 // resource: a Content-Security-Policy of default-src 'none' makes the browser refuse
 // any that slipped in. Every name is user data and goes through html_escape.
 #include <time.h>
@@ -159,13 +159,14 @@ int cmd_timeline(const OpsOptions &x)
 		int y = axis_h;
 		std::string lanes_svg;
 		for (const auto &[inst, jobs] : lanes) {
-			const int h = static_cast<int>(jobs.size()) * row_h;
+			// The instance's name on a row of its own, its jobs' rows below it.
+			const int h = static_cast<int>(jobs.size() + 1) * row_h;
 			lanes_svg += "<g class=\"lane\" data-instance=\"" + html_escape(inst) + "\">";
 			lanes_svg += "<rect class=\"band\" x=\"0\" y=\"" + std::to_string(y - 2) + "\" width=\"" +
 						 std::to_string(label_w + plot_w) + "\" height=\"" + std::to_string(h + 4) + "\"/>";
 			lanes_svg += "<text class=\"inst\" x=\"4\" y=\"" + std::to_string(y + 12) + "\">" +
 						 html_escape(inst) + "</text>";
-			int r = 0;
+			int r = 1;
 			for (const auto &job : jobs) {
 				const int ry = y + r * row_h;
 				row_y[{inst, job}] = ry;
