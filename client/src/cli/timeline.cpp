@@ -113,14 +113,27 @@ int cmd_timeline(const OpsOptions &x)
 			{t0s, t1s, std::to_string(x.limit)});
 		if (!runs)
 			return report_ops_error(runs.error());
-		// Busy answers, one tick per (instance, job) row and pixel column.
+		// Busy answers, one tick per (instance, job) row and pixel column: the raw rows,
+		// and where the server folds them into hourly counters (1.2 with
+		// cron_lock.contention_hourly), those too, at their first answer.
+		auto folded = s.query("SELECT pg_catalog.to_regclass('cron_lock.contention_hourly') IS NOT NULL", {});
+		if (!folded)
+			return report_ops_error(folded.error());
+		const std::string hourly =
+			folded->get(0, 0) == "t"
+				? " UNION ALL SELECT job, instance, reason, holder, "
+				  "extract(epoch FROM greatest(first_seen, pg_catalog.to_timestamp($1::float8)))::float8, busy "
+				  "FROM cron_lock.contention_hourly WHERE last_seen >= pg_catalog.to_timestamp($1::float8) "
+				  "AND first_seen <= pg_catalog.to_timestamp($2::float8)"
+				: "";
 		auto skips = s.query(
 			"SELECT job, instance, string_agg(DISTINCT reason, ', '), "
-			"coalesce(string_agg(DISTINCT holder, ', '), ''), "
-			"min(extract(epoch FROM at))::float8, count(*) FROM cron_lock.contention "
-			"WHERE at >= pg_catalog.to_timestamp($1::float8) AND at <= pg_catalog.to_timestamp($2::float8) "
-			"GROUP BY job, instance, floor((extract(epoch FROM at) - $1::float8) / $3::float8) "
-			"ORDER BY 5 LIMIT 200000",
+			"coalesce(string_agg(DISTINCT holder, ', '), ''), min(t), sum(n)::bigint FROM ("
+			"SELECT job, instance, reason, holder, extract(epoch FROM at)::float8 AS t, 1::bigint AS n "
+			"FROM cron_lock.contention WHERE at >= pg_catalog.to_timestamp($1::float8) "
+			"AND at <= pg_catalog.to_timestamp($2::float8)" +
+				hourly +
+				") c GROUP BY job, instance, floor((t - $1::float8) / $3::float8) ORDER BY 5 LIMIT 200000",
 			{t0s, t1s, std::to_string(span / plot_w)});
 		if (!skips)
 			return report_ops_error(skips.error());
