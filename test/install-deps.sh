@@ -10,9 +10,15 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
-	cron chromium prometheus   # crontab(1), headless Chromium, promtool (issue 16 tests)
+	# crontab(1), headless Chromium, promtool (issue 16: test/client/crontab_test.sh, ops_test.sh)
+	cron chromium prometheus
+	# the application recipes (docs/recipes/, test/recipes/run.sh)
+	nodejs python3-psycopg libpostgresql-jdbc-java default-jdk-headless
 	"$@"
 )
+# npm: Debian's package, unless a nodejs that carries its own npm is installed
+# (NodeSource's conflicts with Debian's npm: installing it would replace node).
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
