@@ -10,8 +10,9 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
-	# crontab(1), headless Chromium, promtool (issue 16: test/client/crontab_test.sh, ops_test.sh)
-	cron chromium prometheus
+	# test/cron: a real cron daemon mailing to local mailboxes; crontab(1) for the
+	# documentation's examples; promtool (metrics); headless Chromium (timeline)
+	cron exim4-daemon-light prometheus chromium
 	# the application recipes (docs/recipes/, test/recipes/run.sh)
 	nodejs python3-psycopg libpostgresql-jdbc-java default-jdk-headless
 	"$@"

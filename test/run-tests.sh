@@ -56,6 +56,8 @@ suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite crontab-examples test/client/crontab_test.sh
 suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
+# Debian's cron with mail to local mailboxes: what a cron host sees (about 2 minutes).
+suite cron test/cron/cron_test.sh
 # The application recipes (Node with pg and Neon's driver, Python, Java)
 # against both editions, on a cluster of their own.
 suite recipes test/recipes/run.sh

@@ -285,7 +285,8 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 							   env.now() - won.t_sent);
 	Lease lease(job, instance_, *won.answer.run_id, *won.answer.token, wall_sent + cfg_.ttl);
 	LeaseAccess::renewed(lease, won.t_sent, wall_sent, cfg_.ttl);
-	emit(Level::info, "CRON_RUN",
+	// A stale takeover is an anomaly: a warning, which -q keeps.
+	emit(won.answer.reason == "took_over" ? Level::warning : Level::info, "CRON_RUN",
 		 {{"run_id", lease.run_id()},
 		  {"token", lease.token()},
 		  {"backend_pid", with_session(*this, [](Session &s) { return s.backend_pid(); })},

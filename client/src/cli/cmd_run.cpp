@@ -178,8 +178,8 @@ int cmd_run(const Options &o)
 
 	// The run's own expectation, once it holds the lease (never on the busy path).
 	auto declare = [&](Session &s) {
-		std::optional<std::string> tz;
-		if (o.every || !o.schedule.empty())
+		std::optional<std::string> tz; // a schedule's zone; --every has none
+		if (!o.schedule.empty())
 			tz = host_timezone([](const char *k) { return ::getenv(k); });
 		auto q = s.query("SELECT cron_lock_declare($1::text, $2::text, $3::interval, $4::text, "
 						 "$5::interval, $6::text, $7::integer)",
