@@ -10,6 +10,8 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
+	# test/cron: a real cron daemon mailing to local mailboxes; promtool (metrics)
+	cron exim4-daemon-light prometheus
 	# the application recipes (docs/recipes/, test/recipes/run.sh)
 	nodejs python3-psycopg libpostgresql-jdbc-java default-jdk-headless
 	"$@"

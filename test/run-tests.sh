@@ -54,6 +54,8 @@ suite edition-migrate test/edition/run.sh migrate
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
+# Debian's cron with mail to local mailboxes: what a cron host sees (about 2 minutes).
+suite cron test/cron/cron_test.sh
 # The application recipes (Node with pg and Neon's driver, Python, Java)
 # against both editions, on a cluster of their own.
 suite recipes test/recipes/run.sh

@@ -79,7 +79,7 @@ check "unreachable status: 69" 69 '^$' 'connection_refused' -- status --db "$dow
 check "unreachable install: 69" 69 '^$' 'connection_refused' -- install --db "$down"
 check "unreachable uninstall: 69" 69 '^$' 'connection_refused' -- uninstall --db "$down" --purge
 check "bad conninfo: 78" 78 '^$' 'invalid connection string' -- status --db "password=NotPrinted nonsense"
-"$bin" run --db "$down" --job j --retries 0 -- true 2>"$tmp/err"
+"$bin" run --log-to stderr --db "$down" --job j --retries 0 -- true 2>"$tmp/err"
 "$bin" doctor --db "$down" >>"$tmp/err" 2>&1
 "$bin" status --db "password=NotPrinted nonsense" >>"$tmp/err" 2>&1
 if grep -q NotPrinted "$tmp/err"; then
