@@ -7,7 +7,8 @@
 #
 # Per recipe and edition: two instances at once (one [CRON_RUN], one
 # [CRON_SKIP] reason=BUSY, both exit 0); a lease lost mid-run (COMMAND
-# stopped, exit 75); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
+# stopped, exit 75); SIGTERM (passed on, released as cancelled, 143; not
+# for neon); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
 # write refused with LK001 after a takeover (the recipe's own fenced-write
 # helper; not for neon, whose code is the same module). Per recipe: the database stopped ([CRON_SKIP]
 # reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next tick runs.
@@ -179,6 +180,23 @@ test_lost() {
 	[ "$(cat "$d/lost.rc" 2>/dev/null)" = 75 ] || cat "$d/lost.out"
 }
 
+# SIGTERM to the wrapper while COMMAND runs: passed to COMMAND, the run
+# released as cancelled, exit 143.
+test_signal() {
+	local r=$1 db=$2 job="signal.$1" d=$dir/$1.$2 p
+	mkdir -p "$d"
+	rm -f "$d/wrapper.pid" "$d/sig.child.pid"
+	(run "$d/signal.out" "$db" "$r" --job "$job" --instance s -- sh -c "echo \$PPID >'$d/wrapper.pid'; echo \$\$ >'$d/sig.child.pid'; exec sleep 60"; echo $rc >"$d/signal.rc") &
+	p=$!
+	wait_for 60 eval '[ -s "$d/sig.child.pid" ] && held "$db" "$job"'
+	kill -TERM "$(cat "$d/wrapper.pid")"
+	wait_for 30 eval '[ -e "$d/signal.rc" ]'
+	check "$r/$db SIGTERM: exit 143, COMMAND stopped, run cancelled" "143|gone|cancelled" \
+		"$(cat "$d/signal.rc" 2>/dev/null)|$(kill -0 "$(cat "$d/sig.child.pid")" 2>/dev/null && echo running || echo gone)|$(sup -d "$db" -c "SELECT status FROM cron_lock.job_runs WHERE job = '$job'")"
+	kill "$(cat "$d/sig.child.pid")" 2>/dev/null
+	wait $p 2>/dev/null
+}
+
 # A paused job: a logged skip (reason PAUSED), --on-busy's status, COMMAND not run.
 test_paused() {
 	local r=$1 db=$2 job="paused.$1" d=$dir/$1.$2
@@ -297,6 +315,7 @@ for r in "${recipes[@]}"; do
 		test_two "$r" $db
 		test_lost "$r" $db
 		test_paused "$r" $db
+		[ $db = recipes_ext ] && [ "$r" != neon ] && test_signal "$r" $db
 		[ "$r" = neon ] || test_fenced "$r" $db
 		echo "--- $r/$db: $((SECONDS - t))s"
 	done
