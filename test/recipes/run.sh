@@ -7,11 +7,13 @@
 #
 # Per recipe and edition: two instances at once (one [CRON_RUN], one
 # [CRON_SKIP] reason=BUSY, both exit 0); a lease lost mid-run (COMMAND
-# stopped, exit 75); SIGTERM (passed on, released as cancelled, 143; not
-# for neon); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
+# stopped, exit 75); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
 # write refused with LK001 after a takeover (the recipe's own fenced-write
-# helper; not for neon, whose code is the same module). Per recipe: the database stopped ([CRON_SKIP]
-# reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next tick runs.
+# helper; not for neon, whose code is the same module). Per recipe: SIGTERM
+# to the wrapper (passed on, released as cancelled, 143; not for neon), a
+# usage error (64), a missing database (78), the database stopped
+# ([CRON_SKIP] reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next
+# tick runs.
 # For neon: the incident, through a WebSocket-to-TCP proxy that drops the
 # socket (1006) during connect and during the lock call, then a lost reply
 # answered `replayed`. Ends with "N passed, N failed".
