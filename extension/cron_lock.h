@@ -93,7 +93,7 @@ extern void StoreBegin(Store *st, bool guard_only);
 extern void StoreEnd(Store *st);
 typedef enum LeaseLock
 {
-	LEASE_PEEK,					/* plain MVCC read, no lock */
+	LEASE_PEEK,					/* plain MVCC read, no lock; no token, run_id, role */
 	LEASE_TAKE,					/* FOR UPDATE SKIP LOCKED: token changes */
 	LEASE_RENEW,				/* FOR NO KEY UPDATE: heartbeat, release */
 	LEASE_GUARD					/* FOR KEY SHARE: cron_lock_check */

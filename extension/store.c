@@ -175,6 +175,15 @@ ApplicationName(char *null)
 #define LEASE_NCOLS 10
 
 /*
+ * The plain read before a busy answer: only what deciding it needs (each
+ * column read costs executor set-up on every call).
+ */
+#define LEASE_PEEK_COLUMNS(paused) \
+	"SELECT instance, held, attempt, backend_pid, acquired_at, expires_at, " paused \
+	"  FROM ONLY cron_lock.leases WHERE job = $1"
+#define LEASE_PEEK_NCOLS 7
+
+/*
  * Indexed by the layout of the tables (0: 1.0's, 1: with 1.1's role
  * column, 2: with 1.2's paused_until too; older layouts last until ALTER
  * EXTENSION cron_lock UPDATE) and by LeaseLock: the read, and the row lock
@@ -183,7 +192,7 @@ ApplicationName(char *null)
  * keeps a busy answer as cheap as before 1.2.
  */
 #define LEASE_READS(role, paused) { \
-	[LEASE_PEEK] = {LEASE_COLUMNS("NULL::text, " paused), 1, {TEXTOID}}, \
+	[LEASE_PEEK] = {LEASE_PEEK_COLUMNS(paused), 1, {TEXTOID}}, \
 	[LEASE_TAKE] = {LEASE_COLUMNS("NULL::text, " paused) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
 	[LEASE_RENEW] = {LEASE_COLUMNS(role ", NULL::timestamptz") " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
 	[LEASE_GUARD] = {LEASE_COLUMNS(role ", NULL::timestamptz") " FOR KEY SHARE", 1, {TEXTOID}}}
@@ -200,7 +209,8 @@ static Statement lease_read[3][4] = {
  * followed to its newest version, as SELECT ... FOR UPDATE does; above it,
  * that raises 40001.  LEASE_RENEW and LEASE_GUARD may wait, but only behind
  * a transaction that holds LEASE_TAKE, and those never wait themselves.
- * LEASE_PEEK is a plain read with a snapshot taken now.
+ * LEASE_PEEK is a plain read with a snapshot taken now, of what a busy
+ * answer needs: token, run_id and role are left 0 and NULL.
  */
 bool
 LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
@@ -209,6 +219,27 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	Datum		v[LEASE_NCOLS];
 	bool		n[LEASE_NCOLS];
 
+	if (mode == LEASE_PEEK)
+	{
+		if (Execute(&lease_read[st->roles + st->pause][mode], args, NULL, SPI_OK_SELECT,
+					LEASE_PEEK_NCOLS, v, n) == 0)
+			return false;
+		lease->job = job;
+		lease->token = 0;
+		lease->run_id = 0;
+		lease->instance = DatumGetTextPP(v[0]);
+		lease->held = DatumGetBool(v[1]);
+		lease->has_attempt = !n[2];
+		if (lease->has_attempt)
+			lease->attempt = *DatumGetUUIDP(v[2]);
+		lease->has_pid = !n[3];
+		lease->backend_pid = lease->has_pid ? DatumGetInt32(v[3]) : 0;
+		lease->acquired_at = DatumGetTimestampTz(v[4]);
+		lease->expires_at = DatumGetTimestampTz(v[5]);
+		lease->role = NULL;
+		lease->paused_until = n[6] ? DT_NOBEGIN : DatumGetTimestampTz(v[6]);
+		return true;
+	}
 	if (Execute(&lease_read[st->roles + st->pause][mode], args, NULL, SPI_OK_SELECT,
 				LEASE_NCOLS, v, n) == 0)
 		return false;

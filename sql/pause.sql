@@ -73,3 +73,19 @@ SET ROLE regress_cron_lock_boss;
 SELECT cron_lock_pause('pa.boss');
 SELECT cron_lock_resume('pa.boss');
 RESET ROLE;
+
+-- cron_lock.jobs belongs to cron_lock like the other tables: anything that
+-- would run code in its writes makes the functions that use it refuse (55000).
+CREATE FUNCTION regress_jobs_trigger() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER regress_jobs_trg BEFORE INSERT OR UPDATE ON cron_lock.jobs
+	FOR EACH ROW EXECUTE FUNCTION regress_jobs_trigger();
+SELECT stmt, error_of(stmt) FROM (VALUES
+	($$SELECT cron_lock_pause('pa.trg')$$),
+	($$SELECT cron_lock_resume('pa.trg')$$),
+	($$SELECT cron_lock_expect('pa.trg', every => '1 hour')$$),
+	($$SELECT cron_lock_declare('pa.trg', 'h', '1 hour', NULL, NULL, NULL)$$),
+	($$SELECT cron_lock_try('pa.trg', 'h', '1 hour')$$)
+) AS t(stmt);
+DROP TRIGGER regress_jobs_trg ON cron_lock.jobs;
+DROP FUNCTION regress_jobs_trigger();
+SELECT reason FROM cron_lock_try('pa.trg', 'h', '1 hour');

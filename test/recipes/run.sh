@@ -9,8 +9,11 @@
 # [CRON_SKIP] reason=BUSY, both exit 0); a lease lost mid-run (COMMAND
 # stopped, exit 75); a paused job ([CRON_SKIP] reason=PAUSED); a fenced
 # write refused with LK001 after a takeover (the recipe's own fenced-write
-# helper; not for neon, whose code is the same module). Per recipe: the database stopped ([CRON_SKIP]
-# reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next tick runs.
+# helper; not for neon, whose code is the same module). Per recipe: SIGTERM
+# to the wrapper (passed on, released as cancelled, 143; not for neon), a
+# usage error (64), a missing database (78), the database stopped
+# ([CRON_SKIP] reason=DB_UNAVAILABLE, exit 0, no stack trace), and the next
+# tick runs.
 # For neon: the incident, through a WebSocket-to-TCP proxy that drops the
 # socket (1006) during connect and during the lock call, then a lost reply
 # answered `replayed`. Ends with "N passed, N failed".
@@ -123,12 +126,15 @@ run() {
 	rc=$?
 }
 
-# wait_for SECONDS CONDITION...: until CONDITION succeeds (polled every 0.1 s).
+# wait_for SECONDS CONDITION...: until CONDITION succeeds (polled every 0.1 s),
+# at most SECONDS.
 wait_for() {
-	local n=$(($1 * 10))
+	local end=$((SECONDS + $1))
 	shift
-	for _ in $(seq $n); do "$@" && return 0; sleep 0.1; done
-	return 1
+	until "$@"; do
+		[ $SECONDS -ge $end ] && return 1
+		sleep 0.1
+	done
 }
 held() { [ "$(sup -d "$1" -c "SELECT state FROM cron_lock.status WHERE job = '$2'")" = held ]; }
 expired() { [ "$(sup -d "$1" -c "SELECT clock_timestamp() > expires_at FROM cron_lock.leases WHERE job = '$2'")" = t ]; }
@@ -159,7 +165,7 @@ test_two() {
 test_lost() {
 	local r=$1 db=$2 job="lost.$1" d=$dir/$1.$2 p t0
 	mkdir -p "$d"
-	(run "$d/lost.out" "$db" "$r" --job "$job" --instance l --ttl 3s -- sh -c "echo \$\$ >'$d/child.pid'; exec sleep 60"; echo $rc >"$d/lost.rc") &
+	(run "$d/lost.out" "$db" "$r" --job "$job" --instance l --ttl 9s -- sh -c "echo \$\$ >'$d/child.pid'; exec sleep 60"; echo $rc >"$d/lost.rc") &
 	p=$!
 	wait_for 60 eval '[ -s "$d/child.pid" ] && held "$db" "$job"'
 	t0=$SECONDS
@@ -168,12 +174,29 @@ test_lost() {
 	check "$r/$db lease lost: exit 75" 75 "$(cat "$d/lost.rc" 2>/dev/null)"
 	check "$r/$db lease lost: [CRON_LOST] why=heartbeat_null" 1 "$(count '^\[CRON_LOST\].* why=heartbeat_null' "$d/lost.out")"
 	check "$r/$db lease lost: COMMAND stopped" gone "$(kill -0 "$(cat "$d/child.pid")" 2>/dev/null && echo running || echo gone)"
-	check "$r/$db lease lost: within a heartbeat or two" yes "$([ $((SECONDS - t0)) -le 8 ] && echo yes || echo "no ($((SECONDS - t0))s)")"
+	check "$r/$db lease lost: within a heartbeat (3 s) or two" yes "$([ $((SECONDS - t0)) -le 8 ] && echo yes || echo "no ($((SECONDS - t0))s)")"
 	check "$r/$db lease lost: run cancelled, the late release recorded" "cancelled|t" \
 		"$(sup -d "$db" -c "SELECT status, reported_status IS NOT NULL FROM cron_lock.job_runs WHERE job = '$job'")"
 	kill "$(cat "$d/child.pid")" 2>/dev/null
 	wait $p 2>/dev/null
 	[ "$(cat "$d/lost.rc" 2>/dev/null)" = 75 ] || cat "$d/lost.out"
+}
+
+# SIGTERM to the wrapper while COMMAND runs: passed to COMMAND, the run
+# released as cancelled, exit 143.
+test_signal() {
+	local r=$1 db=$2 job="signal.$1" d=$dir/$1.$2 p
+	mkdir -p "$d"
+	rm -f "$d/wrapper.pid" "$d/sig.child.pid"
+	(run "$d/signal.out" "$db" "$r" --job "$job" --instance s -- sh -c "echo \$PPID >'$d/wrapper.pid'; echo \$\$ >'$d/sig.child.pid'; exec sleep 60"; echo $rc >"$d/signal.rc") &
+	p=$!
+	wait_for 60 eval '[ -s "$d/sig.child.pid" ] && held "$db" "$job"'
+	kill -TERM "$(cat "$d/wrapper.pid")"
+	wait_for 30 eval '[ -e "$d/signal.rc" ]'
+	check "$r/$db SIGTERM: exit 143, COMMAND stopped, run cancelled" "143|gone|cancelled" \
+		"$(cat "$d/signal.rc" 2>/dev/null)|$(kill -0 "$(cat "$d/sig.child.pid")" 2>/dev/null && echo running || echo gone)|$(sup -d "$db" -c "SELECT status FROM cron_lock.job_runs WHERE job = '$job'")"
+	kill "$(cat "$d/sig.child.pid")" 2>/dev/null
+	wait $p 2>/dev/null
 }
 
 # A paused job: a logged skip (reason PAUSED), --on-busy's status, COMMAND not run.
@@ -294,6 +317,7 @@ for r in "${recipes[@]}"; do
 		test_two "$r" $db
 		test_lost "$r" $db
 		test_paused "$r" $db
+		[ $db = recipes_ext ] && [ "$r" != neon ] && test_signal "$r" $db
 		[ "$r" = neon ] || test_fenced "$r" $db
 		echo "--- $r/$db: $((SECONDS - t))s"
 	done

@@ -22,6 +22,7 @@ enum Id {
 	o_max_runtime, o_warn_after_skips, o_alert_after, o_notify, o_every, o_schedule, o_late_after,
 	o_metrics_dir, o_quiet = 'q', o_help = 'h',
 };
+constexpr int o_status = 512; // runs --status
 
 const option all_options[] = {
 	{"db", required_argument, nullptr, o_db},
@@ -47,6 +48,7 @@ const option all_options[] = {
 	{"token", required_argument, nullptr, o_token},
 	{"schema", required_argument, nullptr, o_schema},
 	{"purge", no_argument, nullptr, o_purge},
+	{"status", required_argument, nullptr, o_status},
 	{"log-to", required_argument, nullptr, o_log_to},
 	{"max-runtime", required_argument, nullptr, o_max_runtime},
 	{"warn-after-skips", required_argument, nullptr, o_warn_after_skips},
@@ -74,7 +76,7 @@ const Command commands[] = {
 	  o_late_after, o_metrics_dir, o_quiet, o_help},
 	 "qh"},
 	{"status", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
-	{"runs", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_limit, o_help}, "h"},
+	{"runs", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_limit, o_status, o_help}, "h"},
 	{"duplicates", {o_db, o_connect_timeout, o_timeout, o_json, o_since, o_help}, "h"},
 	{"doctor", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
 	{"release", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_force, o_token, o_help}, "h"},
@@ -223,6 +225,20 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		case o_token: o.token = integer(c, arg, 1, (1LL << 53) - 1); break;
 		case o_schema: o.schema = arg; break;
 		case o_purge: o.purge = true; break;
+		case o_status:
+			for (std::string_view rest = arg;;) {
+				auto comma = rest.find(',');
+				std::string st(rest.substr(0, comma));
+				if (st != "running" && st != "succeeded" && st != "failed" && st != "cancelled" &&
+					st != "expired")
+					fail("invalid status '" + st + "' for --status (running, succeeded, failed, "
+						 "cancelled, expired; several separated by commas)");
+				o.statuses.push_back(st);
+				if (comma == std::string_view::npos)
+					break;
+				rest.remove_prefix(comma + 1);
+			}
+			break;
 		case o_log_to:
 			if (!*arg)
 				fail("--log-to needs auto, stderr, syslog or a file name");
@@ -401,7 +417,7 @@ std::string help_text(const std::string &command)
 	}
 	if (command == "status" || command == "runs" || command == "duplicates" ||
 		command == "doctor" || command == "release") {
-		std::string usage = command == "runs"         ? "runs [--job NAME] [--limit N]"
+		std::string usage = command == "runs"         ? "runs [--job NAME] [--status S,...] [--limit N]"
 							: command == "duplicates" ? "duplicates [--since DUR]"
 							: command == "release"    ? "release --job NAME --force [--token N]"
 													  : command;
@@ -418,8 +434,18 @@ std::string help_text(const std::string &command)
 		   "  run --job NAME [options] -- COMMAND [ARG...]\n"
 		   "                          run COMMAND under the job's lease (skip when busy)\n"
 		   "  status                  current lease of every job\n"
-		   "  runs [--job NAME] [--limit N]\n"
+		   "  runs [--job NAME] [--status S,...] [--limit N]\n"
 		   "                          recent runs, newest first (default 20)\n"
+		   "  health [-q]             is every job on time and succeeding? (exit 1 if not)\n"
+		   "  anomalies [--since DUR] recorded and live anomalies (1d)\n"
+		   "  pause --job NAME [--until TIME|DUR] / resume --job NAME\n"
+		   "                          stop runners from starting a job, and let them again\n"
+		   "  expect --job NAME --every DUR|--schedule CRON|--instances ID,...\n"
+		   "                          when a job must run, and where (administrators)\n"
+		   "  metrics [--textfile PATH]\n"
+		   "                          Prometheus text for node_exporter's textfile collector\n"
+		   "  timeline --html FILE [--since DUR]\n"
+		   "                          a page of the runs per instance (HTML, inline SVG)\n"
 		   "  duplicates [--since DUR]\n"
 		   "                          jobs that two or more instances competed for (1d)\n"
 		   "  doctor                  connectivity, timings, versions, standby, pooler\n"
@@ -434,7 +460,8 @@ std::string help_text(const std::string &command)
 		   "\n"
 		   "Exit status of run: COMMAND's own; 128+N for signal N; 126/127 cannot execute;\n"
 		   "--on-busy; --on-unavailable; 64 usage; 75 lease lost; 78 permanent error.\n"
-		   "Other subcommands: 0 ok, 1 nothing to release, 64 usage, 69 database\n"
+		   "Other subcommands: 0 ok, 1 nothing to release (resume: not paused; health:\n"
+		   "a job late or failing), 64 usage, 69 database\n"
 		   "unreachable, 78 permanent error. See cronlock(1).\n";
 }
 

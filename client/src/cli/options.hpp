@@ -61,6 +61,7 @@ struct Options {
 	Millis since{86400000};
 	bool force = false;
 	std::optional<long long> token;
+	std::vector<std::string> statuses; // runs --status S[,S...]
 
 	// install, uninstall
 	std::optional<std::string> schema; // --schema: where the functions go

@@ -234,6 +234,8 @@ final class CronLock {
     }
 
     private final ConnectionSource source;
+    /** When this thread's last statement was sent (after connecting), System.nanoTime(). */
+    private final ThreadLocal<long[]> sentAt = ThreadLocal.withInitial(() -> new long[1]);
     private final Options o;
     private volatile boolean cancelled;
     private final Object sleeper = new Object();
@@ -296,7 +298,7 @@ final class CronLock {
                     "elapsed_ms", ms(tSent), "reason", reason, "holder", acquired ? null : r[4], "backend_pid", r[5]));
                 if (acquired) {
                     lease = new Lease(jobName, o.instance, attempt, reason, (Long) r[2], (Long) r[3]);
-                    tSentLease = tSent;
+                    tSentLease = sentAt.get()[0];
                     emit("CRON_RUN", jobName, fields("run_id", r[2], "token", r[3], "backend_pid", r[5], "reason", reason, "took_over", r[6]));
                     break;
                 }
@@ -349,14 +351,13 @@ final class CronLock {
                     try { if (wait > 0 && !done.get()) done.wait(wait); } catch (InterruptedException e) { break; }
                 }
                 if (done.get() || lost.isDone()) break;
-                long tSent = System.nanoTime();
-                if (tSent >= deadline[0] - grace * 1_000_000) { onLostNoRenewal.run(); break; }
+                if (System.nanoTime() >= deadline[0] - grace * 1_000_000) { onLostNoRenewal.run(); break; }
                 try {
                     Object[] r = statement(hb, "SELECT cron_lock_heartbeat(?, ?, ?::bigint * interval '1 ms')",
                         held.job, held.token, o.ttlMs);
                     if (done.get()) break;
                     if (r[0] == null) { loseLease(held, lost, done, "heartbeat_null"); break; }
-                    synchronized (deadline) { deadline[0] = tSent + o.ttlMs * 1_000_000; }
+                    synchronized (deadline) { deadline[0] = sentAt.get()[0] + o.ttlMs * 1_000_000; }
                     wait = o.ttlMs / 3;
                 } catch (Failed f) {
                     wait = Math.min(o.backoffMs * 2, o.ttlMs / 3);
@@ -459,6 +460,7 @@ final class CronLock {
             }
         }
         try (PreparedStatement st = conn[0].prepareStatement(sql)) {
+            sentAt.get()[0] = System.nanoTime();
             st.setQueryTimeout((int) Math.max(1, (o.timeoutMs + 999) / 1000));
             for (int i = 0; i < params.length; i++) st.setObject(i + 1, params[i]);
             try (ResultSet rs = st.executeQuery()) {

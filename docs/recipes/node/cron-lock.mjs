@@ -128,8 +128,10 @@ function deadline(promise, ms, onLate) {
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
 
-// statement(pool, o, sql, params): one statement on a pooled connection under
-// the connect and statement deadlines. Throws { err, phase }.
+// statement(pool, o, sql, params) -> { rows, sentAt }: one statement on a
+// pooled connection under the connect and statement deadlines; sentAt is when
+// it was sent (after connecting: a lease's clock starts no earlier). Throws
+// { err, phase }.
 async function statement(pool, o, sql, params) {
   let client;
   try {
@@ -141,8 +143,9 @@ async function statement(pool, o, sql, params) {
   const onError = (e) => { broken = e; };
   client.on('error', onError); // a socket error between statements must not crash the process
   try {
+    const sentAt = performance.now();
     const res = await deadline(client.query(sql, params), o.timeoutMs);
-    return res.rows;
+    return { rows: res.rows, sentAt };
   } catch (err) {
     broken = err;
     throw { err, phase: 'query' };
@@ -194,7 +197,7 @@ export async function withCronLock(pool, job, options, fn) {
     tries = k + 1;
     const tSent = performance.now();
     try {
-      const rows = await statement(pool, o,
+      const { rows, sentAt } = await statement(pool, o,
         'SELECT acquired, reason, run_id::text AS run_id, token::text AS token, holder, holder_pid, '
         + 'took_over::text AS took_over, pg_backend_pid() AS backend_pid '
         + 'FROM cron_lock_try($1, $2, $3::interval, $4::uuid, $5::interval)',
@@ -203,7 +206,7 @@ export async function withCronLock(pool, job, options, fn) {
       const elapsed = Math.round(performance.now() - tSent);
       if (r.acquired) {
         emit('CRON_LOCK', { try: tries, outcome: 'acquired', elapsed_ms: elapsed, reason: r.reason, backend_pid: r.backend_pid });
-        won = { r, tSent };
+        won = { r, tSent: sentAt };
         break;
       }
       emit('CRON_LOCK', { try: tries, outcome: 'busy', elapsed_ms: elapsed, reason: r.reason, holder: r.holder, backend_pid: r.backend_pid });
@@ -260,14 +263,13 @@ export async function withCronLock(pool, job, options, fn) {
     watch = setTimeout(() => onLost('no_renewal'), Math.max(0, leaseDeadline - grace - performance.now()));
   };
   const heartbeat = async () => {
-    const tSent = performance.now();
     if (!running || why) return;
     try {
-      const rows = await statement(pool, o, 'SELECT cron_lock_heartbeat($1, $2::bigint, $3::interval)::text AS expires_at',
+      const { rows, sentAt } = await statement(pool, o, 'SELECT cron_lock_heartbeat($1, $2::bigint, $3::interval)::text AS expires_at',
         [job, lease.token, ms(o.ttlMs)]);
       if (!running || why) return;
       if (rows[0].expires_at === null) return onLost('heartbeat_null');
-      leaseDeadline = tSent + o.ttlMs;
+      leaseDeadline = sentAt + o.ttlMs;
       arm();
       beat = setTimeout(heartbeat, o.ttlMs / 3);
     } catch {
@@ -301,7 +303,7 @@ export async function withCronLock(pool, job, options, fn) {
   for (let k = 0; k <= (why ? 0 : o.retries); k++) {
     if (k > 0) await sleep(retryDelay(o, k - 1));
     try {
-      const rows = await statement(pool, o, 'SELECT cron_lock_release($1, $2::bigint, $3, $4) AS ok',
+      const { rows } = await statement(pool, o, 'SELECT cron_lock_release($1, $2::bigint, $3, $4) AS ok',
         [job, lease.token, result.status, message ?? null]);
       release = rows[0].ok ? 'ok' : 'taken_over';
       break;

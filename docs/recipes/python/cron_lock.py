@@ -157,14 +157,15 @@ class _CronLock:
         self.log(_fmt(tag, dict(ts=_now(), job=self.job, instance=self.instance, pid=os.getpid(), **fields)))
 
     def _statement(self, sql, params):
-        """One statement on the main connection, reconnecting as needed.
-        Raises (exception, phase)."""
+        """One statement on the main connection, reconnecting as needed; sets
+        self.sent_at (when it was sent, after connecting). Raises _Failed."""
         if self.conn is None or self.conn.closed:
             try:
                 self.conn = self.connect()
             except Exception as e:
                 raise _Failed(e, "connect")
         try:
+            self.sent_at = time.monotonic()
             return self.conn.execute(sql, params).fetchone()
         except Exception as e:
             with contextlib.suppress(Exception):
@@ -209,7 +210,7 @@ class _CronLock:
                 lease.run_id, lease.token, lease.reason = run_id, token, reason
                 self.emit("CRON_RUN", run_id=run_id, token=token, backend_pid=backend_pid,
                           reason=reason, took_over=took_over)
-                self._start(t_sent)
+                self._start(self.sent_at)
                 return lease
             last = ("busy", reason, holder)
             if reason != "locked":
@@ -270,10 +271,10 @@ class _CronLock:
     def _heartbeats(self):
         conn, wait = None, self.deadline - self.ttl + self.ttl / 3 - time.monotonic()
         while not self.done.wait(max(0, wait)) and not self.lease.why:
-            t_sent = time.monotonic()
             try:
                 if conn is None or conn.closed:
                     conn = self.connect()
+                t_sent = time.monotonic()
                 (expires,) = conn.execute("SELECT cron_lock_heartbeat(%s, %s::bigint, %s::bigint * interval '1 ms')",
                                           (self.job, self.lease.token, round(self.ttl * 1000))).fetchone()
             except Exception:
