@@ -39,4 +39,9 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian package starts a cluster of its own; ours are throwaway ones on other ports.
+# The tests need promtool only: a Prometheus server that the package started (on a
+# machine that runs systemd) is stopped and disabled again.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+	"${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+	echo "install-deps: stopped and disabled the prometheus service (only promtool is needed)"
+fi
