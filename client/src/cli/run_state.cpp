@@ -16,6 +16,7 @@
 #include <map>
 
 #include "cronlock/uuid.hpp"
+#include "ops_common.hpp"
 
 namespace cronlock::cli {
 namespace {
@@ -73,63 +74,6 @@ bool read_file(const std::string &path, std::string &out)
 		out.append(buf, static_cast<std::size_t>(n));
 	close(fd);
 	return n == 0;
-}
-
-// Writes `text` to `path` through a temporary file in the same directory and rename(2).
-std::string replace_file(const std::string &path, const std::string &text, mode_t mode)
-{
-	std::string tmp = path + ".tmp." + std::to_string(getpid());
-	int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return "cannot write " + tmp + ": " + std::strerror(errno);
-	const char *p = text.data();
-	std::size_t left = text.size();
-	bool ok = true;
-	while (left > 0) {
-		ssize_t n = write(fd, p, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ok = false;
-			break;
-		}
-		p += n;
-		left -= static_cast<std::size_t>(n);
-	}
-	int err = errno;
-	if (ok && fsync(fd) != 0) {
-		ok = false;
-		err = errno;
-	}
-	if (close(fd) != 0 && ok) {
-		ok = false;
-		err = errno;
-	}
-	if (ok && rename(tmp.c_str(), path.c_str()) != 0) {
-		ok = false;
-		err = errno;
-	}
-	if (!ok) {
-		unlink(tmp.c_str());
-		return "cannot write " + path + ": " + std::strerror(err);
-	}
-	return "";
-}
-
-std::string label_value(const std::string &v)
-{
-	std::string out;
-	for (char c : v) {
-		if (c == '\\')
-			out += "\\\\";
-		else if (c == '"')
-			out += "\\\"";
-		else if (c == '\n')
-			out += "\\n";
-		else
-			out += c;
-	}
-	return out;
 }
 
 const char *const outcomes[] = {"succeeded", "failed", "cancelled", "lost", "busy", "too_soon",
@@ -223,7 +167,7 @@ CountResult update_unavailable_count(const std::string &dir, const std::string &
 	r.count = bump ? before + 1 : 0;
 	if (!bump && before == 0 && r.warning.empty())
 		return r;
-	if (auto w = replace_file(path, "consecutive_unavailable " + std::to_string(r.count) + "\n", 0644);
+	if (auto w = write_file_atomically(path, "consecutive_unavailable " + std::to_string(r.count) + "\n");
 		!w.empty())
 		r.warning = w;
 	return r;
@@ -233,7 +177,7 @@ std::string run_metrics_text(const std::string &job, const std::string &instance
 							 const MetricsOutcome &m, std::int64_t now_ms,
 							 const std::string &previous)
 {
-	const std::string labels = "job=\"" + label_value(job) + "\",instance=\"" + label_value(instance) + "\"";
+	const std::string labels = "job_name=\"" + prom_label(job) + "\",instance_name=\"" + prom_label(instance) + "\"";
 	const double now = static_cast<double>(now_ms) / 1000.0;
 	std::string out;
 	auto family = [&](const char *name, const char *type, const char *help) {
@@ -297,7 +241,7 @@ std::string write_run_metrics(const std::string &dir, const std::string &job,
 	const std::string path = dir + "/cronlock_run_" + job_file_stem(job + "\n" + instance) + ".prom";
 	std::string previous;
 	read_file(path, previous);
-	return replace_file(path, run_metrics_text(job, instance, m, now_ms, previous), 0644);
+	return write_file_atomically(path, run_metrics_text(job, instance, m, now_ms, previous));
 }
 
 std::optional<std::string> host_timezone(const Getenv &getenv)

@@ -358,7 +358,7 @@ TEST(CliCron, MetricsDirCountsUnseenSkips)
 				text += slurp(dir + "/" + e->d_name);
 		closedir(d);
 	}
-	const std::string labels = "job=\"" + job + "\",instance=\"m1\"";
+	const std::string labels = "job_name=\"" + job + "\",instance_name=\"m1\"";
 	EXPECT_NE(text.find("cronlock_run_last_outcome{" + labels + ",outcome=\"db_unavailable\"} 1\n"),
 			  std::string::npos)
 		<< text;

@@ -345,25 +345,25 @@ TEST(RunQuietMetrics, CarriesOverSuccessAndTotals)
 {
 	MetricsOutcome ok{"succeeded", 0, 1.5, -1};
 	std::string first = run_metrics_text("j\"x", "h", ok, 1000000, "");
-	EXPECT_NE(first.find("cronlock_run_last_success_timestamp_seconds{job=\"j\\\"x\",instance=\"h\"} 1000\n"),
+	EXPECT_NE(first.find("cronlock_run_last_success_timestamp_seconds{job_name=\"j\\\"x\",instance_name=\"h\"} 1000\n"),
 			  std::string::npos)
 		<< first;
-	EXPECT_NE(first.find("cronlock_run_last_duration_seconds{job=\"j\\\"x\",instance=\"h\"} 1.5\n"),
+	EXPECT_NE(first.find("cronlock_run_last_duration_seconds{job_name=\"j\\\"x\",instance_name=\"h\"} 1.5\n"),
 			  std::string::npos);
 	MetricsOutcome down{"db_unavailable", 0, -1, 2};
 	std::string second = run_metrics_text("j\"x", "h", down, 2000000, first);
-	EXPECT_NE(second.find("cronlock_run_last_success_timestamp_seconds{job=\"j\\\"x\",instance=\"h\"} 1000\n"),
+	EXPECT_NE(second.find("cronlock_run_last_success_timestamp_seconds{job_name=\"j\\\"x\",instance_name=\"h\"} 1000\n"),
 			  std::string::npos)
 		<< second;
-	EXPECT_NE(second.find("cronlock_run_last_outcome{job=\"j\\\"x\",instance=\"h\",outcome=\"db_unavailable\"} 1\n"),
+	EXPECT_NE(second.find("cronlock_run_last_outcome{job_name=\"j\\\"x\",instance_name=\"h\",outcome=\"db_unavailable\"} 1\n"),
 			  std::string::npos);
-	EXPECT_NE(second.find("cronlock_run_attempts_total{job=\"j\\\"x\",instance=\"h\",outcome=\"succeeded\"} 1\n"),
+	EXPECT_NE(second.find("cronlock_run_attempts_total{job_name=\"j\\\"x\",instance_name=\"h\",outcome=\"succeeded\"} 1\n"),
 			  std::string::npos);
-	EXPECT_NE(second.find("cronlock_run_attempts_total{job=\"j\\\"x\",instance=\"h\",outcome=\"db_unavailable\"} 1\n"),
+	EXPECT_NE(second.find("cronlock_run_attempts_total{job_name=\"j\\\"x\",instance_name=\"h\",outcome=\"db_unavailable\"} 1\n"),
 			  std::string::npos);
-	EXPECT_NE(second.find("cronlock_run_consecutive_unavailable{job=\"j\\\"x\",instance=\"h\"} 2\n"),
+	EXPECT_NE(second.find("cronlock_run_consecutive_unavailable{job_name=\"j\\\"x\",instance_name=\"h\"} 2\n"),
 			  std::string::npos);
-	EXPECT_NE(second.find("cronlock_run_last_duration_seconds{job=\"j\\\"x\",instance=\"h\"} 1.5\n"),
+	EXPECT_NE(second.find("cronlock_run_last_duration_seconds{job_name=\"j\\\"x\",instance_name=\"h\"} 1.5\n"),
 			  std::string::npos); // kept from the run that ran
 }
 
