@@ -13,12 +13,27 @@
 
 #include "utils/builtins.h"
 
+/*
+ * The helpers are not STRICT (arg_name reports a NULL name itself); their
+ * other arguments come from cron_lock's own functions, but the owner can
+ * call them directly: a NULL there is an error, never a dereference.
+ */
+static char *
+TextArgument(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument %d of an internal cron_lock function must not be null", n + 1)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
 /* cron_lock.arg_name(name text, what text): 22004 / 22023 as ArgName. */
 PG_FUNCTION_INFO_V1(cron_lock_arg_name);
 Datum
 cron_lock_arg_name(PG_FUNCTION_ARGS)
 {
-	(void) ArgName(fcinfo, 0, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	(void) ArgName(fcinfo, 0, TextArgument(fcinfo, 1));
 	PG_RETURN_VOID();
 }
 
@@ -27,8 +42,7 @@ PG_FUNCTION_INFO_V1(cron_lock_require_writable);
 Datum
 cron_lock_require_writable(PG_FUNCTION_ARGS)
 {
-	RequireWritable(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-					text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	RequireWritable(TextArgument(fcinfo, 0), TextArgument(fcinfo, 1));
 	PG_RETURN_VOID();
 }
 
@@ -59,7 +73,8 @@ PG_FUNCTION_INFO_V1(cron_lock_require_authority);
 Datum
 cron_lock_require_authority(PG_FUNCTION_ARGS)
 {
-	RequireAuthority(text_to_cstring(PG_GETARG_TEXT_PP(0)), PG_GETARG_TEXT_PP(1),
+	(void) TextArgument(fcinfo, 1);
+	RequireAuthority(TextArgument(fcinfo, 0), PG_GETARG_TEXT_PP(1),
 					 PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2));
 	PG_RETURN_VOID();
 }
@@ -72,6 +87,7 @@ PG_FUNCTION_INFO_V1(cron_lock_lock_new_job);
 Datum
 cron_lock_lock_new_job(PG_FUNCTION_ARGS)
 {
+	(void) TextArgument(fcinfo, 0);
 	LeaseLockNewJob(PG_GETARG_TEXT_PP(0));
 	PG_RETURN_VOID();
 }

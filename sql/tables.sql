@@ -163,3 +163,12 @@ SELECT pg_sleep(0.01);
 SELECT reason, token FROM cron_lock_try('tab.e', 'host-2', '1 hour');
 SELECT cron_lock_release('tab.e', 1) AS late;
 SELECT row_counts();
+
+-- The C helpers the shared SQL functions call are not STRICT: a NULL from
+-- the owner calling them directly is an error, not a crash of the backend.
+\set VERBOSITY default
+SELECT cron_lock.arg_name('x', NULL);
+SELECT cron_lock.require_writable(NULL, 'j');
+SELECT cron_lock.require_authority(NULL, 'j', 'r');
+SELECT cron_lock.require_authority('a', NULL, 'r');
+SELECT cron_lock.lock_new_job(NULL);
