@@ -296,6 +296,11 @@ BEGIN
 	IF schedule IS NULL THEN
 		RETURN NULL;
 	END IF;
+	-- Bounded, because cron_lock.health parses every schedule on every read.
+	IF octet_length(schedule) > 200 OR octet_length(tz) > 200 THEN
+		RAISE EXCEPTION 'schedule or time zone of job "%" is too long', job
+			USING ERRCODE = '22023', DETAIL = 'Each may have at most 200 bytes.';
+	END IF;
 	BEGIN
 		PERFORM pg_catalog.now() AT TIME ZONE tz;
 	EXCEPTION WHEN invalid_parameter_value THEN
@@ -454,6 +459,7 @@ CREATE OR REPLACE FUNCTION @extschema@.cron_lock_pause(job text, until timestamp
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
+SET lock_timeout = '5s'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -471,6 +477,13 @@ BEGIN
 		RAISE EXCEPTION 'reason for pausing job "%" is too long', p_job
 			USING ERRCODE = '22023',
 				  DETAIL = format('It is %s bytes; the limit is %s bytes.', octet_length(p_reason), 4096);
+	END IF;
+	-- Above READ COMMITTED the lease row of a job first taken after the
+	-- snapshot is invisible here: the pause would miss it without an error.
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot pause job "%" at isolation level %', p_job,
+			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = '0A000', HINT = 'Run it in autocommit or in a READ COMMITTED transaction.';
 	END IF;
 	PERFORM cron_lock.require_writable('pause', p_job);
 	PERFORM cron_lock.refuse_foreign_objects();
@@ -490,6 +503,7 @@ CREATE OR REPLACE FUNCTION @extschema@.cron_lock_resume(job text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
+SET lock_timeout = '5s'
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -497,6 +511,13 @@ DECLARE
 	was boolean;
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
+	-- Above READ COMMITTED the lease row of a job first taken after the
+	-- snapshot is invisible here: the pause would miss it without an error.
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot resume job "%" at isolation level %', p_job,
+			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = '0A000', HINT = 'Run it in autocommit or in a READ COMMITTED transaction.';
+	END IF;
 	PERFORM cron_lock.require_writable('resume', p_job);
 	PERFORM cron_lock.refuse_foreign_objects();
 	PERFORM cron_lock.commit_durably();

@@ -11,7 +11,7 @@ SELECT count(*) AS unpinned
   FROM pg_proc p
  WHERE p.prosecdef
    AND (p.proname LIKE 'cron\_lock\_%' OR p.pronamespace = 'cron_lock'::regnamespace)
-   AND p.proconfig IS DISTINCT FROM ARRAY['search_path=pg_catalog, cron_lock, pg_temp'];
+   AND NOT coalesce('search_path=pg_catalog, cron_lock, pg_temp' = ANY (p.proconfig), false);
 
 -- The attack the review ran: an administrator audits runs with a trigger
 -- that names its table without a schema; a job runner creates a temporary

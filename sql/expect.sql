@@ -44,6 +44,9 @@ SELECT cron_lock.cron_prev('30 1 * * *', 'America/New_York', '2026-11-01 05:45:0
 	   cron_lock.cron_prev('30 2 * * *', 'America/New_York', '2026-03-08 12:00:00+00') AS skipped_hour,
 	   cron_lock.cron_prev('30 3 * * *', 'America/New_York', '2026-03-08 12:00:00+00') AS after_change;
 
+-- A schedule or time zone over 200 bytes is refused (health parses each on every read).
+SELECT error_of(format('SELECT cron_lock_expect(%L, schedule => %L)', 'ex.long', repeat('1,', 150) || '1 * * * *')),
+       error_of(format('SELECT cron_lock_expect(%L, schedule => %L, timezone => %L)', 'ex.long', '* * * * *', repeat('x', 201)));
 -- Bad schedules: 22023, naming the field.
 SELECT s, error_of(format('SELECT cron_lock.cron_parse(%L, %L)', s, 'ex.job')) FROM (VALUES
 	('* * * *'), ('* * * * * *'), ('60 * * * *'), ('* 24 * * *'), ('* * 0 * *'),

@@ -63,6 +63,11 @@ SELECT stmt, error_of(stmt) FROM (VALUES
 BEGIN READ ONLY;
 SELECT error_of($$SELECT cron_lock_pause('pa.x')$$), error_of($$SELECT cron_lock_resume('pa.x')$$);
 ROLLBACK;
+-- Above READ COMMITTED a lease row taken after the snapshot would be missed
+-- without an error: refused (0A000).
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT error_of($$SELECT cron_lock_pause('pa.x')$$), error_of($$SELECT cron_lock_resume('pa.x')$$);
+ROLLBACK;
 SELECT row_counts() = :'before' AS unchanged, (SELECT count(*) FROM cron_lock.jobs WHERE job = 'pa.x') AS jobs_rows;
 
 -- Only administrators pause and resume.
