@@ -141,6 +141,11 @@ check_eq "pipeline: SET CONSTRAINTS ALL IMMEDIATE, a busy answer, the caller's w
 check_eq "a busy answer with the session at synchronous_commit = off stays off" async \
 	"$(commit_kind off env PGOPTIONS='-c synchronous_commit=off' psql $(psql_args "$S") -U postgres -d $DB -c "SELECT cron_lock_try('dur.x', 'h2', '1 hour')")"
 
-check_eq "every busy answer was recorded" 17 \
+# The edition's commit_lazily is armed by a setting any session may write: a
+# lease taken in the same transaction must commit durably all the same.
+check_eq "a lease and a busy answer in one statement, lazy setting forged: synchronous" sync \
+	"$(commit_kind forged sql "SELECT m.reason, b.reason, set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true) IS NOT NULL FROM cron_lock_try('dur.forged', 'h2', '1 hour') m, cron_lock_try('dur.x', 'h2', '1 hour') b")"
+
+check_eq "every busy answer was recorded" 18 \
 	"$(q "$S" $DB "SELECT count(*) FROM cron_lock.contention WHERE job = 'dur.x'")"
 summary
