@@ -385,6 +385,7 @@ DECLARE
 	p_job text := job;
 	p_instance text := instance;
 	p_warn integer := warn_after_skips;
+	holder_role text;
 	tz text;
 	j cron_lock.jobs;
 	n bigint;
@@ -399,6 +400,18 @@ BEGIN
 	END IF;
 	PERFORM cron_lock.require_writable('declare the expectation of', p_job);
 	PERFORM cron_lock.refuse_foreign_objects();
+	-- Only the instance holding the job's lease declares, with the authority
+	-- a heartbeat needs: another runner must not move a job's expectation.
+	SELECT l.role INTO holder_role FROM cron_lock.leases l
+	 WHERE l.job = p_job AND l.held AND l.instance = p_instance
+	   AND l.expires_at > pg_catalog.clock_timestamp();
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'instance "%" does not hold job "%"', p_instance, p_job
+			USING ERRCODE = '42501',
+				  DETAIL = 'Only the instance holding a job''s lease declares its expectation.',
+				  HINT = 'cronlock run declares it once it holds the lease; an administrator sets one with cron_lock_expect.';
+	END IF;
+	PERFORM cron_lock.require_authority('declare the expectation of', p_job, holder_role);
 	PERFORM cron_lock.commit_durably();
 
 	SELECT * INTO j FROM cron_lock.jobs WHERE job = p_job;

@@ -4,6 +4,28 @@
 -- depends on the clock.
 SET TimeZone = 'UTC';
 
+-- The roles of "who may" below (sql/privileges.sql drops its own).
+CREATE ROLE regress_cron_lock_nobody LOGIN;
+CREATE ROLE regress_cron_lock_runner LOGIN IN ROLE cron_lock_user;
+CREATE ROLE regress_cron_lock_boss LOGIN IN ROLE cron_lock_admin;
+GRANT regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss TO CURRENT_USER;
+-- held_declare: declare as a run does, holding the job's lease (only the
+-- holder may), then release it.
+CREATE FUNCTION held_declare(job text, instance text, every interval, schedule text,
+	late_after interval, timezone text, warn integer DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+	r record;
+BEGIN
+	SELECT * INTO r FROM cron_lock_try(job, instance, '1 hour');
+	IF NOT r.acquired THEN
+		RAISE EXCEPTION 'held_declare: % is %', job, r.reason;
+	END IF;
+	PERFORM cron_lock_declare(job, instance, every, schedule, late_after, timezone, warn);
+	PERFORM cron_lock_release(job, r.token);
+END
+$f$;
+
 -- cron_prev: the latest scheduled time at or before a moment.  2026-12-06
 -- is a Sunday.
 SELECT s, cron_lock.cron_prev(s, 'UTC', '2026-12-06 12:00:30+00') AS prev FROM (VALUES
@@ -94,33 +116,37 @@ SELECT error_of($$SELECT cron_lock_expect('ex.a', every => '1 minute')$$);
 ROLLBACK;
 
 -- Runs declare; an administrator's expectation wins over theirs.
-SELECT cron_lock_declare('ex.a', 'host-1', '1 minute', NULL, NULL, 'UTC', 3);
+SELECT held_declare('ex.a', 'host-1', '1 minute', NULL, NULL, 'UTC', 3);
 SELECT job, every, expectation_source, warn_after_skips FROM cron_lock.jobs WHERE job = 'ex.a';
 -- Cleared by the administrator, the next declaration counts.
 SELECT cron_lock_expect('ex.a');
 SELECT job, every, expectation_source FROM cron_lock.jobs WHERE job = 'ex.a';
-SELECT cron_lock_declare('ex.a', 'host-1', '1 minute', NULL, NULL, 'UTC');
+SELECT held_declare('ex.a', 'host-1', '1 minute', NULL, NULL, 'UTC');
 SELECT job, every, timezone, expectation_source, expectation_by FROM cron_lock.jobs WHERE job = 'ex.a';
 
 -- The first declaring instance keeps its expectation and may change it;
 -- another instance declaring something else is an anomaly, once an hour.
-SELECT cron_lock_declare('ex.r', 'host-1', NULL, '*/5 * * * *', NULL, 'UTC');
-SELECT cron_lock_declare('ex.r', 'host-2', NULL, '*/5 * * * *', NULL, 'UTC');  -- the same: fine
-SELECT cron_lock_declare('ex.r', 'host-2', NULL, '*/10 * * * *', NULL, 'UTC');
-SELECT cron_lock_declare('ex.r', 'host-2', NULL, '*/10 * * * *', NULL, 'UTC');
+SELECT held_declare('ex.r', 'host-1', NULL, '*/5 * * * *', NULL, 'UTC');
+SELECT held_declare('ex.r', 'host-2', NULL, '*/5 * * * *', NULL, 'UTC');  -- the same: fine
+SELECT held_declare('ex.r', 'host-2', NULL, '*/10 * * * *', NULL, 'UTC');
+SELECT held_declare('ex.r', 'host-2', NULL, '*/10 * * * *', NULL, 'UTC');
 SELECT job, schedule, expectation_by FROM cron_lock.jobs WHERE job = 'ex.r';
 SELECT kind, job, run_id, instance, regexp_replace(detail, 'on \d{4}-\S+ \S+ \S+', 'on (time)') AS detail
   FROM cron_lock.anomalies WHERE job = 'ex.r';
-SELECT cron_lock_declare('ex.r', 'host-1', NULL, '*/10 * * * *', NULL, 'UTC');
+SELECT held_declare('ex.r', 'host-1', NULL, '*/10 * * * *', NULL, 'UTC');
 SELECT job, schedule, expectation_by FROM cron_lock.jobs WHERE job = 'ex.r';
 -- Declaring the same again writes nothing (the row version stays).
 SELECT ctid AS before FROM cron_lock.jobs WHERE job = 'ex.r' \gset
-SELECT cron_lock_declare('ex.r', 'host-1', NULL, '*/10 * * * *', NULL, 'UTC');
+SELECT held_declare('ex.r', 'host-1', NULL, '*/10 * * * *', NULL, 'UTC');
 SELECT ctid = :'before' AS unchanged FROM cron_lock.jobs WHERE job = 'ex.r';
 
 -- Who may: runs declare, only administrators expect.
 SET ROLE regress_cron_lock_runner;
+SELECT reason FROM cron_lock_try('ex.p', 'runner', '1 hour');
 SELECT cron_lock_declare('ex.p', 'runner', '1 hour', NULL, NULL, NULL);
+-- Not the holder: another instance name, or a free job (42501).
+SELECT error_of($$SELECT cron_lock_declare('ex.p', 'other', '2 hours', NULL, NULL, NULL)$$),
+       error_of($$SELECT cron_lock_declare('ex.free', 'runner', '2 hours', NULL, NULL, NULL)$$);
 SELECT error_of($$SELECT cron_lock_expect('ex.p', every => '1 minute')$$);
 SELECT error_of($$SELECT * FROM cron_lock.jobs$$);
 SELECT job, every, expectation_source FROM cron_lock.health WHERE job = 'ex.p';
@@ -134,3 +160,5 @@ SELECT error_of($$SELECT cron_lock_declare('ex.p', 'x', '1 hour', NULL, NULL, NU
 SELECT error_of($$SELECT * FROM cron_lock.health$$);
 RESET ROLE;
 RESET TimeZone;
+DROP FUNCTION held_declare(text, text, interval, text, interval, text, integer);
+DROP ROLE regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss;

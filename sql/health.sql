@@ -18,6 +18,23 @@ SELECT job, every, schedule, timezone, late_after, expectation_source,
 	   paused_until, state, expected_instances, stray_instances
   FROM cron_lock.health;
 
+-- held_declare: declare as a run does, holding the job's lease (only the
+-- holder may), then release it.
+CREATE FUNCTION held_declare(job text, instance text, every interval, schedule text,
+	late_after interval, timezone text, warn integer DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $f$
+DECLARE
+	r record;
+BEGIN
+	SELECT * INTO r FROM cron_lock_try(job, instance, '1 hour');
+	IF NOT r.acquired THEN
+		RAISE EXCEPTION 'held_declare: % is %', job, r.reason;
+	END IF;
+	PERFORM cron_lock_declare(job, instance, every, schedule, late_after, timezone, warn);
+	PERFORM cron_lock_release(job, r.token);
+END
+$f$;
+
 -- Every 5 minutes: ok after a run; late once more than 5 + 2.5 minutes
 -- passed without a start; ok again after the next run.
 SELECT cron_lock_expect('he.every', every => '5 minutes');
@@ -31,7 +48,7 @@ SELECT run_once('he.every');
 SELECT job, state FROM h WHERE job = 'he.every';
 
 -- A schedule, every minute, late after 30 seconds (the default).
-SELECT cron_lock_declare('he.cron', 'host-1', NULL, '* * * * *', NULL, 'UTC');
+SELECT held_declare('he.cron', 'host-1', NULL, '* * * * *', NULL, 'UTC');
 SELECT run_once('he.cron');
 SELECT job, schedule, timezone, late_after, expectation_source, state FROM h WHERE job = 'he.cron';
 SELECT age_job('he.cron', '3 minutes');
@@ -96,7 +113,7 @@ SELECT reason FROM cron_lock_try('he.skip', 'host-3', '1 hour');
 SELECT reason FROM cron_lock_try('he.skip', 'host-1', '1 hour');  -- its own instance: not counted
 SELECT cron_lock_skips('he.skip', 1), cron_lock_skips('he.skip', 99);
 -- many_skips, live: a running run with at least warn_after_skips busy answers.
-SELECT cron_lock_declare('he.skip', 'host-1', NULL, NULL, NULL, NULL, 3);
+SELECT cron_lock_declare('he.skip', 'host-1', NULL, NULL, NULL, NULL, 3);  -- host-1 holds it
 SELECT count(*) FROM cron_lock.anomalies WHERE job = 'he.skip';
 SELECT reason FROM cron_lock_try('he.skip', 'host-2', '1 hour');
 SELECT kind, run_id IS NOT NULL AS has_run, instance, detected_at IS NOT NULL AS has_at,
@@ -138,3 +155,4 @@ SELECT kind, instance FROM cron_lock.anomaly_log WHERE job = 'he.auth' ORDER BY 
 DROP OWNED BY regress_cron_lock_other;
 DROP ROLE regress_cron_lock_other;
 DROP VIEW h;
+DROP FUNCTION held_declare(text, text, interval, text, interval, text, integer);
