@@ -73,6 +73,7 @@ extern void TablesUse(LOCKMODE lockmode, bool leases_only);
 extern Oid	TablesRunIdSequence(void);
 extern bool TablesHaveRoles(bool leases_only);
 extern void TablesUseTokenEpoch(void);
+extern bool TablesUseOnDemand(const char *name);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.
@@ -149,6 +150,7 @@ extern void RunStoreLateReport(int64 run_id, text *status, text *message,
 							   TimestampTz now);
 extern void RecordContention(text *job, text *instance, text *holder,
 							 const char *reason, TimestampTz now);
+extern void StoreSweep(Store *st);
 extern void RecordAnomaly(const char *kind, text *job, int64 run_id,
 						  text *instance, TimestampTz now, const char *detail);
 

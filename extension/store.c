@@ -475,6 +475,23 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 	Execute(&insert_anomaly, v, n, SPI_OK_INSERT, 0, NULL, NULL);
 }
 
+/* The chores: schema/functions/10-sweep.sql. */
+static Statement sweep = {"SELECT cron_lock.sweep()", 0};
+
+/*
+ * StoreSweep: fold a small batch of busy answers into the contention
+ * counters and enforce the retention (cron_lock.sweep(), which never
+ * waits), once the tables it writes are checked.  Nothing while the
+ * extension's SQL objects are older than 1.2 (no counters yet).
+ */
+void
+StoreSweep(Store *st)
+{
+	if (!TablesUseOnDemand("contention_hourly") || !TablesUseOnDemand("settings"))
+		return;
+	Execute(&sweep, NULL, NULL, SPI_OK_SELECT, 0, NULL, NULL);
+}
+
 /* --- the rare paths ----------------------------------------------------- */
 
 /* $1 old run, $2 new run, $3 now */

@@ -13,8 +13,11 @@
  * into key updates), make every call fail with 55000 naming the object.
  * Columns (names, types, collations, NOT NULL) must be the extension's.
  * Plain indexes an administrator adds are fine.
- * token_epoch (1.1) is checked the same way when token.c is about to read
- * it; its CHECK (id) is the extension's own and the only one allowed.
+ * The layout comes from the one description of the tables (schema/tables/,
+ * compiled into layout.h by schema/gen.sh).  Tables not every call uses
+ * (token_epoch, the contention counters...) are checked the same way when a
+ * function is about to use them; token_epoch's CHECK (id) is the
+ * extension's own and the only one allowed.
  *
  * The check runs under the lock the call keeps on each table until its
  * transaction ends (every DDL that could add such an object waits for that
@@ -36,6 +39,7 @@
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -44,89 +48,15 @@
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 
-/* A column as the extension's scripts create it. */
+/* A column as the description (schema/tables/) makes it. */
 typedef struct Column
 {
 	const char *name;
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
-	bool		since_1_1;		/* absent from 1.0 tables (before ALTER EXTENSION UPDATE) */
+	bool		added;			/* ADD COLUMN of a later version: absent until ALTER EXTENSION UPDATE */
 } Column;
-
-#define C		C_COLLATION_OID
-#define DEF		DEFAULT_COLLATION_OID
-
-static const Column leases_columns[] = {
-	{"job", TEXTOID, C, true},
-	{"token", INT8OID, InvalidOid, true},
-	{"run_id", INT8OID, InvalidOid, true},
-	{"instance", TEXTOID, C, true},
-	{"held", BOOLOID, InvalidOid, true},
-	{"attempt", UUIDOID, InvalidOid, false},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"backend_start", TIMESTAMPTZOID, InvalidOid, false},
-	{"acquired_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"role", TEXTOID, DEF, false, true},
-	{NULL}
-};
-
-static const Column job_runs_columns[] = {
-	{"run_id", INT8OID, InvalidOid, true},
-	{"job", TEXTOID, C, true},
-	{"instance", TEXTOID, C, true},
-	{"token", INT8OID, InvalidOid, true},
-	{"attempt", UUIDOID, InvalidOid, false},
-	{"status", TEXTOID, C, true},
-	{"started_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"finished_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"backend_start", TIMESTAMPTZOID, InvalidOid, false},
-	{"client_addr", INETOID, InvalidOid, false},
-	{"application_name", TEXTOID, DEF, false},
-	{"message", TEXTOID, DEF, false},
-	{"taken_over_by", INT8OID, InvalidOid, false},
-	{"reported_status", TEXTOID, C, false},
-	{"reported_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"forced_by", TEXTOID, DEF, false},
-	{"role", TEXTOID, DEF, false, true},
-	{NULL}
-};
-
-static const Column contention_columns[] = {
-	{"job", TEXTOID, C, true},
-	{"instance", TEXTOID, C, true},
-	{"holder", TEXTOID, C, false},
-	{"reason", TEXTOID, C, true},
-	{"at", TIMESTAMPTZOID, InvalidOid, true},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"client_addr", INETOID, InvalidOid, false},
-	{NULL}
-};
-
-static const Column anomaly_log_columns[] = {
-	{"kind", TEXTOID, C, true},
-	{"job", TEXTOID, C, true},
-	{"run_id", INT8OID, InvalidOid, false},
-	{"instance", TEXTOID, C, false},
-	{"detected_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"detail", TEXTOID, DEF, true},
-	{NULL}
-};
-
-/* Created by 1.1 (it exists only with 1.1's layout). */
-static const Column token_epoch_columns[] = {
-	{"id", BOOLOID, InvalidOid, true},
-	{"system_identifier", INT8OID, InvalidOid, true},
-	{"timeline", INT4OID, InvalidOid, true},
-	{"epoch", INT8OID, InvalidOid, true},
-	{"recorded_at", TIMESTAMPTZOID, InvalidOid, true},
-	{NULL}
-};
 
 /* The unique indexes a table must have, and may have: key columns, in order. */
 typedef struct UniqueKey
@@ -143,19 +73,18 @@ typedef struct OwnTable
 	const char *own_check;		/* the extension's own CHECK constraint */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
-	bool		has_role;		/* 1.1's role column is there */
+	bool		has_added;		/* the added columns are there */
 } OwnTable;
 
-static OwnTable own[] = {
-	{"leases", leases_columns, {{{"job"}, true}}},
-	{"job_runs", job_runs_columns, {{{"run_id"}, true}, {{"job", "token"}, false}}},
-	{"contention", contention_columns},
-	{"anomaly_log", anomaly_log_columns},
-	/* Used on demand: TablesUseTokenEpoch. */
-	{"token_epoch", token_epoch_columns, {{{"id"}, true}}, "token_epoch_id_check"},
-};
+/*
+ * own[]: every table, generated from schema/tables/ by schema/gen.sh.  The
+ * first TABLES_EVERY_CALL are used by every call (leases, then job_runs);
+ * the others are checked when a function is about to use them.
+ */
+#include "layout.h"
 
-#define TOKEN_EPOCH (lengthof(own) - 1)
+#define LEASES 0
+#define JOB_RUNS 1
 
 static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
@@ -213,8 +142,8 @@ Qualified(Relation rel)
 
 /*
  * Columns: exactly the expected ones, with their types; nothing generated.
- * The columns added by 1.1 may all be missing (the 1.0 layout, until ALTER
- * EXTENSION cron_lock UPDATE); returns whether they are there.
+ * The columns added by a later version may all be missing (an older layout,
+ * until ALTER EXTENSION cron_lock UPDATE); returns whether they are there.
  */
 static bool
 CheckColumns(Relation rel, const Column *columns)
@@ -235,7 +164,7 @@ CheckColumns(Relation rel, const Column *columns)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
 				attnum = i + 1;
-		if (attnum == InvalidAttrNumber && c->since_1_1)
+		if (attnum == InvalidAttrNumber && c->added)
 		{
 			has_new = false;
 			expected--;
@@ -490,7 +419,7 @@ UseTable(OwnTable *t, LOCKMODE lockmode)
 		elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 	LockRelationOid(relid, lockmode);
 	rel = table_open(relid, NoLock);
-	t->has_role = CheckColumns(rel, t->columns);
+	t->has_added = CheckColumns(rel, t->columns);
 	CheckIndexes(rel, t->keys);
 	CheckAttached(rel, t->own_check);
 	table_close(rel, NoLock);
@@ -500,26 +429,77 @@ UseTable(OwnTable *t, LOCKMODE lockmode)
 }
 
 /*
- * TablesUse: lock and check each of cron_lock's tables but token_epoch
- * (TablesUseTokenEpoch).  leases_only: cron_lock_check, which reads the
- * lease row and nothing else.
+ * TablesUse: lock and check each of the tables every call uses.
+ * leases_only: cron_lock_check, which reads the lease row and nothing else.
  */
 void
 TablesUse(LOCKMODE lockmode, bool leases_only)
 {
-	for (int i = 0; i < (leases_only ? 1 : TOKEN_EPOCH); i++)
+	for (int i = 0; i < (leases_only ? 1 : TABLES_EVERY_CALL); i++)
 		UseTable(&own[i], lockmode);
 }
 
 /*
- * TablesUseTokenEpoch: lock cron_lock.token_epoch as an UPDATE does and
- * check it as TablesUse checks the others, before token.c reads or writes
- * it (1.1's layout only: the caller has seen that the table exists).
+ * TablesUseOnDemand: lock one of the other tables as an UPDATE does and
+ * check it as TablesUse checks the others, before it is read or written.
+ * False, locking nothing, when the table does not exist (the extension's
+ * SQL objects are of a version older than the table).
+ */
+bool
+TablesUseOnDemand(const char *name)
+{
+	for (int i = TABLES_EVERY_CALL; i < lengthof(own); i++)
+		if (strcmp(own[i].name, name) == 0)
+		{
+			if (!OidIsValid(own[i].relid) &&
+				!OidIsValid(get_relname_relid(name, get_namespace_oid("cron_lock", false))))
+				return false;
+			UseTable(&own[i], RowExclusiveLock);
+			return true;
+		}
+	elog(ERROR, "cron_lock: no table \"%s\" in the description", name);
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * cron_lock.use_tables(VARIADIC names text[]): lock and check the named
+ * tables as the C functions do before using them, for the functions
+ * written in PL/pgSQL (schema/functions/) that write them as the
+ * extension's owner.  Raises 55000 as TablesUse does.
+ */
+PG_FUNCTION_INFO_V1(cron_lock_use_tables);
+Datum
+cron_lock_use_tables(PG_FUNCTION_ARGS)
+{
+	Datum	   *names;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
+					  &names, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name = nulls[i] ? "" : TextDatumGetCString(names[i]);
+		int			t = 0;
+
+		while (t < lengthof(own) && strcmp(own[t].name, name) != 0)
+			t++;
+		if (t == lengthof(own))
+			elog(ERROR, "cron_lock: no table \"%s\" in the description", name);
+		UseTable(&own[t], RowExclusiveLock);
+	}
+	PG_RETURN_VOID();
+}
+
+/*
+ * TablesUseTokenEpoch: TablesUseOnDemand of cron_lock.token_epoch (the
+ * caller has seen that the table exists).
  */
 void
 TablesUseTokenEpoch(void)
 {
-	UseTable(&own[TOKEN_EPOCH], RowExclusiveLock);
+	if (!TablesUseOnDemand("token_epoch"))
+		elog(ERROR, "cron_lock: relation cron_lock.token_epoch is missing");
 }
 
 /*
@@ -547,5 +527,5 @@ TablesRunIdSequence(void)
 bool
 TablesHaveRoles(bool leases_only)
 {
-	return own[0].has_role && (leases_only || own[1].has_role);
+	return own[LEASES].has_added && (leases_only || own[JOB_RUNS].has_added);
 }

@@ -10,5 +10,8 @@ INSERT INTO cron_lock.job_runs SELECT * FROM cron_lock_moved.job_runs;
 INSERT INTO cron_lock.leases SELECT * FROM cron_lock_moved.leases;
 INSERT INTO cron_lock.contention SELECT * FROM cron_lock_moved.contention;
 INSERT INTO cron_lock.anomaly_log SELECT * FROM cron_lock_moved.anomaly_log;
+INSERT INTO cron_lock.contention_hourly SELECT * FROM cron_lock_moved.contention_hourly;
+INSERT INTO cron_lock.settings SELECT * FROM cron_lock_moved.settings;
+INSERT INTO cron_lock.expected_instances SELECT * FROM cron_lock_moved.expected_instances;
 SELECT pg_catalog.setval('cron_lock.job_runs_run_id_seq', last_value, is_called) FROM cron_lock_moved.run_id;
 DROP SCHEMA cron_lock_moved CASCADE;

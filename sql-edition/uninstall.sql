@@ -24,8 +24,11 @@ BEGIN
 		%1$I.cron_lock_check(text, bigint),
 		%1$I.cron_lock_force_release(text, bigint),
 		%1$I.cron_lock_prune(interval),
-		%1$I.cron_lock_duplicates(interval)', s);
-	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings;
+		%1$I.cron_lock_duplicates(interval),
+		%1$I.cron_lock_retention(interval, interval),
+		%1$I.cron_lock_expect_instances(text[], text)', s);
+	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings,
+		cron_lock.stray_instances;
 	DROP FUNCTION IF EXISTS
 		cron_lock.backend_alive(integer, timestamptz),
 		cron_lock.arg_name(text, text),
@@ -45,6 +48,8 @@ BEGIN
 		cron_lock.outer_role(),
 		cron_lock.require_authority(text, text, text),
 		cron_lock.arg_message(text, text),
+		cron_lock.sweep(integer, float8),
+		cron_lock.prune_history(timestamptz, integer),
 		cron_lock.edition();
 	DROP TYPE IF EXISTS cron_lock.try_result;
 END

@@ -195,23 +195,6 @@ BEGIN
 END
 $$;
 
--- layout_natts: how many columns (pg_class.relnatts) each table had when the
--- edition was installed; an added column, generated or not, changes it.
--- Written by the install, inlined into refuse_foreign_objects' query.
-DO $do$
-BEGIN
-	EXECUTE pg_catalog.format($f$
-		CREATE OR REPLACE FUNCTION cron_lock.layout_natts(rel name)
-		RETURNS smallint
-		LANGUAGE sql IMMUTABLE
-		AS $b$SELECT (CASE rel %s END)::smallint$b$$f$,
-		(SELECT pg_catalog.string_agg(pg_catalog.format('WHEN %L THEN %s', c.relname, c.relnatts), ' ')
-		   FROM pg_catalog.pg_class c
-		  WHERE c.relnamespace = 'cron_lock'::regnamespace
-			AND c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')));
-END
-$do$;
-
 -- table_name: a relation's name, schema-qualified whatever the search_path.
 CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
 RETURNS text
@@ -245,20 +228,17 @@ BEGIN
 	-- until the next VACUUM: until then the thorough query runs and passes.
 	IF NOT thorough AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_class c
-		 WHERE c.relname IN ('leases', 'job_runs', 'contention', 'anomaly_log')
+		 WHERE c.relname IN (@OWN_TABLE_NAMES@)
 		   AND c.relnamespace = 'cron_lock'::regnamespace
 		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
 				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
-		-- The unique indexes of 10-tables.sql: leases_pkey, job_runs_pkey,
-		-- job_runs_job_token_key (install refuses any other).
+		-- The tables' own unique indexes (schema/tables/; install refuses any other).
 		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
 			  WHERE (i.indisexclusion OR i.indisunique)
-				AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								   'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) = 3
+				AND i.indrelid IN (@OWN_TABLES@)) = @OWN_UNIQUE_COUNT@
 		AND NOT EXISTS (
 		SELECT FROM pg_catalog.pg_policy p
-		 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) THEN
+		 WHERE p.polrelid IN (@OWN_TABLES@)) THEN
 		RETURN;
 	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
@@ -269,22 +249,19 @@ BEGIN
 						ELSE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname) END AS removal
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
-			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			 WHERE t.tgrelid IN (@OWN_TABLES@)
 			UNION ALL
 			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
 			  FROM pg_catalog.pg_rewrite r
-			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			 WHERE r.ev_class IN (@OWN_TABLES@)
 			UNION ALL
 			SELECT 3, k.conrelid,
 				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
 								  ELSE 'exclusion constraint "%s"' END, k.conname),
 				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
 			  FROM pg_catalog.pg_constraint k
-			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			 WHERE k.conrelid IN (@OWN_TABLES@)
 			   AND k.contype IN ('c', 'x')
 			UNION ALL
 			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
@@ -292,30 +269,25 @@ BEGIN
 									 cron_lock.table_name(i.indexrelid), cron_lock.table_name(i.indrelid), x.relname)
 			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
 			 WHERE i.indisunique AND NOT i.indisexclusion
-			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
-			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
-										'cron_lock.job_runs_job_token_key'::regclass)
+			   AND i.indrelid IN (@OWN_TABLES@)
+			   AND i.indexrelid NOT IN (@OWN_UNIQUE_INDEXES@)
 			UNION ALL
 			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
 				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
 			  FROM pg_catalog.pg_attribute a
-			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			 WHERE a.attrelid IN (@OWN_TABLES@)
 			   AND a.attnum > 0 AND a.attgenerated <> ''
 			UNION ALL
 			SELECT 6, c.oid, 'row security',
 				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
 			  FROM pg_catalog.pg_class c
-			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)
+			 WHERE c.oid IN (@OWN_TABLES@)
 			   AND (c.relrowsecurity OR c.relforcerowsecurity)
 			UNION ALL
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
-			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass)) o
+			 WHERE p.polrelid IN (@OWN_TABLES@)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN

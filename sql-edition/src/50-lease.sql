@@ -116,6 +116,8 @@ BEGIN
 		UPDATE cron_lock.job_runs
 		   SET status = p_status, message = p_message, finished_at = clock_timestamp(), forced_by = NULL
 		 WHERE run_id = ended;
+		-- The chores (contention folded, retention), a small batch per run.
+		PERFORM cron_lock.sweep();
 		RETURN true;
 	END IF;
 

@@ -1,6 +1,7 @@
 /* sql-edition/src/90-privileges.sql: nothing for PUBLIC.  Users run jobs and
  * read the views; admins also free leases, prune, and read the tables.
- * Nobody but the owner writes the tables or runs the helpers. */
+ * Nobody but the owner writes the tables or runs the helpers.  The grants on
+ * the tables, views and shared functions are in their files in schema/. */
 
 REVOKE ALL ON FUNCTION
 	cron_lock_try(text, text, interval, uuid, interval),
@@ -8,8 +9,6 @@ REVOKE ALL ON FUNCTION
 	cron_lock_release(text, bigint, text, text),
 	cron_lock_check(text, bigint),
 	cron_lock_force_release(text, bigint),
-	cron_lock_prune(interval),
-	cron_lock_duplicates(interval),
 	cron_lock.backend_alive(integer, timestamptz),
 	cron_lock.edition(),
 	cron_lock.arg_name(text, text),
@@ -36,19 +35,10 @@ GRANT EXECUTE ON FUNCTION
 	cron_lock_heartbeat(text, bigint, interval),
 	cron_lock_release(text, bigint, text, text),
 	cron_lock_check(text, bigint),
-	cron_lock_duplicates(interval),
 	cron_lock.backend_alive(integer, timestamptz),
 	cron_lock.edition()
 TO cron_lock_user, cron_lock_admin;
 
 GRANT EXECUTE ON FUNCTION
-	cron_lock_force_release(text, bigint),
-	cron_lock_prune(interval)
-TO cron_lock_admin;
-
-GRANT SELECT ON cron_lock.status, cron_lock.anomalies, cron_lock.sightings
-TO cron_lock_user, cron_lock_admin;
-
-GRANT SELECT ON cron_lock.job_runs, cron_lock.leases, cron_lock.contention,
-	cron_lock.anomaly_log, cron_lock.token_epoch
+	cron_lock_force_release(text, bigint)
 TO cron_lock_admin;
