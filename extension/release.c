@@ -57,7 +57,7 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	if (LeaseReleaseHeld(&st, job, token, OuterRoleName(), status, message))
 	{
 		released = true;
-		/* The chores (contention folded, retention), a small batch per run. */
+		/* The chores (contention folded, retention), now and then. */
 		StoreSweep(&st);
 	}
 	else if (RunFindByToken(job, token, &run))

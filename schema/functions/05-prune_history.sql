@@ -14,8 +14,8 @@ DECLARE
 	total bigint := 0;
 BEGIN
 	DELETE FROM cron_lock.anomaly_log a
-	 WHERE a.ctid = ANY (ARRAY(SELECT o.ctid FROM cron_lock.anomaly_log o
-								WHERE o.detected_at < cutoff LIMIT batch));
+	 WHERE a.ctid IN (SELECT o.ctid FROM cron_lock.anomaly_log o
+					   WHERE o.detected_at < cutoff LIMIT batch);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 

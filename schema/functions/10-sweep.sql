@@ -1,5 +1,5 @@
 -- cron_lock.sweep(batch, run_chance): the chores, in small batches, on ordinary calls
--- (cron_lock_release runs it): folds up to batch raw busy answers of
+-- (one cron_lock_release in 8 runs it): folds up to batch raw busy answers of
 -- cron_lock.contention into the counters of cron_lock.contention_hourly,
 -- then deletes up to batch counters older than the contention retention
 -- (default 30 days) and, when an administrator set a run retention, on
@@ -8,7 +8,7 @@
 -- deleted.  Never waits: one sweep at a time (the others return 0 at once),
 -- and raw rows another transaction has locked are left for later.  Runs as
 -- the caller (the API functions' owner); nobody else may execute it.
-CREATE OR REPLACE FUNCTION cron_lock.sweep(batch integer DEFAULT 500, run_chance float8 DEFAULT 0.0625)
+CREATE OR REPLACE FUNCTION cron_lock.sweep(batch integer DEFAULT 2000, run_chance float8 DEFAULT 0.0625)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -26,8 +26,8 @@ BEGIN
 	-- (the last backend and address of the latest answer are kept).
 	WITH raw AS (
 		DELETE FROM cron_lock.contention c
-		 WHERE c.ctid = ANY (ARRAY(SELECT r.ctid FROM cron_lock.contention r
-									LIMIT batch FOR UPDATE SKIP LOCKED))
+		 WHERE c.ctid IN (SELECT r.ctid FROM cron_lock.contention r
+						   LIMIT batch FOR UPDATE SKIP LOCKED)
 		RETURNING c.job, c.instance, c.holder, c.reason, c.at, c.backend_pid, c.client_addr
 	), agg AS (
 		SELECT r.job, r.instance, r.holder, r.reason,
@@ -68,9 +68,9 @@ BEGIN
 					 interval '30 days');
 	cutoff := pg_catalog.clock_timestamp() - keep;
 	DELETE FROM cron_lock.contention_hourly h
-	 WHERE h.ctid = ANY (ARRAY(SELECT o.ctid FROM cron_lock.contention_hourly o
-								WHERE o.hour < cutoff AND o.last_seen < cutoff
-								LIMIT batch FOR UPDATE SKIP LOCKED));
+	 WHERE h.ctid IN (SELECT o.ctid FROM cron_lock.contention_hourly o
+					   WHERE o.hour < cutoff AND o.last_seen < cutoff
+					   LIMIT batch FOR UPDATE SKIP LOCKED);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
