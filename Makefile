@@ -30,7 +30,7 @@ DATA_built = extension/cron_lock--1.1--1.2.sql
 DATA = extension/cron_lock.control $(filter-out $(DATA_built),$(wildcard extension/cron_lock--*.sql))
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune counters strays privileges definer tables hijack install upgrade
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune counters strays privileges definer tables hijack expect pause health install upgrade
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
@@ -99,7 +99,7 @@ EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
 
 sql-edition: build/sql-edition/cron_lock.sql
 
-build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql) \
+build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql) sql-edition/functions.list \
 		sql-edition/build.sh extension/cron_lock.control $(SCHEMA_FILES)
 	sql-edition/build.sh build/sql-edition $(EDITION_VERSION)
 

@@ -72,8 +72,11 @@ extern bool NextToken(int64 last, const char *job, int64 *token);
 extern void TablesUse(LOCKMODE lockmode, bool leases_only);
 extern Oid	TablesRunIdSequence(void);
 extern bool TablesHaveRoles(bool leases_only);
+extern bool TablesHavePause(void);
 extern void TablesUseTokenEpoch(void);
 extern bool TablesUseOnDemand(const char *name);
+extern void TablesUseAll(void);
+extern void TablesUseJobs(void);
 
 /*
  * store.c: the rows behind a lease, read and written by SQL statements.
@@ -84,6 +87,7 @@ typedef struct Store
 {
 	bool		connected;
 	bool		roles;			/* the tables have 1.1's role column */
+	bool		pause;			/* leases has 1.2's paused_until, and jobs exists */
 	int			guc_level;		/* > 0: search_path pinned by StoreBegin */
 } Store;
 
@@ -91,7 +95,7 @@ extern void StoreBegin(Store *st, bool guard_only);
 extern void StoreEnd(Store *st);
 typedef enum LeaseLock
 {
-	LEASE_PEEK,					/* plain MVCC read, no lock */
+	LEASE_PEEK,					/* plain MVCC read, no lock; no token, run_id, role */
 	LEASE_TAKE,					/* FOR UPDATE SKIP LOCKED: token changes */
 	LEASE_RENEW,				/* FOR NO KEY UPDATE: heartbeat, release */
 	LEASE_GUARD					/* FOR KEY SHARE: cron_lock_check */
@@ -110,7 +114,10 @@ typedef struct Lease
 	int32		backend_pid;
 	TimestampTz acquired_at;
 	TimestampTz expires_at;
-	text	   *role;			/* who took it; NULL: before cron_lock 1.1 */
+	text	   *role;			/* who took it; NULL: before cron_lock 1.1 (not
+								 * read by LEASE_PEEK, LEASE_TAKE) */
+	TimestampTz paused_until;	/* DT_NOBEGIN: not paused; DT_NOEND: until
+								 * resumed (read by LEASE_PEEK, LEASE_TAKE) */
 } Lease;
 
 typedef struct RunReport
@@ -135,6 +142,8 @@ typedef struct NewRun
 
 extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
 extern bool LeaseTryLockNewJob(text *job);
+extern void LeaseLockNewJob(text *job);
+extern bool JobPausedAt(text *job, TimestampTz now);
 extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
 extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);
 extern void LeaseMarkTakenOver(int64 old_run_id, int64 new_run_id,

@@ -99,6 +99,7 @@ StoreBegin(Store *st, bool guard_only)
 {
 	TablesUse(guard_only ? RowShareLock : RowExclusiveLock, guard_only);
 	st->roles = TablesHaveRoles(guard_only);
+	st->pause = st->roles && TablesHavePause();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "cron_lock: SPI_connect failed");
 	st->connected = true;
@@ -172,19 +173,35 @@ ApplicationName(char *null)
 	"SELECT token, run_id, instance, held, attempt, backend_pid, acquired_at," \
 	"       expires_at, " role \
 	"  FROM ONLY cron_lock.leases WHERE job = $1"
-#define LEASE_NCOLS 9
+#define LEASE_NCOLS 10
 
 /*
- * Indexed by whether the tables have 1.1's role column (1.0 tables, until
- * ALTER EXTENSION cron_lock UPDATE, have none) and by LeaseLock: the read,
- * and the row lock it takes.
+ * The plain read before a busy answer: only what deciding it needs (each
+ * column read costs executor set-up on every call).
  */
-#define LEASE_READS(role) { \
-	[LEASE_PEEK] = {LEASE_COLUMNS(role), 1, {TEXTOID}}, \
-	[LEASE_TAKE] = {LEASE_COLUMNS(role) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
-	[LEASE_RENEW] = {LEASE_COLUMNS(role) " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
-	[LEASE_GUARD] = {LEASE_COLUMNS(role) " FOR KEY SHARE", 1, {TEXTOID}}}
-static Statement lease_read[2][4] = {LEASE_READS("NULL::text"), LEASE_READS("role")};
+#define LEASE_PEEK_COLUMNS(paused) \
+	"SELECT instance, held, attempt, backend_pid, acquired_at, expires_at, " paused \
+	"  FROM ONLY cron_lock.leases WHERE job = $1"
+#define LEASE_PEEK_NCOLS 7
+
+/*
+ * Indexed by the layout of the tables (0: 1.0's, 1: with 1.1's role
+ * column, 2: with 1.2's paused_until too; older layouts last until ALTER
+ * EXTENSION cron_lock UPDATE) and by LeaseLock: the read, and the row lock
+ * it takes.  cron_lock_try (PEEK, TAKE) needs the pause, not the role; the
+ * others need the role, not the pause: each reads only what it uses, which
+ * keeps a busy answer as cheap as before 1.2.
+ */
+#define LEASE_READS(role, paused) { \
+	[LEASE_PEEK] = {LEASE_PEEK_COLUMNS(paused), 1, {TEXTOID}}, \
+	[LEASE_TAKE] = {LEASE_COLUMNS("NULL::text, " paused) " FOR UPDATE SKIP LOCKED", 1, {TEXTOID}}, \
+	[LEASE_RENEW] = {LEASE_COLUMNS(role ", NULL::timestamptz") " FOR NO KEY UPDATE", 1, {TEXTOID}}, \
+	[LEASE_GUARD] = {LEASE_COLUMNS(role ", NULL::timestamptz") " FOR KEY SHARE", 1, {TEXTOID}}}
+static Statement lease_read[3][4] = {
+	LEASE_READS("NULL::text", "NULL::timestamptz"),
+	LEASE_READS("role", "NULL::timestamptz"),
+	LEASE_READS("role", "paused_until")
+};
 
 /*
  * LeaseFetch: read the lease row of a job, locked as mode says.  False when
@@ -193,7 +210,8 @@ static Statement lease_read[2][4] = {LEASE_READS("NULL::text"), LEASE_READS("rol
  * followed to its newest version, as SELECT ... FOR UPDATE does; above it,
  * that raises 40001.  LEASE_RENEW and LEASE_GUARD may wait, but only behind
  * a transaction that holds LEASE_TAKE, and those never wait themselves.
- * LEASE_PEEK is a plain read with a snapshot taken now.
+ * LEASE_PEEK is a plain read with a snapshot taken now, of what a busy
+ * answer needs: token, run_id and role are left 0 and NULL.
  */
 bool
 LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
@@ -202,7 +220,29 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	Datum		v[LEASE_NCOLS];
 	bool		n[LEASE_NCOLS];
 
-	if (Execute(&lease_read[st->roles][mode], args, NULL, SPI_OK_SELECT, LEASE_NCOLS, v, n) == 0)
+	if (mode == LEASE_PEEK)
+	{
+		if (Execute(&lease_read[st->roles + st->pause][mode], args, NULL, SPI_OK_SELECT,
+					LEASE_PEEK_NCOLS, v, n) == 0)
+			return false;
+		lease->job = job;
+		lease->token = 0;
+		lease->run_id = 0;
+		lease->instance = DatumGetTextPP(v[0]);
+		lease->held = DatumGetBool(v[1]);
+		lease->has_attempt = !n[2];
+		if (lease->has_attempt)
+			lease->attempt = *DatumGetUUIDP(v[2]);
+		lease->has_pid = !n[3];
+		lease->backend_pid = lease->has_pid ? DatumGetInt32(v[3]) : 0;
+		lease->acquired_at = DatumGetTimestampTz(v[4]);
+		lease->expires_at = DatumGetTimestampTz(v[5]);
+		lease->role = NULL;
+		lease->paused_until = n[6] ? DT_NOBEGIN : DatumGetTimestampTz(v[6]);
+		return true;
+	}
+	if (Execute(&lease_read[st->roles + st->pause][mode], args, NULL, SPI_OK_SELECT,
+				LEASE_NCOLS, v, n) == 0)
 		return false;
 	lease->job = job;
 	lease->token = DatumGetInt64(v[0]);
@@ -217,6 +257,7 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
 	lease->acquired_at = DatumGetTimestampTz(v[6]);
 	lease->expires_at = DatumGetTimestampTz(v[7]);
 	lease->role = n[8] ? NULL : DatumGetTextPP(v[8]);
+	lease->paused_until = n[9] ? DT_NOBEGIN : DatumGetTimestampTz(v[9]);
 	return true;
 }
 
@@ -227,16 +268,58 @@ LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease)
  * keeps it apart from the keys of pg_advisory_xact_lock().  A hash
  * collision only makes one of two brand-new jobs answer "locked".
  */
+static void
+NewJobTag(text *job, LOCKTAG *tag)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
+										   VARSIZE_ANY_EXHDR(job), 0);
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (hash >> 32),
+						 (uint32) hash, 0x434C);
+}
+
 bool
 LeaseTryLockNewJob(text *job)
 {
 	LOCKTAG		tag;
-	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(job),
-										   VARSIZE_ANY_EXHDR(job), 0);
 
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) (hash >> 32),
-						 (uint32) hash, 0x434C);
+	NewJobTag(job, &tag);
 	return LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/*
+ * LeaseLockNewJob: the same lock, waited for: a first insert in progress
+ * has committed or aborted when this returns, and none starts before this
+ * transaction ends (cron_lock_pause, so that a new lease row gets its
+ * pause).
+ */
+void
+LeaseLockNewJob(text *job)
+{
+	LOCKTAG		tag;
+
+	NewJobTag(job, &tag);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* $1 job, $2 now */
+static Statement job_paused = {
+	"SELECT FROM ONLY cron_lock.jobs WHERE job = $1 AND paused_until > $2",
+	2, {TEXTOID, TIMESTAMPTZOID}
+};
+
+/*
+ * JobPausedAt: whether cron_lock_pause has paused a job at time now, read
+ * from cron_lock.jobs (1.2's layout), for a job that has no lease row yet:
+ * a lease row carries its own copy of the pause.
+ */
+bool
+JobPausedAt(text *job, TimestampTz now)
+{
+	Datum		args[2] = {PointerGetDatum(job), TimestampTzGetDatum(now)};
+
+	TablesUseJobs();
+	return Execute(&job_paused, args, NULL, SPI_OK_SELECT, 0, NULL, NULL) > 0;
 }
 
 /*
@@ -260,19 +343,23 @@ LeaseTryLockNewJob(text *job)
  * inserted; above it: 40001).  No other first insert can be in progress
  * (LeaseTryLockNewJob), so this does not wait.
  */
-#define INSERT_FIRST(role, value) { \
+#define INSERT_FIRST(role, value, unless) { \
 	"WITH lease AS (" \
 	"  INSERT INTO cron_lock.leases (job, token, run_id, instance, held, attempt," \
 	"      backend_pid, backend_start, acquired_at, heartbeat_at, expires_at" role ")" \
-	"  VALUES ($1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" value ")" \
+	"  SELECT $1, $3, $11, $2, true, $4, $7, $8, $5, $5, $6" value unless \
 	"  ON CONFLICT (job) DO NOTHING" \
 	"  RETURNING job)" \
 	INSERT_RUN(role) \
 	" SELECT $11, $1, $2, $3, $4, 'running', $5, $5, $6, $7, $8, $9, $10" value " FROM lease", \
 	12, NEW_RUN_TYPES}
-static Statement insert_first[2] = {
-	INSERT_FIRST("", ""),
-	INSERT_FIRST(", role", ", $12")
+/* With 1.2's layout, nothing either while cron_lock_pause has paused the job. */
+static Statement insert_first[3] = {
+	INSERT_FIRST("", "", ""),
+	INSERT_FIRST(", role", ", $12", ""),
+	INSERT_FIRST(", role", ", $12",
+				 " WHERE NOT EXISTS (SELECT FROM ONLY cron_lock.jobs j"
+				 "                    WHERE j.job = $1 AND j.paused_until > $5)")
 };
 
 /* A new run on a lease row this transaction has locked FOR UPDATE. */
@@ -312,7 +399,8 @@ NewRunArgs(const NewRun *run, Datum *v, char *n)
 /*
  * LeaseInsertFirst: the first lease of a job and its run; returns run_id,
  * or 0 when a lease row of the job committed after the caller's snapshot
- * (READ COMMITTED only: the caller then reads it and decides again).
+ * (READ COMMITTED only: the caller then reads it and decides again), or
+ * when the job is paused (JobPausedAt tells).
  */
 int64
 LeaseInsertFirst(Store *st, const NewRun *run)
@@ -321,7 +409,9 @@ LeaseInsertFirst(Store *st, const NewRun *run)
 	char		n[MAX_ARGS];
 
 	NewRunArgs(run, v, n);
-	if (Execute(&insert_first[st->roles], v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
+	if (st->pause)
+		TablesUseJobs();
+	if (Execute(&insert_first[st->roles + st->pause], v, n, SPI_OK_INSERT, 0, NULL, NULL) == 0)
 		return 0;
 	return DatumGetInt64(v[10]);
 }

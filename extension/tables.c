@@ -15,8 +15,8 @@
  * Plain indexes an administrator adds are fine.
  * The layout comes from the one description of the tables (schema/tables/,
  * compiled into layout.h by schema/gen.sh).  Tables not every call uses
- * (token_epoch, the contention counters...) are checked the same way when a
- * function is about to use them; token_epoch's CHECK (id) is the
+ * (token_epoch, jobs, the contention counters...) are checked the same way
+ * when a function is about to use them; token_epoch's CHECK (id) is the
  * extension's own and the only one allowed.
  *
  * The check runs under the lock the call keeps on each table until its
@@ -55,7 +55,7 @@ typedef struct Column
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
-	bool		added;			/* ADD COLUMN of a later version: absent until ALTER EXTENSION UPDATE */
+	int			since;			/* 0; N: added by 1.N (absent until ALTER EXTENSION UPDATE) */
 } Column;
 
 /* The unique indexes a table must have, and may have: key columns, in order. */
@@ -73,7 +73,7 @@ typedef struct OwnTable
 	const char *own_check;		/* the extension's own CHECK constraint */
 	Oid			relid;			/* InvalidOid until looked up */
 	bool		checked;		/* layout verified since the last invalidation */
-	bool		has_added;		/* the added columns are there */
+	int			level;			/* columns present up to those of 1.<level> (Column.since) */
 } OwnTable;
 
 /*
@@ -142,13 +142,14 @@ Qualified(Relation rel)
 
 /*
  * Columns: exactly the expected ones, with their types; nothing generated.
- * The columns added by a later version may all be missing (an older layout,
- * until ALTER EXTENSION cron_lock UPDATE); returns whether they are there.
+ * The columns a later version added may be missing (an older layout, until
+ * ALTER EXTENSION cron_lock UPDATE); returns the version (Column.since)
+ * up to which all are there.
  */
-static bool
+static int
 CheckColumns(Relation rel, const Column *columns)
 {
-	bool		has_new = true;
+	int			level = INT_MAX;	/* all there: the newest layout */
 
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
@@ -164,9 +165,9 @@ CheckColumns(Relation rel, const Column *columns)
 			if (!TupleDescAttr(desc, i)->attisdropped &&
 				strcmp(NameStr(TupleDescAttr(desc, i)->attname), c->name) == 0)
 				attnum = i + 1;
-		if (attnum == InvalidAttrNumber && c->added)
+		if (attnum == InvalidAttrNumber && c->since > 0)
 		{
-			has_new = false;
+			level = Min(level, c->since - 1);
 			expected--;
 			continue;
 		}
@@ -217,7 +218,7 @@ CheckColumns(Relation rel, const Column *columns)
 				RefuseLayout(psprintf("table %s has an unexpected column \"%s\"",
 									  Qualified(rel), NameStr(att->attname)));
 		}
-	return has_new;
+	return level;
 }
 
 /* Whether a unique index has exactly the key columns of key, and no more. */
@@ -419,7 +420,7 @@ UseTable(OwnTable *t, LOCKMODE lockmode)
 		elog(ERROR, "cron_lock: relation cron_lock.%s is missing", t->name);
 	LockRelationOid(relid, lockmode);
 	rel = table_open(relid, NoLock);
-	t->has_added = CheckColumns(rel, t->columns);
+	t->level = CheckColumns(rel, t->columns);
 	CheckIndexes(rel, t->keys);
 	CheckAttached(rel, t->own_check);
 	table_close(rel, NoLock);
@@ -462,33 +463,17 @@ TablesUseOnDemand(const char *name)
 }
 
 /*
- * cron_lock.use_tables(VARIADIC names text[]): lock and check the named
- * tables as the C functions do before using them, for the functions
- * written in PL/pgSQL (schema/functions/) that write them as the
- * extension's owner.  Raises 55000 as TablesUse does.
+ * TablesUseAll: lock and check every table of the description that exists
+ * (TablesUse, then TablesUseOnDemand of each other one), for the functions
+ * written in PL/pgSQL (schema/functions/) that read or write them as the
+ * extension's owner (cron_lock.refuse_foreign_objects()).
  */
-PG_FUNCTION_INFO_V1(cron_lock_use_tables);
-Datum
-cron_lock_use_tables(PG_FUNCTION_ARGS)
+void
+TablesUseAll(void)
 {
-	Datum	   *names;
-	bool	   *nulls;
-	int			n;
-
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
-					  &names, &nulls, &n);
-	for (int i = 0; i < n; i++)
-	{
-		char	   *name = nulls[i] ? "" : TextDatumGetCString(names[i]);
-		int			t = 0;
-
-		while (t < lengthof(own) && strcmp(own[t].name, name) != 0)
-			t++;
-		if (t == lengthof(own))
-			elog(ERROR, "cron_lock: no table \"%s\" in the description", name);
-		UseTable(&own[t], RowExclusiveLock);
-	}
-	PG_RETURN_VOID();
+	TablesUse(RowExclusiveLock, false);
+	for (int i = TABLES_EVERY_CALL; i < lengthof(own); i++)
+		(void) TablesUseOnDemand(own[i].name);
 }
 
 /*
@@ -500,6 +485,17 @@ TablesUseTokenEpoch(void)
 {
 	if (!TablesUseOnDemand("token_epoch"))
 		elog(ERROR, "cron_lock: relation cron_lock.token_epoch is missing");
+}
+
+/*
+ * TablesUseJobs: the same for cron_lock.jobs (1.2's layout only: the
+ * caller has seen that the table exists).
+ */
+void
+TablesUseJobs(void)
+{
+	if (!TablesUseOnDemand("jobs"))
+		elog(ERROR, "cron_lock: relation cron_lock.jobs is missing");
 }
 
 /*
@@ -527,5 +523,15 @@ TablesRunIdSequence(void)
 bool
 TablesHaveRoles(bool leases_only)
 {
-	return own[LEASES].has_added && (leases_only || own[JOB_RUNS].has_added);
+	return own[LEASES].level >= 1 && (leases_only || own[JOB_RUNS].level >= 1);
+}
+
+/*
+ * TablesHavePause: whether leases has 1.2's paused_until column (and so
+ * cron_lock.jobs exists).  Valid after TablesUse in the same call.
+ */
+bool
+TablesHavePause(void)
+{
+	return own[LEASES].level >= 2;
 }

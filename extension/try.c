@@ -3,7 +3,10 @@
  *	  cron_lock_try: take a job's lease in one statement, never waiting.
  *
  * Order (CONTRACT 1.1): validate, refuse if read-only, lock the lease row
- * without waiting, then replay, held/locked, too_soon, take over or acquire.
+ * without waiting, then replay, paused, held/locked, too_soon, take over or
+ * acquire.  A pause (cron_lock_pause) is read from the lease row itself,
+ * which carries a copy, so a busy answer looks nothing else up; the first
+ * lease row of a job is inserted only if cron_lock.jobs has no pause.
  *
  * A plain read of the lease comes first: when it already shows another
  * holder's unexpired lease, or a gap not yet passed, the answer is final
@@ -61,6 +64,12 @@ IsLive(const Lease *lease, TimestampTz now)
 }
 
 static bool
+IsPaused(const Lease *lease, TimestampTz now)
+{
+	return lease->paused_until > now;
+}
+
+static bool
 TooSoon(const TryRequest *req, const Lease *lease, TimestampTz now)
 {
 	return req->has_min_gap && now - lease->acquired_at < req->min_gap;
@@ -91,6 +100,23 @@ AnswerHeld(const TryRequest *req, const Lease *lease, TimestampTz now,
 	ans->holder_pid = lease->backend_pid;
 	ans->expires_at = lease->expires_at;
 	RecordBusy(req, lease->instance, "held", now);
+}
+
+/*
+ * Not now: an administrator paused the job.  Not contention: nothing is
+ * recorded, nothing written.  A live lease is named as "held" names it.
+ */
+static void
+AnswerPaused(const Lease *lease, TimestampTz now, TryAnswer *ans)
+{
+	ans->reason = "paused";
+	if (lease != NULL && IsLive(lease, now))
+	{
+		ans->holder = lease->instance;
+		ans->has_pid = lease->has_pid;
+		ans->holder_pid = lease->backend_pid;
+		ans->expires_at = lease->expires_at;
+	}
 }
 
 /* Busy: the job started less than min_gap ago; the last starter is blamed. */
@@ -139,9 +165,10 @@ AnswerOwn(const char *reason, int64 run_id, int64 token,
 
 /*
  * A new run on a lease row this transaction has locked FOR UPDATE, or
- * (lease NULL) the first lease of a job.  False, changing nothing, only
- * when that first lease turns out to have been inserted by another
- * transaction since the caller's snapshot (READ COMMITTED).  Answers
+ * (lease NULL) the first lease of a job.  False, writing no lease or run,
+ * only when that first lease turns out to have been inserted by another
+ * transaction since the caller's snapshot (READ COMMITTED), or the job is
+ * paused (cron_lock.jobs).  Answers
  * "locked" while another transaction records a new token epoch.
  */
 static bool
@@ -204,6 +231,8 @@ DecideLocked(Store *st, const TryRequest *req, const Lease *lease, TryAnswer *an
 		LeaseRenew(st, lease, now, expires_at);
 		AnswerOwn("replayed", lease->run_id, lease->token, req, expires_at, ans);
 	}
+	else if (IsPaused(lease, now))
+		AnswerPaused(lease, now, ans);
 	else if (IsLive(lease, now))
 		AnswerHeld(req, lease, now, ans);
 	else if (TooSoon(req, lease, now))
@@ -235,14 +264,25 @@ Try(Store *st, const TryRequest *req, TryAnswer *ans)
 		/* Inserted and committed meanwhile: decide on that row. */
 		if (!LeaseFetch(st, req->job, LEASE_PEEK, &seen))
 		{
-			AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
+			/* Or nothing inserted because the job is paused. */
+			if (st->pause && JobPausedAt(req->job, GetCurrentTimestamp()))
+				AnswerPaused(NULL, 0, ans);
+			else
+				AnswerLocked(req, NULL, GetCurrentTimestamp(), ans);
 			return;
 		}
 	}
 
 	now = GetCurrentTimestamp();
 	if (IsLive(&seen, now) && !SameAttempt(req, &seen))
-		AnswerHeld(req, &seen, now, ans);
+	{
+		if (IsPaused(&seen, now))
+			AnswerPaused(&seen, now, ans);
+		else
+			AnswerHeld(req, &seen, now, ans);
+	}
+	else if (!IsLive(&seen, now) && IsPaused(&seen, now))
+		AnswerPaused(&seen, now, ans);
 	else if (!IsLive(&seen, now) && TooSoon(req, &seen, now))
 		AnswerTooSoon(req, &seen, now, ans);
 	else if (LeaseFetch(st, req->job, LEASE_TAKE, &locked))

@@ -13,5 +13,6 @@ INSERT INTO cron_lock.anomaly_log SELECT * FROM cron_lock_moved.anomaly_log;
 INSERT INTO cron_lock.contention_hourly SELECT * FROM cron_lock_moved.contention_hourly;
 INSERT INTO cron_lock.settings SELECT * FROM cron_lock_moved.settings;
 INSERT INTO cron_lock.expected_instances SELECT * FROM cron_lock_moved.expected_instances;
+INSERT INTO cron_lock.jobs SELECT * FROM cron_lock_moved.jobs;
 SELECT pg_catalog.setval('cron_lock.job_runs_run_id_seq', last_value, is_called) FROM cron_lock_moved.run_id;
 DROP SCHEMA cron_lock_moved CASCADE;

@@ -53,3 +53,25 @@ DROP TABLE public.regress_audit;
 DROP TABLE pg_temp.regress_audit;
 DROP FUNCTION pg_temp.regress_escalate();
 DROP ROLE regress_definer_runner;
+
+-- The tables are checked once per session and again whenever they change:
+-- a trigger attached after this session's calls (its checks cached) is
+-- refused on the very next call, and the call runs again once it is gone.
+SELECT reason FROM cron_lock_try('definer.b', 'host-1', '1 hour');
+SELECT reason FROM cron_lock_try('definer.b', 'host-2', '1 hour');
+CREATE FUNCTION public.regress_noop() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER regress_noop AFTER INSERT ON cron_lock.contention
+	FOR EACH ROW EXECUTE FUNCTION public.regress_noop();
+SELECT error_of($$SELECT cron_lock_try('definer.b', 'host-2', '1 hour')$$);
+SELECT error_of($$SELECT cron_lock_release('definer.b', 1)$$);
+DROP TRIGGER regress_noop ON cron_lock.contention;
+SELECT reason FROM cron_lock_try('definer.b', 'host-2', '1 hour');
+CREATE UNIQUE INDEX regress_unique ON cron_lock.anomaly_log (job, detected_at, kind);
+SELECT error_of($$SELECT cron_lock_heartbeat('definer.b', 1, '1 hour')$$);
+DROP INDEX cron_lock.regress_unique;
+SELECT cron_lock_heartbeat('definer.b', 1, '1 hour') IS NOT NULL AS renewed;
+DROP FUNCTION public.regress_noop();

@@ -55,3 +55,25 @@ SELECT job, token, status, role FROM cron_lock.job_runs ORDER BY token;
 SELECT timeline, epoch FROM cron_lock.token_epoch;
 
 DROP ROLE regress_upg_runner, regress_upg_other;
+
+-- From 1.1 to 1.2 with a lease held (issue 16): the new module answers on
+-- 1.1's tables (no pause there yet); after the update the lease row takes
+-- a pause, and the job shows in health.
+DROP EXTENSION cron_lock;
+CREATE EXTENSION cron_lock VERSION '1.1';
+SELECT reason, token FROM cron_lock_try('upg.b', 'host-1', '1 hour');
+SELECT reason FROM cron_lock_try('upg.b', 'host-2', '1 hour');
+SELECT reason, token FROM cron_lock_try('upg.c', 'host-1', '1 hour');
+ALTER EXTENSION cron_lock UPDATE TO '1.2';
+SELECT extversion FROM pg_extension WHERE extname = 'cron_lock';
+SELECT job, token, held, paused_until FROM cron_lock.leases ORDER BY job;
+SELECT cron_lock_pause('upg.b');
+SELECT reason, holder FROM cron_lock_try('upg.b', 'host-2', '1 hour');
+SELECT cron_lock_release('upg.b', 1), cron_lock_resume('upg.b');
+SELECT reason, token FROM cron_lock_try('upg.b', 'host-2', '1 hour');
+SELECT job, state, last_status FROM cron_lock.health ORDER BY job;
+SELECT pg_catalog.pg_describe_object(classid, objid, 0) AS config_dump
+  FROM pg_catalog.pg_depend
+ WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'cron_lock')
+   AND objid = 'cron_lock.jobs'::regclass;
+SELECT 'cron_lock.jobs'::regclass::oid = ANY (extconfig) AS jobs_dumped FROM pg_extension WHERE extname = 'cron_lock';

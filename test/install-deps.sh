@@ -10,8 +10,16 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
+	# test/cron: a real cron daemon mailing to local mailboxes; crontab(1) for the
+	# documentation's examples; promtool (metrics); headless Chromium (timeline)
+	cron exim4-daemon-light prometheus chromium
+	# the application recipes (docs/recipes/, test/recipes/run.sh)
+	nodejs python3-psycopg libpostgresql-jdbc-java default-jdk-headless
 	"$@"
 )
+# npm: Debian's package, unless a nodejs that carries its own npm is installed
+# (NodeSource's conflicts with Debian's npm: installing it would replace node).
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

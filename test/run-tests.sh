@@ -48,12 +48,21 @@ suite edition-lint test/edition/run.sh lint
 suite edition-regress test/edition/run.sh regress
 suite edition-isolation test/edition/run.sh isolation
 suite edition-storm test/edition/run.sh storm
+suite edition-durability env EDITION=1 test/server/durability.sh
 suite edition-install test/edition/run.sh install
 suite edition-cli test/edition/run.sh cli
 suite edition-migrate test/edition/run.sh migrate
+suite edition-upgrade test/edition/run.sh upgrade
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
+suite crontab-examples test/client/crontab_test.sh
+suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
+# Debian's cron with mail to local mailboxes: what a cron host sees (about 2 minutes).
+suite cron test/cron/cron_test.sh
+# The application recipes (Node with pg and Neon's driver, Python, Java)
+# against both editions, on a cluster of their own.
+suite recipes test/recipes/run.sh
 # The client's integration tests restart and SIGSTOP their server: each run
 # that includes them gets a cluster of its own.
 own_cluster() {

@@ -120,6 +120,12 @@ Logger::Logger(LogFormat format, bool quiet, int fd)
 {
 }
 
+void Logger::set_sink(Sink sink)
+{
+	std::lock_guard lock(mu_);
+	sink_ = std::move(sink);
+}
+
 void Logger::set_context(std::string job, std::string instance)
 {
 	std::lock_guard lock(mu_);
@@ -183,6 +189,10 @@ void Logger::log(const LogContext &ctx, Level level, std::string_view tag,
 		return;
 	std::string line = format_line(ctx, tag, utc_timestamp(), fields) + "\n";
 	std::lock_guard lock(mu_); // one line at a time
+	if (sink_) {
+		sink_(level, tag, fields, line);
+		return;
+	}
 	const char *p = line.data();
 	std::size_t left = line.size();
 	while (left > 0) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -80,7 +81,8 @@ class StopEnv : public Env {
 // doubling wait until deadline - grace, where the deadline thread takes over.
 void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, Env &env,
 					std::shared_ptr<const ConnectSettings> settings,
-					const std::function<void(std::string)> &on_lost)
+					const std::function<void(std::string)> &on_lost,
+					const std::function<void(Session &)> &skips)
 {
 	Session session(std::move(settings), cfg.query_timeout);
 	const Millis interval = cfg.ttl / 3;
@@ -106,6 +108,8 @@ void heartbeat_loop(std::stop_token st, const Lease &lease, const Config &cfg, E
 		if (r && r->has_value()) {
 			next = t_sent + interval;
 			retry_wait = cfg.retry.backoff;
+			if (skips)
+				skips(session);
 			continue;
 		}
 		if (r) {
@@ -170,6 +174,12 @@ void deadline_watch(std::stop_token st, const Lease &lease, Millis grace, Env &e
 	}
 	close(tfd);
 	close(efd);
+}
+
+// True for an error that means "this server's cron_lock has no such function" (1.1).
+bool missing_function(const Error &e)
+{
+	return e.sqlstate == "42883";
 }
 
 } // namespace
@@ -238,9 +248,16 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 	if (auto *p = std::get_if<Permanent>(&acquired)) {
 		if (p->tries == 0) // refused before any try: still one line that says why
 			on_try(TryEvent{1, TryEvent::Outcome::error, Millis{0}, std::nullopt, p->error, 0});
+		const bool missing = p->error.cls == ErrorClass::extension_missing;
 		emit(Level::error, "CRON_SKIP",
 			 {{"reason", "PERMANENT_ERROR"}, {"tries", p->tries}, {"elapsed_ms", waited},
-			  {"error_class", to_string(p->error.cls)}});
+			  {"error_class", to_string(p->error.cls)},
+			  missing ? Field("hint", "install cron_lock in this database: CREATE EXTENSION "
+									  "cron_lock (a superuser, where the extension's files are "
+									  "installed), or `cronlock install` (the plain-SQL edition, "
+									  "as the database owner); then GRANT cron_lock_user TO the "
+									  "role that runs jobs")
+					  : Field("hint", std::monostate{})});
 		return PermanentError{p->error};
 	}
 	if (auto *u = std::get_if<Unavailable>(&acquired)) {
@@ -251,12 +268,15 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 	}
 	if (auto *b = std::get_if<BusyAnswer>(&acquired)) {
 		bool too_soon = classify_reason(b->answer.reason) == TryVerdict::too_soon;
+		bool paused = b->answer.reason == "paused";
 		emit(Level::info, "CRON_SKIP",
-			 {{"reason", too_soon ? "TOO_SOON" : "BUSY"}, {"tries", b->tries}, {"elapsed_ms", waited},
+			 {{"reason", too_soon ? "TOO_SOON" : paused ? "PAUSED" : "BUSY"},
+			  {"tries", b->tries},
+			  {"elapsed_ms", waited},
 			  opt_str("holder", b->answer.holder)});
 		if (too_soon)
 			return TooSoon{b->tries};
-		return Busy{b->answer.holder, b->answer.reason == "locked", b->tries};
+		return Busy{b->answer.holder, b->answer.reason == "locked", b->tries, paused};
 	}
 
 	const auto &won = std::get<Acquired>(acquired);
@@ -265,7 +285,8 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 							   env.now() - won.t_sent);
 	Lease lease(job, instance_, *won.answer.run_id, *won.answer.token, wall_sent + cfg_.ttl);
 	LeaseAccess::renewed(lease, won.t_sent, wall_sent, cfg_.ttl);
-	emit(Level::info, "CRON_RUN",
+	// A stale takeover is an anomaly: a warning, which -q keeps.
+	emit(won.answer.reason == "took_over" ? Level::warning : Level::info, "CRON_RUN",
 		 {{"run_id", lease.run_id()},
 		  {"token", lease.token()},
 		  {"backend_pid", with_session(*this, [](Session &s) { return s.backend_pid(); })},
@@ -288,6 +309,45 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 			 {{"run_id", lease.run_id()}, {"token", lease.token()}, {"why", reason}});
 	};
 
+	// --warn-after-skips: polled on the heartbeat connection after each renewal.
+	bool skips_done = false;
+	std::function<void(Session &)> skips;
+	if (cfg_.warn_after_skips)
+		skips = [&](Session &s) {
+			if (skips_done)
+				return;
+			const std::string token = std::to_string(lease.token());
+			auto q = s.query("SELECT cron_lock_skips($1::text, $2::bigint)", {job, token});
+			if (!q) {
+				if (missing_function(q.error())) {
+					skips_done = true;
+					emit(Level::warning, "CRON_WARN",
+						 {{"what", "warn_after_skips"},
+						  {"message", "the server's cron_lock has no cron_lock_skips (before 1.2): "
+									  "--warn-after-skips is ignored"}});
+				}
+				return; // a blip: ask again at the next heartbeat
+			}
+			std::int64_t n = 0;
+			if (q->rows() == 1 && !q->is_null(0, 0))
+				n = std::strtoll(std::string(q->get(0, 0)).c_str(), nullptr, 10);
+			if (n < *cfg_.warn_after_skips)
+				return;
+			skips_done = true;
+			const std::string detail = "this run made other instances skip " + std::to_string(n) +
+									   " times (--warn-after-skips " +
+									   std::to_string(*cfg_.warn_after_skips) + ")";
+			auto rep = s.query("SELECT cron_lock_report($1::text, $2::bigint, 'many_skips', $3::text)",
+							   {job, token, detail});
+			emit(Level::warning, "CRON_ALERT",
+				 {{"event", "many_skips"},
+				  {"run_id", lease.run_id()},
+				  {"token", lease.token()},
+				  {"skips", n},
+				  {"message", detail},
+				  !rep ? Field("report_error", rep.error().message) : Field("report_error", std::monostate{})});
+		};
+
 	const auto t_run = env.now();
 	JobResult result;
 	bool cancelled = false;
@@ -296,7 +356,7 @@ Outcome Client::run(std::string_view job_name, const Job &fn, std::stop_token st
 		std::jthread watch(deadline_watch, std::cref(lease), cfg_.effective_grace(),
 						   std::ref(env), std::cref(on_lost));
 		std::jthread beat(heartbeat_loop, std::cref(lease), std::cref(cfg_), std::ref(env),
-						  d.settings, std::cref(on_lost));
+						  d.settings, std::cref(on_lost), std::cref(skips));
 		result = fn(lease, lost.get_token());
 		cancelled = stop.stop_requested();
 	} catch (...) {

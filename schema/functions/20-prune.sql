@@ -29,8 +29,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot prune the history in a read-only transaction'
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
-	PERFORM cron_lock.refuse_foreign_objects();  -- edition-only
-	PERFORM cron_lock.use_tables('contention', 'contention_hourly', 'anomaly_log', 'job_runs', 'leases');  -- extension-only
+	PERFORM cron_lock.refuse_foreign_objects();
 	cutoff := clock_timestamp() - keep;
 	-- The sweep's lock: no sweep folds into a counter deleted here.
 	PERFORM pg_advisory_xact_lock(1129008946, 1);

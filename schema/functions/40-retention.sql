@@ -20,8 +20,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot change the retention in a read-only transaction'
 			USING ERRCODE = '25006', HINT = 'Connect to the primary, outside a READ ONLY transaction.';
 	END IF;
-	PERFORM cron_lock.refuse_foreign_objects();  -- edition-only
-	PERFORM cron_lock.use_tables('settings');  -- extension-only
+	PERFORM cron_lock.refuse_foreign_objects();
 	DELETE FROM cron_lock.settings s WHERE s.name IN ('contention_retention', 'run_retention');
 	INSERT INTO cron_lock.settings (name, value)
 	VALUES ('contention_retention', contention), ('run_retention', runs);

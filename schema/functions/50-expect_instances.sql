@@ -30,8 +30,7 @@ BEGIN
 		RAISE EXCEPTION 'cannot declare expected instances in a read-only transaction'
 			USING ERRCODE = '25006', HINT = 'Connect to the primary, outside a READ ONLY transaction.';
 	END IF;
-	PERFORM cron_lock.refuse_foreign_objects();  -- edition-only
-	PERFORM cron_lock.use_tables('expected_instances');  -- extension-only
+	PERFORM cron_lock.refuse_foreign_objects();
 	DELETE FROM cron_lock.expected_instances x WHERE x.job IS NOT DISTINCT FROM p_job;
 	INSERT INTO cron_lock.expected_instances (job, instance, declared_at, declared_by)
 	SELECT DISTINCT p_job, u.i, now_ts, session_user

@@ -21,4 +21,8 @@ CREATE TABLE IF NOT EXISTS cron_lock.leases (
 -- 1.1: the role that took the lease (authority); NULL for leases taken
 -- before.  A name, not an OID, so that it survives dump/restore.
 ALTER TABLE cron_lock.leases ADD COLUMN IF NOT EXISTS role text;
+-- 1.2: the pause (cron_lock_pause; the row of cron_lock.jobs has the rest),
+-- kept here too because every cron_lock_try reads this row already: a busy
+-- answer pays no extra lookup for it.
+ALTER TABLE cron_lock.leases ADD COLUMN IF NOT EXISTS paused_until timestamptz;
 GRANT SELECT ON cron_lock.leases TO cron_lock_admin;

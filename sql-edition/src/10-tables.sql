@@ -1,9 +1,8 @@
 /* sql-edition/src/10-tables.sql: schema cron_lock and the result type.  The
- * tables, their indexes and cron_lock.layout_natts follow this file, built
- * by schema/gen.sh from the one description both editions share
- * (schema/tables/).  They are created only when absent, so that a reinstall
- * over kept history (after an uninstall without --purge) continues the run
- * ids and the tokens. */
+ * tables and their indexes follow this file, built by schema/gen.sh from the
+ * one description both editions share (schema/tables/).  They are created
+ * only when absent, so that a reinstall over kept history (after an
+ * uninstall without --purge) continues the run ids and the tokens. */
 
 CREATE SCHEMA IF NOT EXISTS cron_lock;
 GRANT USAGE ON SCHEMA cron_lock TO cron_lock_user, cron_lock_admin;

@@ -4,14 +4,29 @@
  * run inside the API functions, under their pinned search_path.  Each one
  * mirrors a part of the extension's C code and raises the same errors. */
 
+-- 1.1's argument checks returned nothing; 1.2's return the checked value
+-- (a return type cannot be replaced).
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
+			  WHERE p.pronamespace = 'cron_lock'::regnamespace AND p.prorettype = 'pg_catalog.void'::pg_catalog.regtype
+				AND p.proname IN ('arg_name', 'arg_message', 'arg_status', 'arg_token') LOOP
+		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$$;
+
 -- arg_name: a job or instance argument, checked as the extension's ArgName
 -- does.  Names are compared byte for byte, so anything that would make two
 -- names look alike is refused: control characters (C0, C1, line and
 -- paragraph separators) and invisible format characters anywhere, spaces of
 -- any kind at either end.  Under an encoding other than UTF8 only ASCII is
--- checked.
+-- checked.  Returns the name, so that a caller's DECLARE checks and
+-- assigns it in one simple expression.
 CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
@@ -61,13 +76,14 @@ BEGIN
 		RAISE EXCEPTION '% "%" has leading or trailing spaces', what, name
 			USING ERRCODE = '22023', HINT = 'Names are compared byte for byte; trim them.';
 	END IF;
+	RETURN name;
 END
 $$;
 
 -- arg_message: the optional message of a release, at most 4096 bytes: a
--- summary for people reading the history, not a log.
+-- summary for people reading the history, not a log.  Returns it.
 CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -77,6 +93,7 @@ BEGIN
 				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', pg_catalog.octet_length(message), 4096),
 				  HINT = 'Keep the message to a summary; put the full output in a log.';
 	END IF;
+	RETURN message;
 END
 $$;
 
@@ -103,6 +120,24 @@ BEGIN
 END
 $$;
 
+-- arg_positive_span: a span that must be more than zero, in microseconds
+-- (what: ttl or min_gap; hint: what to do instead of zero).
+CREATE OR REPLACE FUNCTION cron_lock.arg_positive_span(span interval, what text, job text, hint text)
+RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+DECLARE
+	usec bigint := cron_lock.arg_span(span, what, job);
+BEGIN
+	IF usec <= 0 AND hint IS NULL THEN
+		RAISE EXCEPTION '% for job "%" must be greater than zero', what, job USING ERRCODE = '22023';
+	ELSIF usec <= 0 THEN
+		RAISE EXCEPTION '% for job "%" must be greater than zero', what, job USING ERRCODE = '22023', HINT = hint;
+	END IF;
+	RETURN usec;
+END
+$$;
+
 -- arg_ttl: a lease length, more than zero and at most 31 days, in microseconds.
 CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
 RETURNS bigint
@@ -114,10 +149,7 @@ BEGIN
 	IF ttl IS NULL THEN
 		RAISE EXCEPTION 'ttl for job "%" must not be null', job USING ERRCODE = '22004';
 	END IF;
-	usec := cron_lock.arg_span(ttl, 'ttl', job);
-	IF usec <= 0 THEN
-		RAISE EXCEPTION 'ttl for job "%" must be greater than zero', job USING ERRCODE = '22023';
-	END IF;
+	usec := cron_lock.arg_positive_span(ttl, 'ttl', job, NULL);
 	IF usec > 31 * 86400000000::bigint THEN
 		RAISE EXCEPTION 'ttl for job "%" must be at most 31 days', job
 			USING ERRCODE = '22023',
@@ -130,26 +162,15 @@ $$;
 -- arg_min_gap: the optional min_gap in microseconds; NULL when none is wanted.
 CREATE OR REPLACE FUNCTION cron_lock.arg_min_gap(min_gap interval, job text)
 RETURNS bigint
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 AS $$
-DECLARE
-	usec bigint;
-BEGIN
-	IF min_gap IS NULL THEN
-		RETURN NULL;
-	END IF;
-	usec := cron_lock.arg_span(min_gap, 'min_gap', job);
-	IF usec <= 0 THEN
-		RAISE EXCEPTION 'min_gap for job "%" must be greater than zero', job
-			USING ERRCODE = '22023', HINT = 'Pass NULL for no minimum gap.';
-	END IF;
-	RETURN usec;
-END
+	SELECT CASE WHEN min_gap IS NOT NULL
+				THEN cron_lock.arg_positive_span(min_gap, 'min_gap', job, 'Pass NULL for no minimum gap.') END
 $$;
 
--- arg_status: how a run ended, as reported by its holder.
+-- arg_status: how a run ended, as reported by its holder.  Returns it.
 CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
@@ -160,40 +181,86 @@ BEGIN
 		RAISE EXCEPTION 'invalid status "%" for job "%"', status, job
 			USING ERRCODE = '22023', HINT = 'Use succeeded, failed or cancelled.';
 	END IF;
+	RETURN status;
 END
 $$;
 
 -- arg_token: a fencing token argument; any non-NULL value is accepted.
+-- Returns it.
 CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
 	IF token IS NULL THEN
 		RAISE EXCEPTION 'token must not be null' USING ERRCODE = '22004';
 	END IF;
+	RETURN token;
 END
 $$;
 
--- require_writable: 25006 on a standby or in a read-only transaction, before
--- anything is read, with a hint that says where to go instead.
+-- require_writable: 25006 on a standby or in a read-only transaction,
+-- before anything is read, with a hint that says where to go instead.
+-- job NULL: the action is on the history (prune).
 CREATE OR REPLACE FUNCTION cron_lock.require_writable(action text, job text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.pg_is_in_recovery() THEN
-		RAISE EXCEPTION 'cannot % job "%" on a standby', action, job
+		RAISE EXCEPTION 'cannot % % on a standby', action,
+			CASE WHEN job IS NULL THEN 'the history' ELSE pg_catalog.format('job "%s"', job) END
 			USING ERRCODE = '25006',
 				  DETAIL = 'The server is in recovery; leases change only on the primary.',
 				  HINT = 'Connect to the primary, for example with target_session_attrs=read-write.';
 	END IF;
 	IF pg_catalog.current_setting('transaction_read_only') = 'on' THEN
-		RAISE EXCEPTION 'cannot % job "%" in a read-only transaction', action, job
+		RAISE EXCEPTION 'cannot % % in a read-only transaction', action,
+			CASE WHEN job IS NULL THEN 'the history' ELSE pg_catalog.format('job "%s"', job) END
 			USING ERRCODE = '25006', HINT = 'Call it outside a READ ONLY transaction.';
 	END IF;
 END
 $$;
+
+-- enter: what every function that writes does once its arguments are
+-- checked, in the extension's order: require_writable, then use_tables.
+-- Returns the calling role (outer_role).
+CREATE OR REPLACE FUNCTION cron_lock.enter(action text, job text, guard_only boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.pg_is_in_recovery() OR pg_catalog.current_setting('transaction_read_only') = 'on' THEN
+		PERFORM cron_lock.require_writable(action, job);
+	END IF;
+	RETURN CASE WHEN cron_lock.use_tables(guard_only) THEN cron_lock.outer_role() END;
+END
+$$;
+
+-- use_tables: lock the tables as the call will use them, then check them
+-- (tables_checked).  The lock comes first and is kept until the caller's
+-- transaction ends: taking it applies the invalidations of changes
+-- committed so far, and every DDL that could attach a refused object waits
+-- for it (as in the extension: ROW EXCLUSIVE on the tables, ROW SHARE on
+-- leases alone for cron_lock_check, guard_only).  Returns true.
+CREATE OR REPLACE FUNCTION cron_lock.use_tables(guard_only boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF guard_only THEN
+		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
+	ELSE
+		-- Every table of schema/tables/ but token_epoch (schema/gen.sh).
+		LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+	END IF;
+	RETURN cron_lock.tables_checked(@OWN_TABLES@);
+END
+$$;
+
+-- 1.1's helpers that are no longer used.
+DROP FUNCTION IF EXISTS cron_lock.layout_natts(name);
+DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
 
 -- table_name: a relation's name, schema-qualified whatever the search_path.
 CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)
@@ -205,40 +272,56 @@ AS $$
 	 WHERE c.oid = rel
 $$;
 
+-- commit_lazily: the edition's only trigger (cron_lock.contention, deferred
+-- to commit): skip the WAL flush of a busy answer that is the whole
+-- transaction.  record_busy arms it with the statement's start
+-- time once the answer's row is written; at commit, an unchanged
+-- statement_timestamp() means no statement ran after it (each statement,
+-- and each Execute of the extended protocol, starts a new one), and a
+-- statement that finished under SET CONSTRAINTS ... IMMEDIATE fired it
+-- before it was armed.  Anything else commits as the caller set.
+CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('cron_lock_edition.lazy_commit', true) = pg_catalog.statement_timestamp()::text THEN
+		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily') THEN
+		CREATE CONSTRAINT TRIGGER commit_lazily AFTER INSERT ON cron_lock.contention
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cron_lock.commit_lazily();
+	END IF;
+END
+$$;
+
 -- refuse_foreign_objects: 55000, as the extension raises it, while anything
 -- is attached to the tables that would run or apply inside the API
 -- functions, which write them as their owner: a trigger (a foreign key's
--- too), a rule, a CHECK or exclusion constraint, an extra unique index
--- (updates of leases must stay "no key" updates), a generated column, row
--- security or a policy.  Plain indexes are fine.  The edition cannot forbid
--- these objects up front, so every call checks the catalog: cheap queries
--- over pg_class (flags, column counts), pg_index and pg_policy, and the
--- thorough one, which names the object, only when they find something, or
--- when asked.
+-- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
+-- constraint, an extra unique index (updates of leases must stay "no key"
+-- updates), a generated column, row security or a policy.  Plain indexes
+-- are fine.  thorough: the catalog queries, as tables_checked runs them
+-- once per session and again after the tables change; else use_tables.
 CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	what text;
 	removal text;
 	rel oid;
 BEGIN
-	-- relhastriggers and relhasrules may outlive the last trigger or rule
-	-- until the next VACUUM: until then the thorough query runs and passes.
-	IF NOT thorough AND NOT EXISTS (
-		SELECT FROM pg_catalog.pg_class c
-		 WHERE c.relname IN (@OWN_TABLE_NAMES@)
-		   AND c.relnamespace = 'cron_lock'::regnamespace
-		   AND (c.relhastriggers OR c.relhasrules OR c.relrowsecurity OR c.relforcerowsecurity
-				OR c.relchecks > 0 OR c.relnatts <> cron_lock.layout_natts(c.relname)))
-		-- The tables' own unique indexes (schema/tables/; install refuses any other).
-		AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i
-			  WHERE (i.indisexclusion OR i.indisunique)
-				AND i.indrelid IN (@OWN_TABLES@)) = @OWN_UNIQUE_COUNT@
-		AND NOT EXISTS (
-		SELECT FROM pg_catalog.pg_policy p
-		 WHERE p.polrelid IN (@OWN_TABLES@)) THEN
+	IF NOT thorough THEN
+		-- Callers of 1.1's form: the cached check, tables locked first.
+		PERFORM cron_lock.use_tables(false);
 		RETURN;
 	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
@@ -250,6 +333,11 @@ BEGIN
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN (@OWN_TABLES@)
+			   -- The edition's own, exactly as 20-internal.sql creates it.
+			   AND NOT (t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
+						AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5
+						AND t.tgenabled = 'O' AND t.tgdeferrable AND t.tginitdeferred AND t.tgnargs = 0
+						AND t.tgqual IS NULL AND t.tgattr = ''::pg_catalog.int2vector)
 			UNION ALL
 			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
@@ -302,6 +390,28 @@ $$;
 -- Installing over tables that carry any of those is refused too.
 DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
 
+-- tables_checked: refuse_foreign_objects, evaluated when a statement that
+-- calls it is planned.  Declared IMMUTABLE (it reads the catalog) so that
+-- the planner folds the call with its constant arguments into its result;
+-- the regclass arguments make the cached plan depend on the tables,
+-- and PostgreSQL throws a plan away on every relcache invalidation of a
+-- table it depends on, which every trigger, rule, constraint, index,
+-- column, row security or policy change sends.  So the check runs once per
+-- session and again after any such change, as the extension's does.
+-- (One regclass argument per table: each is a constant of the statement.)
+CREATE OR REPLACE FUNCTION cron_lock.tables_checked(VARIADIC tables regclass[])
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	PERFORM cron_lock.refuse_foreign_objects(true);
+	RETURN pg_catalog.array_position(tables, NULL) IS NULL;
+END
+$$;
+-- The form of the first 1.2 builds (five tables).
+DROP FUNCTION IF EXISTS cron_lock.tables_checked(regclass, regclass, regclass, regclass, regclass);
+
+
 -- commit_durably: make the current transaction commit with at least
 -- synchronous_commit = on (transaction-local, like SET LOCAL).  Stronger
 -- settings (remote_apply) are kept.
@@ -319,37 +429,65 @@ $$;
 -- lone_try: is this query string one SELECT of cron_lock_try alone, so that
 -- nothing else in it can write?  Plain columns, arguments that are
 -- parameters or literals (concatenated and cast at most), at most a WHERE on
--- a column.
+-- a column.  One expression, so that it is inlined and the pattern folded
+-- into a constant; an argument's pattern is written out twice.
 CREATE OR REPLACE FUNCTION cron_lock.lone_try(query text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE
 AS $f$
 	SELECT query ~* ('^\s*select\s+(\*|[a-z_][a-z0-9_]*(\s*,\s*[a-z_][a-z0-9_]*)*)\s+'
 		'from\s+([a-z_][a-z0-9_]*\.)?cron_lock_try\s*\(\s*'
-		'([a-z_][a-z0-9_]*\s*=>\s*)?' || t || '(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?' || t || ')*'
+		'([a-z_][a-z0-9_]*\s*=>\s*)?'
+		'(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+		'(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*'
+		'(\s*,\s*([a-z_][a-z0-9_]*\s*=>\s*)?'
+		'(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
+		'(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*'
+		')*'
 		'\s*\)(\s+(as\s+)?[a-z_][a-z0-9_]*)?(\s+where\s+[a-z_][a-z0-9_]*)?\s*;?\s*$')
-	  FROM (SELECT '(\$[0-9]+|''([^'']|'''')*''|null|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?'
-				   '(\s*\|\|\s*(\$[0-9]+|''([^'']|'''')*''|-?[0-9][0-9.]*)(\s*::\s*[a-z ]+)?)*' AS t) arg
 $f$;
 
--- commit_lazily_if_alone: skip the WAL flush at commit, but only when this
--- busy answer is provably the whole transaction, since a PL/pgSQL function
--- cannot decide at commit as the extension does: nothing written before it,
--- no transaction block begun by an earlier statement (its start would differ
--- from this statement's), and a query string that is cron_lock_try alone
--- (lone_try).  Anything else keeps the caller's setting.  A later lease
--- change in the same transaction calls commit_durably, which wins.
-CREATE OR REPLACE FUNCTION cron_lock.commit_lazily_if_alone()
-RETURNS void
+-- record_busy: return a busy answer after writing its contention row, the evidence of
+-- duplicate runners, and let it commit without the WAL flush when it is
+-- provably the whole transaction, since a PL/pgSQL function cannot decide
+-- at commit as the extension does: nothing written before it, and a query
+-- string that is cron_lock_try alone (lone_try), so that nothing else in
+-- the statement writes; commit_lazily, at commit, makes sure no statement
+-- followed.  Anything else commits as the caller set.  A lease change
+-- writes before it, so a busy answer after one in the same transaction
+-- commits durably too.
+CREATE OR REPLACE FUNCTION cron_lock.record_busy(
+	answer cron_lock.try_result, job text, instance text, holder text, at timestamptz)
+RETURNS cron_lock.try_result
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+	alone boolean := pg_catalog.pg_current_xact_id_if_assigned() IS NULL
+		AND pg_catalog.current_setting('synchronous_commit') <> 'off';
+	query text;
 BEGIN
-	IF pg_catalog.pg_current_xact_id_if_assigned() IS NULL
-		AND pg_catalog.statement_timestamp() = pg_catalog.transaction_timestamp()
-		AND pg_catalog.current_setting('synchronous_commit') <> 'off'
-		AND cron_lock.lone_try(pg_catalog.current_query()) THEN
-		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	-- The last query string found alone is remembered for the session (a
+	-- prepared statement's comes again and again; the match costs more than
+	-- the rest of the answer).  Setting it by hand only weakens the setter's
+	-- own commits, which SET synchronous_commit = off does anyway.
+	IF alone THEN
+		query := pg_catalog.current_query();
+		IF query IS DISTINCT FROM pg_catalog.current_setting('cron_lock_edition.lone_try', true) THEN
+			alone := cron_lock.lone_try(query);
+			IF alone THEN
+				PERFORM pg_catalog.set_config('cron_lock_edition.lone_try', query, false);
+			END IF;
+		END IF;
 	END IF;
+	INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+	VALUES (record_busy.job, record_busy.instance, record_busy.holder, answer.reason, record_busy.at,
+			pg_catalog.pg_backend_pid(), pg_catalog.inet_client_addr());
+	-- Armed after the row: a trigger fired at the end of the INSERT (SET
+	-- CONSTRAINTS ... IMMEDIATE) finds it unarmed.
+	IF alone THEN
+		PERFORM pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
+	END IF;
+	RETURN answer;
 END
 $$;
 
@@ -451,6 +589,16 @@ BEGIN
 			  DETAIL = pg_catalog.format('Its lease was taken by role "%s"; only that role, its members and members of cron_lock_admin may renew, release or check it.', role),
 			  HINT = 'Call it as the role that took the lease, or ask an administrator to use cron_lock_force_release.';
 END
+$$;
+
+-- lock_new_job: wait for a first acquisition of the job in progress (the
+-- advisory lock cron_lock_try takes without waiting around a job's first
+-- lease row), and keep new ones out until this transaction ends.
+CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
 $$;
 
 -- outer_role: the role that called the API function, as the extension's

@@ -21,8 +21,8 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_instance text := instance;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_instance text := cron_lock.arg_name(instance, 'instance');
 	p_attempt uuid := attempt;
 	ttl_usec bigint;
 	gap_usec bigint;
@@ -38,14 +38,11 @@ DECLARE
 	new_expiry timestamptz;
 	old_run cron_lock.job_runs;
 	my_start timestamptz;
-	my_role text := cron_lock.outer_role();
+	my_role text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_name(p_instance, 'instance');
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
 	gap_usec := cron_lock.arg_min_gap(min_gap, p_job);
-	PERFORM cron_lock.require_writable('take a lease on', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	my_role := cron_lock.enter('take a lease on', p_job);
 
 	ans.acquired := false;
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
@@ -53,7 +50,9 @@ BEGIN
 		now_ts := clock_timestamp();
 		live := l.held AND l.expires_at > now_ts;
 		IF live AND NOT (p_attempt IS NOT NULL AND l.attempt IS NOT NULL AND l.attempt = p_attempt) THEN
-			ans.reason := 'held';
+			ans.reason := CASE WHEN l.paused_until > now_ts THEN 'paused' ELSE 'held' END;
+		ELSIF NOT live AND l.paused_until > now_ts THEN
+			ans.reason := 'paused';
 		ELSIF NOT live AND gap_usec IS NOT NULL
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
@@ -67,6 +66,10 @@ BEGIN
 		-- is in progress: the INSERT below cannot wait.
 		SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
 		first := NOT FOUND;
+		IF first AND EXISTS (SELECT FROM cron_lock.jobs j
+							  WHERE j.job = p_job AND j.paused_until > clock_timestamp()) THEN
+			RETURN (false, 'paused', NULL, NULL, NULL, NULL, NULL, NULL)::cron_lock.try_result;
+		END IF;
 	END IF;
 
 	IF ans.reason IS NULL AND NOT first THEN
@@ -92,6 +95,8 @@ BEGIN
 				 WHERE run_id = l.run_id;
 				RETURN (true, 'replayed', l.run_id, l.token, p_instance, pg_backend_pid(),
 						new_expiry, NULL)::cron_lock.try_result;
+			ELSIF l.paused_until > now_ts THEN
+				ans.reason := 'paused';
 			ELSIF live THEN
 				ans.reason := 'held';
 			ELSIF gap_usec IS NOT NULL AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
@@ -100,6 +105,15 @@ BEGIN
 		END IF;
 	END IF;
 
+	IF ans.reason = 'paused' THEN
+		-- Not contention: nothing is recorded.  A live lease is named.
+		IF l.held AND l.expires_at > now_ts THEN
+			ans.holder := l.instance;
+			ans.holder_pid := l.backend_pid;
+			ans.expires_at := l.expires_at;
+		END IF;
+		RETURN ans;
+	END IF;
 	IF ans.reason IS NOT NULL THEN
 		-- Busy: record the answer as contention, the evidence of duplicate
 		-- runners.  "locked" names a holder only when the lease was seen
@@ -120,10 +134,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, busy_holder, ans.reason, now_ts, pg_backend_pid(), inet_client_addr());
-		RETURN ans;
+		RETURN cron_lock.record_busy(ans, p_job, p_instance, busy_holder, now_ts);
 	END IF;
 
 	-- Acquire: a new run on the row locked FOR UPDATE, or the job's first row.
@@ -139,10 +150,7 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		PERFORM cron_lock.commit_lazily_if_alone();
-		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-		VALUES (p_job, p_instance, ans.holder, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
-		RETURN ans;
+		RETURN cron_lock.record_busy(ans, p_job, p_instance, ans.holder, now_ts);
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
 	-- This backend's start time, so that status can tell whether it lives.
@@ -161,9 +169,7 @@ BEGIN
 			-- Not reached at READ COMMITTED (the lease was read under the
 			-- lock); nothing is written, try again.
 			ans.reason := 'locked';
-			INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
-			VALUES (p_job, p_instance, NULL, 'locked', now_ts, pg_backend_pid(), inet_client_addr());
-			RETURN ans;
+			RETURN cron_lock.record_busy(ans, p_job, p_instance, NULL, now_ts);
 		END IF;
 		INSERT INTO cron_lock.job_runs (run_id, job, instance, token, attempt, status, started_at, heartbeat_at,
 										expires_at, backend_pid, backend_start, client_addr, application_name, role)

@@ -17,8 +17,8 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
 	ttl_usec bigint;
 	l cron_lock.leases;
 	has_lease boolean;
@@ -27,11 +27,8 @@ DECLARE
 	run cron_lock.job_runs;
 	what text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
 	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	PERFORM cron_lock.require_writable('renew the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('renew the lease of', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	has_lease := FOUND;
@@ -87,21 +84,16 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
-	p_status text := status;
-	p_message text := message;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
+	p_status text := cron_lock.arg_status(status, job);
+	p_message text := cron_lock.arg_message(message, job);
 	ended bigint;
 	taker text;
 	run cron_lock.job_runs;
 	now_ts timestamptz;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
-	PERFORM cron_lock.arg_status(p_status, p_job);
-	PERFORM cron_lock.arg_message(p_message, p_job);
-	PERFORM cron_lock.require_writable('release the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('release the lease of', p_job);
 	PERFORM cron_lock.commit_durably();
 
 	-- A row that does not match is left alone without waiting; a match is
@@ -159,15 +151,12 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
-	p_token bigint := token;
+	p_job text := cron_lock.arg_name(job, 'job');
+	p_token bigint := cron_lock.arg_token(token);
 	l cron_lock.leases;
 	why text;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.arg_token(p_token);
-	PERFORM cron_lock.require_writable('check the lease of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.enter('check the lease of', p_job, true);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR KEY SHARE;
 	IF FOUND AND l.token = p_token THEN
@@ -204,14 +193,12 @@ SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-	p_job text := job;
+	p_job text := cron_lock.arg_name(job, 'job');
 	p_token bigint := token;
-	who text := cron_lock.outer_role();
+	who text;
 	l cron_lock.leases;
 BEGIN
-	PERFORM cron_lock.arg_name(p_job, 'job');
-	PERFORM cron_lock.require_writable('force-release', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
+	who := cron_lock.enter('force-release', p_job);
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
 	IF NOT FOUND OR NOT l.held OR (p_token IS NOT NULL AND l.token <> p_token) THEN

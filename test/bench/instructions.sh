@@ -10,7 +10,8 @@
 # cancel out.  Needs valgrind (Debian: valgrind); takes a few minutes.
 #   test/bench/instructions.sh busy_cron_lock select1
 # Environment: SHORT [200], LONG [1200], BENCH_JOBS [1000], KEEP=1 keeps the
-# callgrind files (for callgrind_annotate) and says where.
+# callgrind files (for callgrind_annotate) and says where, EDITION=1 measures
+# the plain-SQL edition (sql-edition/) instead of the extension.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,7 +44,13 @@ eval "$(cluster_env "$work/pg")"
 for _ in $(seq 120); do pg_isready -q && break; sleep 1; done
 pg_isready -q || { echo "instructions: the cluster did not start" >&2; exit 1; }
 psql -Xq -c "CREATE DATABASE bench"
-psql -Xq -d bench -c "CREATE EXTENSION cron_lock"
+if [ "${EDITION:-0}" = 1 ]; then
+	"$ROOT/sql-edition/build.sh" "$work/edition" \
+		"$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/extension/cron_lock.control")"
+	psql -Xq -d bench -v ON_ERROR_STOP=1 -1 -c "SET client_min_messages = warning" -f "$work/edition/cron_lock.sql"
+else
+	psql -Xq -d bench -c "CREATE EXTENSION cron_lock"
+fi
 psql -Xq -d bench -v jobs="$jobs" -f "$HERE/setup.sql" >/dev/null
 
 # Wait until no backend is still writing its callgrind file.

@@ -78,8 +78,18 @@ check "json log lines" 0 '^$' '^\{"tag":"CRON_BOOT"' -- \
 check "unreachable status: 69" 69 '^$' 'connection_refused' -- status --db "$down"
 check "unreachable install: 69" 69 '^$' 'connection_refused' -- install --db "$down"
 check "unreachable uninstall: 69" 69 '^$' 'connection_refused' -- uninstall --db "$down" --purge
+check "unreachable health: 69" 69 '^$' 'connection_refused' -- health --db "$down"
+check "unreachable metrics: 69, nothing written" 69 '^$' 'connection_refused' -- \
+	metrics --db "$down" --textfile "$tmp/m.prom"
+[ -e "$tmp/m.prom" ] && { failed=$((failed + 1)); echo "FAIL metrics wrote a file without data"; }
+check "health --help" 0 '^Usage: cronlock health' '^$' -- health --help
+check "help timeline" 0 '^Usage: cronlock timeline' '^$' -- help timeline
+check "pause without --job: usage" 64 '^$' 'pause needs --job' -- pause
+check "timeline without --html: usage" 64 '^$' 'needs --html' -- timeline
+check "expect --every with --schedule: usage" 64 '^$' 'exclude each other' -- \
+	expect --job j --every 5m --schedule '* * * * *'
 check "bad conninfo: 78" 78 '^$' 'invalid connection string' -- status --db "password=NotPrinted nonsense"
-"$bin" run --db "$down" --job j --retries 0 -- true 2>"$tmp/err"
+"$bin" run --log-to stderr --db "$down" --job j --retries 0 -- true 2>"$tmp/err"
 "$bin" doctor --db "$down" >>"$tmp/err" 2>&1
 "$bin" status --db "password=NotPrinted nonsense" >>"$tmp/err" 2>&1
 if grep -q NotPrinted "$tmp/err"; then

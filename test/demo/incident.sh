@@ -53,7 +53,7 @@ say "Autoscaling left three cron workers alive. Each runs: cronlock run --job ni
 codes=()
 pids=()
 for host in web-1 web-2 web-3; do
-	"$cronlock" run --job nightly-report --instance "$host" --ttl 10s -- \
+	"$cronlock" run --log-to stderr --job nightly-report --instance "$host" --ttl 10s -- \
 		sh -c 'echo "   [$CRONLOCK_INSTANCE] building the report under token $CRONLOCK_TOKEN"; sleep 2' &
 	pids+=($!)
 done
@@ -68,7 +68,7 @@ act "2. The database goes away"
 if [ -n "$own_cluster" ]; then
 	say "Stopping the cluster: every connection attempt is now refused."
 	cluster_stop "$dir" fast
-	"$cronlock" run --job nightly-report --instance web-1 --retries 3 --connect-timeout 1s -- \
+	"$cronlock" run --log-to stderr --job nightly-report --instance web-1 --retries 3 --connect-timeout 1s -- \
 		echo "never printed"
 	code=$?
 	say "Exit status $code: retried with backoff, then logged [CRON_SKIP] reason=DB_UNAVAILABLE instead of a stack trace."
@@ -78,18 +78,18 @@ if [ -n "$own_cluster" ]; then
 else
 	port=$(free_port)
 	say "Pointing at a port nobody listens on (127.0.0.1:$port)."
-	CRONLOCK_DB="host=127.0.0.1 port=$port dbname=postgres" "$cronlock" run --job nightly-report \
+	CRONLOCK_DB="host=127.0.0.1 port=$port dbname=postgres" "$cronlock" run --log-to stderr --job nightly-report \
 		--instance web-1 --retries 3 --connect-timeout 1s -- echo "never printed"
 	code=$?
 	say "Exit status $code: retried with backoff, then skipped."
 	[ $code = 0 ] || status=1
 fi
-"$cronlock" run --job nightly-report --instance web-1 -- echo "   [web-1] report built"
+"$cronlock" run --log-to stderr --job nightly-report --instance web-1 -- echo "   [web-1] report built"
 [ $? = 0 ] || status=1
 
 act "3. A holder loses its lease mid-run"
 say "web-2 starts a long import with a 6 s lease, renewed every 2 s ..."
-"$cronlock" run --job long-import --instance web-2 --ttl 6s -- \
+"$cronlock" run --log-to stderr --job long-import --instance web-2 --ttl 6s -- \
 	sh -c 'echo "   [web-2] importing under token $CRONLOCK_TOKEN"; sleep 60' &
 holder=$!
 for _ in $(seq 50); do

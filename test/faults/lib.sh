@@ -350,6 +350,9 @@ cronlock() {
 		limit=$2
 		shift 2
 	fi
+	# The scenarios read the log lines: stderr, never syslog (--log-to auto on a host
+	# with /dev/log).
+	[ "${1:-}" = run ] && set -- run --log-to stderr "${@:2}"
 	CL_N=$((CL_N + 1))
 	CL_LOG=$T/cronlock.$CL_N.log
 	CL_OUT=$T/cronlock.$CL_N.out
@@ -366,6 +369,7 @@ cronlock() {
 cronlock_bg() {
 	local name=$1
 	shift
+	[ "${1:-}" = run ] && set -- run --log-to stderr "${@:2}"
 	bg "$name" "$CRONLOCK_BIN" "$@"
 }
 

@@ -103,7 +103,7 @@ wrapper_loop() {
 		dur=$((RANDOM % 3 + 1))
 		[ $((RANDOM % 3)) = 0 ] && dur=$((TTL + 1)) # longer than the TTL: heartbeats needed
 		t0=$(now_ms)
-		SOAK_ATTEMPT=$att timeout -k 5 60 "$CRONLOCK_BIN" run --job "$job" --instance "$inst" \
+		SOAK_ATTEMPT=$att timeout -k 5 60 "$CRONLOCK_BIN" run --log-to stderr --job "$job" --instance "$inst" \
 			--db "$db" "${CLARGS[@]}" -- "$T/cmd.sh" "$dur" 2>"$T/logs/$att.log" &
 		tpid=$!
 		cpid=

@@ -9,14 +9,29 @@
 # never connects, so a commit with synchronous_commit = on waits (SyncRep)
 # until cancelled, while one with synchronous_commit = off returns at once.
 # Every case below is therefore decided, not timed.
+# EDITION=1: the same cases against the plain-SQL edition (sql-edition/),
+# which decides at commit through its deferred trigger; the two cases where
+# it stays synchronous (README: differences) say so.
 source "$(dirname "$0")/lib.sh"
 
-echo "# durability"
+edition=${EDITION:-0}
+echo "# durability$([ "$edition" = 1 ] && echo " (plain-SQL edition)")"
 new_cluster d "fsync = off" || exit 1
 S=$ROOT/d
 DB=postgres
 
-q "$S" $DB "CREATE EXTENSION cron_lock; CREATE TABLE mine (x int)" >/dev/null
+if [ "$edition" = 1 ]; then
+	"$REPO/sql-edition/build.sh" "$ROOT/edition" \
+		"$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/extension/cron_lock.control")" || exit 1
+	# shellcheck disable=SC2046
+	PGOPTIONS='-c client_min_messages=warning' psql $(psql_args "$S") -U postgres -d $DB -qX \
+		-v ON_ERROR_STOP=1 -1 -f "$ROOT/edition/cron_lock.sql" >/dev/null || exit 1
+	many=sync
+else
+	q "$S" $DB "CREATE EXTENSION cron_lock" >/dev/null
+	many=async
+fi
+q "$S" $DB "CREATE TABLE mine (x int)" >/dev/null
 q "$S" $DB "CREATE PROCEDURE busy_then_write() LANGUAGE plpgsql AS \$\$
 BEGIN
 	PERFORM cron_lock_try('dur.x', 'host-2', '1 hour');
@@ -74,8 +89,18 @@ SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour');
 SELECT reason FROM cron_lock_try('dur.x', 'host-3', '1 hour');
 \endpipeline
 SQL
-pipeline() { # SCRIPT
-	pgbench -h "$S" -p "$(port_of "$S")" -U postgres -n -t 1 -M extended -f "$1" $DB
+cat >"$ROOT/pipeline_immediate.sql" <<'SQL'
+\startpipeline
+SET CONSTRAINTS ALL IMMEDIATE;
+SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour');
+INSERT INTO mine VALUES (7);
+\endpipeline
+SQL
+cat >"$ROOT/extended_busy.sql" <<'SQL'
+SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour');
+SQL
+pipeline() { # SCRIPT [MODE]
+	pgbench -h "$S" -p "$(port_of "$S")" -U postgres -n -t 1 -M "${2:-extended}" -f "$1" $DB
 }
 
 # The harness itself: a plain write waits, once every process has read the
@@ -88,9 +113,13 @@ check_eq "a plain write commits synchronously (the harness sees it)" sync "$got"
 
 check_eq "a busy answer alone skips the flush" async \
 	"$(commit_kind alone sql "SELECT reason FROM cron_lock_try('dur.x', 'host-2', '1 hour')")"
-check_eq "two busy answers alone in a pipeline skip the flush" async \
+check_eq "a busy answer alone, extended protocol, skips the flush" async \
+	"$(commit_kind ext_busy pipeline "$ROOT/extended_busy.sql")"
+check_eq "a busy answer alone, prepared statement, skips the flush" async \
+	"$(commit_kind prep_busy pipeline "$ROOT/extended_busy.sql" prepared)"
+check_eq "two busy answers alone in a pipeline: $many" $many \
 	"$(commit_kind pipe_busy pipeline "$ROOT/pipeline_busy.sql")"
-check_eq "two busy answers alone in a DO block skip the flush" async \
+check_eq "two busy answers alone in a DO block: $many" $many \
 	"$(commit_kind do_busy sql "DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); PERFORM cron_lock_try('dur.x', 'h3', '1 hour'); END \$\$")"
 
 check_eq "pipeline, one Sync: busy answer then the caller's write commits synchronously" sync \
@@ -107,9 +136,11 @@ check_eq "the caller's write, then a busy answer: synchronous" sync \
 	"$(commit_kind write_busy sql "DO \$\$ BEGIN INSERT INTO mine VALUES (6); PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); END \$\$")"
 check_eq "a busy answer, then nextval (WAL without a table write): synchronous" sync \
 	"$(commit_kind busy_nextval sql "CREATE SEQUENCE IF NOT EXISTS s; DO \$\$ BEGIN PERFORM cron_lock_try('dur.x', 'h2', '1 hour'); PERFORM nextval('s'); END \$\$")"
+check_eq "pipeline: SET CONSTRAINTS ALL IMMEDIATE, a busy answer, the caller's write: synchronous" sync \
+	"$(commit_kind immediate pipeline "$ROOT/pipeline_immediate.sql")"
 check_eq "a busy answer with the session at synchronous_commit = off stays off" async \
 	"$(commit_kind off env PGOPTIONS='-c synchronous_commit=off' psql $(psql_args "$S") -U postgres -d $DB -c "SELECT cron_lock_try('dur.x', 'h2', '1 hour')")"
 
-check_eq "every busy answer was recorded" 14 \
+check_eq "every busy answer was recorded" 17 \
 	"$(q "$S" $DB "SELECT count(*) FROM cron_lock.contention WHERE job = 'dur.x'")"
 summary

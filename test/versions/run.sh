@@ -3,7 +3,8 @@
 # PostgreSQL major Debian ships (suites.sh via major.sh: 15 here, 17 and 18 in
 # cached Debian roots), then real clusters across majors: dump/restore
 # upgrades 15 -> 17 and 17 -> 18, pg_upgrade 15 -> 17, and the token sequence
-# failover -> upgrade -> failover.  19 runs too when Debian serves it; it is a
+# failover -> upgrade -> failover; the plain-SQL edition's suites on 18
+# (edition.sh).  19 runs too when Debian serves it; it is a
 # pre-release, so its result is reported but not counted.  Needs root
 # (debootstrap, chroot).  Each part prints its time; the last line is
 # "N passed, N failed" over the parts.
@@ -41,13 +42,15 @@ part() { # NAME CMD...
 prepare() { test/versions/chroot.sh "$@" -- true 2>&1 | sed 's/^/# /'; }
 prepare trixie postgresql-17 postgresql-server-dev-17 postgresql-15/bookworm postgresql-server-dev-15/bookworm &
 {
-	prepare sid postgresql-18 postgresql-server-dev-18
+	prepare sid postgresql-18 postgresql-server-dev-18 postgresql-18-plpgsql-check
 	prepare sid postgresql-19/experimental postgresql-server-dev-19/experimental
 } &
 
 for m in 15 17 18; do
 	part "PostgreSQL $m" test/versions/major.sh $m test/versions/suites.sh
 done
+# The plain-SQL edition on the newest major (15's run in make test).
+part "plain-SQL edition on PostgreSQL 18" test/versions/major.sh 18 test/versions/edition.sh
 part "dump/restore 15 -> 17" test/versions/upgrade_dump.sh 15 17
 part "dump/restore 17 -> 18" test/versions/upgrade_dump.sh 17 18
 part "pg_upgrade 15 -> 17" test/versions/pg_upgrade.sh

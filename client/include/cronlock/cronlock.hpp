@@ -48,6 +48,10 @@ struct CRONLOCK_API Config {
 	std::optional<Millis> grace; // default min(10s, ttl/4)
 	std::shared_ptr<Logger> logger; // null: silent
 	Env *env = nullptr;             // null: system_env()
+	// At each heartbeat, ask the server how many busy answers this run has given other
+	// instances (cron_lock_skips); from N on, report anomaly many_skips once and log a
+	// [CRON_ALERT] event=many_skips line. Needs a 1.2 server (else one warning).
+	std::optional<int> warn_after_skips;
 
 	// conninfo from $CRONLOCK_DB or $DATABASE_URL, instance from $CRONLOCK_INSTANCE.
 	static Config from_environment();
@@ -97,6 +101,7 @@ struct Busy {
 	std::optional<std::string> holder;
 	bool locked = false; // still locked after all retries
 	int tries = 0;
+	bool paused = false; // the job is paused (cron_lock_pause): reason paused
 };
 struct TooSoon {
 	int tries = 0;

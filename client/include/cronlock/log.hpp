@@ -1,12 +1,15 @@
 // cronlock/log.hpp: one line per event on stderr, logfmt or JSON.
 //
 // Each line carries tag, ts, job, instance and pid, then the event's fields. A line is
-// written with a single write(2) so lines of concurrent runners never interleave.
+// written with a single write(2) so lines of concurrent runners never interleave. A sink,
+// when set, gets every line instead (the cronlock command routes them: syslog, a file,
+// alerts to stderr).
 #pragma once
 
 #include "cronlock/export.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <mutex>
 #include <string>
@@ -53,12 +56,19 @@ class CRONLOCK_API Logger {
 	std::string format_line(std::string_view tag, std::string_view ts,
 							std::initializer_list<Field> fields) const;
 
+	// Takes every line that passes the quiet filter, with its newline, instead of the fd.
+	// Called under the Logger's mutex: one line at a time, in order; it must not log.
+	using Sink = std::function<void(Level level, std::string_view tag,
+									std::initializer_list<Field> fields, std::string_view line)>;
+	void set_sink(Sink sink);
+
   private:
 	LogFormat format_;
 	bool quiet_;
 	int fd_;
 	LogContext ctx_;
 	long pid_;
+	Sink sink_;
 	mutable std::mutex mu_;
 };
 

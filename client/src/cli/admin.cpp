@@ -3,6 +3,7 @@
 
 #include "admin_common.hpp"
 #include "commands.hpp"
+#include "ops_common.hpp"
 #include "table.hpp"
 
 namespace cronlock::cli {
@@ -76,9 +77,11 @@ int cmd_runs(const Options &o)
 					ts(o, "finished_at") +
 					", (extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) "
 					"* 1000)::bigint AS duration_ms, backend_pid, message "
-					"FROM cron_lock.job_runs WHERE $1::text IS NULL OR job = $1::text "
+					"FROM cron_lock.job_runs WHERE ($1::text IS NULL OR job = $1::text) "
+					"AND ($3::text[] IS NULL OR status = ANY ($3::text[])) "
 					"ORDER BY run_id DESC LIMIT $2::bigint",
-				{o.has_job ? Param(o.job) : std::nullopt, std::to_string(o.limit)});
+				{o.has_job ? Param(o.job) : std::nullopt, std::to_string(o.limit),
+				 o.statuses.empty() ? std::nullopt : Param(pg_text_array(o.statuses))});
 }
 
 int cmd_duplicates(const Options &o)

@@ -422,13 +422,30 @@ void send(int fd, char c)
 
 } // namespace
 
+namespace {
+
+void arm(int timer, Millis after)
+{
+	itimerspec its{};
+	its.it_value.tv_sec = static_cast<time_t>(after.count() / 1000);
+	its.it_value.tv_nsec = static_cast<long>(after.count() % 1000) * 1000000 + 1;
+	timerfd_settime(timer, 0, &its, nullptr);
+}
+
+} // namespace
+
 ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_token lost,
-					Millis grace)
+					Millis grace, std::optional<Millis> max_runtime)
 {
 	const pid_t pid = child.pid;
 	ChildExit out;
 	int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	int kill_timer = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	int max_timer = -1; // --max-runtime, on the same clock
+	if (max_runtime) {
+		max_timer = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+		arm(max_timer, *max_runtime);
+	}
 	// Wakes the poll below when the lease is declared lost. Held in an optional so it
 	// is gone before evfd is closed.
 	std::optional<std::stop_callback<std::function<void()>>> on_lost;
@@ -442,9 +459,9 @@ ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_t
 		pid_t r = waitpid(pid, &keeper_status, WNOHANG);
 		if (r == pid)
 			break;
-		pollfd fds[4] = {{term_fd, POLLIN, 0}, {evfd, POLLIN, 0}, {kill_timer, POLLIN, 0},
-						 {other_fd, POLLIN, 0}};
-		int pr = poll(fds, 4, -1);
+		pollfd fds[5] = {{term_fd, POLLIN, 0}, {evfd, POLLIN, 0}, {kill_timer, POLLIN, 0},
+						 {other_fd, POLLIN, 0}, {max_timer, POLLIN, 0}};
+		int pr = poll(fds, 5, -1);
 		if (pr < 0 && errno != EINTR)
 			break; // cannot happen with valid fds; do not spin
 		if (fds[2].revents & POLLIN) { // the lease deadline: nothing of the tree may live on
@@ -470,12 +487,21 @@ ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_t
 			std::uint64_t v;
 			ssize_t ignored = read(evfd, &v, sizeof v);
 			(void)ignored;
-			send(child.ctl, 'T');
 			out.killed_for_lease = true;
-			itimerspec its{};
-			its.it_value.tv_sec = static_cast<time_t>(grace.count() / 1000);
-			its.it_value.tv_nsec = static_cast<long>(grace.count() % 1000) * 1000000 + 1;
-			timerfd_settime(kill_timer, 0, &its, nullptr);
+			if (!out.max_runtime) { // else stopping already, SIGKILL armed
+				send(child.ctl, 'T');
+				arm(kill_timer, grace);
+			}
+		}
+		if (fds[4].revents & POLLIN) {
+			std::uint64_t v;
+			ssize_t ignored = read(max_timer, &v, sizeof v);
+			(void)ignored;
+			if (!out.killed_for_lease) { // a lost lease came first: that decides
+				out.max_runtime = true;
+				send(child.ctl, 'T');
+				arm(kill_timer, grace);
+			}
 		}
 	}
 	KeeperResult res;
@@ -507,6 +533,8 @@ ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_t
 	on_lost.reset();
 	close(evfd);
 	close(kill_timer);
+	if (max_timer >= 0)
+		close(max_timer);
 	return out;
 }
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <utility>
@@ -42,14 +43,16 @@ struct ChildExit {
 	bool killed_for_lease = false;
 	int stopped = 0;          // descendants left after COMMAND that the keeper stopped
 	int tty_stop = 0;         // SIGTTIN/SIGTTOU/SIGTSTP stopped COMMAND: it was killed
+	bool max_runtime = false; // --max-runtime passed before any lease loss: stopped for it
 };
 
 // Waits for the keeper of `child`. `term_fd` and `other_fd` are signalfds: what they
 // deliver (except SIGCHLD) goes to COMMAND's process group; a terminating signal marks
 // the run cancelled. When `lost` is requested: SIGTERM to the whole tree at once,
-// SIGKILL `grace` later, on a CLOCK_BOOTTIME timer.
+// SIGKILL `grace` later, on a CLOCK_BOOTTIME timer. The same when `max_runtime` passes
+// first (whichever comes first decides what ChildExit says).
 ChildExit supervise(const Spawned &child, int term_fd, int other_fd, std::stop_token lost,
-					Millis grace);
+					Millis grace, std::optional<Millis> max_runtime = {});
 
 // The shell convention: the exit status, or 128+N after signal N.
 int exit_status_of(int wait_status);

@@ -14,4 +14,14 @@ int cmd_doctor(const Options &o);
 int cmd_install(const Options &o);
 int cmd_uninstall(const Options &o);
 
+// The operating subcommands (ops_options.hpp parses their command lines).
+struct OpsOptions;
+int cmd_health(const OpsOptions &o);
+int cmd_anomalies(const OpsOptions &o);
+int cmd_pause(const OpsOptions &o);
+int cmd_resume(const OpsOptions &o);
+int cmd_expect(const OpsOptions &o);
+int cmd_metrics(const OpsOptions &o);
+int cmd_timeline(const OpsOptions &o);
+
 } // namespace cronlock::cli

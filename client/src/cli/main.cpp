@@ -4,13 +4,17 @@
 #include <cstdlib>
 
 #include "commands.hpp"
+#include "ops_options.hpp"
 
 int main(int argc, char *argv[])
 {
 	using namespace cronlock::cli;
+	if (argc > 1 && is_ops_command(argv[1]))
+		return ops_main(argc, argv);
 	Options o = parse_options(argc, argv, ::getenv);
 	if (o.help) {
-		std::fputs(help_text(o.command).c_str(), stdout);
+		std::fputs((is_ops_command(o.command) ? ops_help_text(o.command) : help_text(o.command)).c_str(),
+				   stdout);
 		return std::fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (o.version) {

@@ -5,6 +5,7 @@
 #include <getopt.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -17,8 +18,11 @@ namespace {
 enum Id {
 	o_db = 256, o_job, o_ttl, o_instance, o_min_gap, o_stagger, o_retries, o_backoff, o_jitter,
 	o_connect_timeout, o_preflight_timeout, o_timeout, o_on_busy, o_on_unavailable, o_grace,
-	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_schema, o_purge, o_quiet = 'q', o_help = 'h',
+	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_schema, o_purge, o_log_to,
+	o_max_runtime, o_warn_after_skips, o_alert_after, o_notify, o_every, o_schedule, o_late_after,
+	o_metrics_dir, o_quiet = 'q', o_help = 'h',
 };
+constexpr int o_status = 512; // runs --status
 
 const option all_options[] = {
 	{"db", required_argument, nullptr, o_db},
@@ -44,6 +48,16 @@ const option all_options[] = {
 	{"token", required_argument, nullptr, o_token},
 	{"schema", required_argument, nullptr, o_schema},
 	{"purge", no_argument, nullptr, o_purge},
+	{"status", required_argument, nullptr, o_status},
+	{"log-to", required_argument, nullptr, o_log_to},
+	{"max-runtime", required_argument, nullptr, o_max_runtime},
+	{"warn-after-skips", required_argument, nullptr, o_warn_after_skips},
+	{"alert-after", required_argument, nullptr, o_alert_after},
+	{"notify", required_argument, nullptr, o_notify},
+	{"every", required_argument, nullptr, o_every},
+	{"schedule", required_argument, nullptr, o_schedule},
+	{"late-after", required_argument, nullptr, o_late_after},
+	{"metrics-dir", required_argument, nullptr, o_metrics_dir},
 	{"quiet", no_argument, nullptr, o_quiet},
 	{"help", no_argument, nullptr, o_help},
 };
@@ -58,10 +72,11 @@ const Command commands[] = {
 	{"run",
 	 {o_db, o_job, o_ttl, o_instance, o_min_gap, o_stagger, o_retries, o_backoff, o_jitter,
 	  o_connect_timeout, o_preflight_timeout, o_on_busy, o_on_unavailable, o_grace, o_log_format,
-	  o_quiet, o_help},
+	  o_log_to, o_max_runtime, o_warn_after_skips, o_alert_after, o_notify, o_every, o_schedule,
+	  o_late_after, o_metrics_dir, o_quiet, o_help},
 	 "qh"},
 	{"status", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
-	{"runs", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_limit, o_help}, "h"},
+	{"runs", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_limit, o_status, o_help}, "h"},
 	{"duplicates", {o_db, o_connect_timeout, o_timeout, o_json, o_since, o_help}, "h"},
 	{"doctor", {o_db, o_connect_timeout, o_timeout, o_json, o_help}, "h"},
 	{"release", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_force, o_token, o_help}, "h"},
@@ -91,6 +106,27 @@ std::string option_name(int id)
 }
 
 } // namespace
+
+std::string check_schedule(const std::string &s)
+{
+	int fields = 0;
+	bool in_field = false;
+	for (char c : s) {
+		if (c == ' ' || c == '\t') {
+			in_field = false;
+			continue;
+		}
+		if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("*,-/", c))
+			return std::string("unexpected character '") + c + "'";
+		if (!in_field)
+			++fields;
+		in_field = true;
+	}
+	if (fields != 5)
+		return "a crontab schedule has five fields (minute hour day-of-month month day-of-week), "
+			   "e.g. '*/5 * * * 1-5'";
+	return "";
+}
 
 Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 {
@@ -189,6 +225,45 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		case o_token: o.token = integer(c, arg, 1, (1LL << 53) - 1); break;
 		case o_schema: o.schema = arg; break;
 		case o_purge: o.purge = true; break;
+		case o_status:
+			for (std::string_view rest = arg;;) {
+				auto comma = rest.find(',');
+				std::string st(rest.substr(0, comma));
+				if (st != "running" && st != "succeeded" && st != "failed" && st != "cancelled" &&
+					st != "expired")
+					fail("invalid status '" + st + "' for --status (running, succeeded, failed, "
+						 "cancelled, expired; several separated by commas)");
+				o.statuses.push_back(st);
+				if (comma == std::string_view::npos)
+					break;
+				rest.remove_prefix(comma + 1);
+			}
+			break;
+		case o_log_to:
+			if (!*arg)
+				fail("--log-to needs auto, stderr, syslog or a file name");
+			o.log_to = arg;
+			break;
+		case o_max_runtime: o.max_runtime = duration(c, arg); break;
+		case o_warn_after_skips: o.warn_after_skips = static_cast<int>(integer(c, arg, 1, 1000000)); break;
+		case o_alert_after: o.alert_after = static_cast<int>(integer(c, arg, 1, 1000000)); break;
+		case o_notify:
+			if (!*arg)
+				fail("--notify needs a command");
+			o.notify = arg;
+			break;
+		case o_every: o.every = duration(c, arg); break;
+		case o_schedule:
+			if (auto m = check_schedule(arg); !m.empty())
+				fail("invalid --schedule '" + std::string(arg) + "': " + m);
+			o.schedule = arg;
+			break;
+		case o_late_after: o.late_after = duration(c, arg); break;
+		case o_metrics_dir:
+			if (!*arg)
+				fail("--metrics-dir needs a directory");
+			o.metrics_dir = arg;
+			break;
 		case o_quiet: o.quiet = true; break;
 		case o_help: o.help = true; return o;
 		case ':': fail("option '" + std::string(sub_argv[optind - 1]) + "' needs a value"); break;
@@ -229,6 +304,16 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 			fail("--min-gap must be positive");
 		if (o.grace && *o.grace >= o.ttl)
 			fail("--grace must be shorter than --ttl");
+		if (o.max_runtime && o.max_runtime->count() <= 0)
+			fail("--max-runtime must be positive");
+		if (o.every && o.every->count() < 1000)
+			fail("--every must be at least 1s");
+		if (o.every && !o.schedule.empty())
+			fail("--every and --schedule exclude each other: give one expectation");
+		if (o.late_after && !o.every && o.schedule.empty())
+			fail("--late-after needs --every or --schedule");
+		if (o.late_after && o.late_after->count() <= 0)
+			fail("--late-after must be positive");
 	} else {
 		if (!o.argv.empty())
 			fail("unexpected argument '" + o.argv.front() + "' for " + o.command);
@@ -283,14 +368,31 @@ std::string help_text(const std::string &command)
 			   "Exit status and logs:\n"
 			   "      --on-busy CODE           exit status when busy or too soon (0)\n"
 			   "      --on-unavailable CODE    exit status when the database stays unreachable (0)\n"
-			   "      --log-format FMT         logfmt (default) or json, on stderr\n"
+			   "      --log-format FMT         logfmt (default) or json\n"
+			   "      --log-to WHERE           auto (default), stderr, syslog or a FILE; under\n"
+			   "                               cron (no terminal, a syslog socket) auto sends\n"
+			   "                               log lines to syslog and only alerts to stderr\n"
 			   "  -q, --quiet                  only warnings and errors\n"
+			   "Alerts and limits:\n"
+			   "      --max-runtime DUR        stop COMMAND after DUR (SIGTERM, grace, SIGKILL),\n"
+			   "                               release as failed, exit 124\n"
+			   "      --warn-after-skips N     alert once this run made others skip N times\n"
+			   "      --alert-after N          from the N-th consecutive unavailable skip on this\n"
+			   "                               host: an alert and exit 69\n"
+			   "      --notify CMD             /bin/sh -c CMD for every alert (CRONLOCK_EVENT*)\n"
+			   "Expectation and metrics:\n"
+			   "      --every DUR              the job should start every DUR (cron_lock.health)\n"
+			   "      --schedule 'CRON'        or on this five-field crontab schedule\n"
+			   "      --late-after DUR         late this long after an expected start\n"
+			   "                               (default half the period, at most 10m)\n"
+			   "      --metrics-dir DIR        write this host's outcome as Prometheus text\n"
 			   "  -h, --help                   this text\n"
 			   "\n"
 			   "DUR: 250ms, 30s, 5m, 1h, 1d, 1m30s, or bare seconds (30).\n"
 			   "Exit: COMMAND's status; 128+N if it died of signal N; 126 not executable;\n"
-			   "127 not found; --on-busy; --on-unavailable; 64 usage; 75 lease lost;\n"
-			   "78 permanent error (authentication, missing extension, permission).\n";
+			   "127 not found; --on-busy (also when paused); --on-unavailable; 64 usage;\n"
+			   "69 --alert-after reached; 75 lease lost; 78 permanent error (authentication,\n"
+			   "missing extension, permission); 124 --max-runtime exceeded.\n";
 	if (command == "install" || command == "uninstall") {
 		bool in = command == "install";
 		return std::string("Usage: cronlock ") +
@@ -315,7 +417,7 @@ std::string help_text(const std::string &command)
 	}
 	if (command == "status" || command == "runs" || command == "duplicates" ||
 		command == "doctor" || command == "release") {
-		std::string usage = command == "runs"         ? "runs [--job NAME] [--limit N]"
+		std::string usage = command == "runs"         ? "runs [--job NAME] [--status S,...] [--limit N]"
 							: command == "duplicates" ? "duplicates [--since DUR]"
 							: command == "release"    ? "release --job NAME --force [--token N]"
 													  : command;
@@ -332,8 +434,18 @@ std::string help_text(const std::string &command)
 		   "  run --job NAME [options] -- COMMAND [ARG...]\n"
 		   "                          run COMMAND under the job's lease (skip when busy)\n"
 		   "  status                  current lease of every job\n"
-		   "  runs [--job NAME] [--limit N]\n"
+		   "  runs [--job NAME] [--status S,...] [--limit N]\n"
 		   "                          recent runs, newest first (default 20)\n"
+		   "  health [-q]             is every job on time and succeeding? (exit 1 if not)\n"
+		   "  anomalies [--since DUR] recorded and live anomalies (1d)\n"
+		   "  pause --job NAME [--until TIME|DUR] / resume --job NAME\n"
+		   "                          stop runners from starting a job, and let them again\n"
+		   "  expect --job NAME --every DUR|--schedule CRON|--instances ID,...\n"
+		   "                          when a job must run, and where (administrators)\n"
+		   "  metrics [--textfile PATH]\n"
+		   "                          Prometheus text for node_exporter's textfile collector\n"
+		   "  timeline --html FILE [--since DUR]\n"
+		   "                          a page of the runs per instance (HTML, inline SVG)\n"
 		   "  duplicates [--since DUR]\n"
 		   "                          jobs that two or more instances competed for (1d)\n"
 		   "  doctor                  connectivity, timings, versions, standby, pooler\n"
@@ -348,7 +460,8 @@ std::string help_text(const std::string &command)
 		   "\n"
 		   "Exit status of run: COMMAND's own; 128+N for signal N; 126/127 cannot execute;\n"
 		   "--on-busy; --on-unavailable; 64 usage; 75 lease lost; 78 permanent error.\n"
-		   "Other subcommands: 0 ok, 1 nothing to release, 64 usage, 69 database\n"
+		   "Other subcommands: 0 ok, 1 nothing to release (resume: not paused; health:\n"
+		   "a job late or failing), 64 usage, 69 database\n"
 		   "unreachable, 78 permanent error. See cronlock(1).\n";
 }
 

@@ -16,6 +16,7 @@ inline constexpr int exit_usage = 64;       // EX_USAGE
 inline constexpr int exit_unavailable = 69; // EX_UNAVAILABLE (subcommands other than run)
 inline constexpr int exit_lost = 75;        // EX_TEMPFAIL: the lease was lost
 inline constexpr int exit_config = 78;      // EX_CONFIG: permanent database/config error
+inline constexpr int exit_max_runtime = 124; // as timeout(1)
 
 struct Options {
 	std::string command;  // run, status, runs, duplicates, doctor, release, install, uninstall
@@ -43,6 +44,15 @@ struct Options {
 	std::optional<Millis> grace;
 	LogFormat log_format = LogFormat::logfmt;
 	bool quiet = false;
+	std::string log_to = "auto";         // auto, stderr, syslog or a file name
+	std::optional<Millis> max_runtime;   // SIGTERM, grace, SIGKILL; exit 124
+	std::optional<int> warn_after_skips; // alert once the run made others skip N times
+	std::optional<int> alert_after;      // the N-th consecutive unavailable skip: exit 69
+	std::string notify;                  // /bin/sh -c NOTIFY for every alert
+	std::optional<Millis> every;         // the job's expectation (cron_lock_declare)
+	std::string schedule;                // five-field crontab schedule
+	std::optional<Millis> late_after;
+	std::string metrics_dir;             // this host's outcome per job, Prometheus text
 	std::vector<std::string> argv; // COMMAND [ARG...]
 
 	// runs, duplicates, release
@@ -51,6 +61,7 @@ struct Options {
 	Millis since{86400000};
 	bool force = false;
 	std::optional<long long> token;
+	std::vector<std::string> statuses; // runs --status S[,S...]
 
 	// install, uninstall
 	std::optional<std::string> schema; // --schema: where the functions go
@@ -58,6 +69,9 @@ struct Options {
 };
 
 Options parse_options(int argc, char *const argv[], const Getenv &getenv);
+
+// "" when `s` looks like a five-field crontab schedule (numbers, names, * , - /), else why not.
+std::string check_schedule(const std::string &s);
 
 // Help texts (stdout) for "" (general) or a subcommand.
 std::string help_text(const std::string &command);

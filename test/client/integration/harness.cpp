@@ -1,6 +1,8 @@
 // harness.cpp: setup and process plumbing for the integration tests.
 #include "harness.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -107,6 +109,11 @@ std::string temp_path(const char *what)
 Background::Background(std::vector<std::string> args, EnvList env)
 	: out_path_(temp_path("out")), err_path_(temp_path("err")), start_(now_s())
 {
+	// The tests read the log lines on stderr: never let --log-to auto send them to syslog
+	// (a host with /dev/log), unless a test chooses its destination itself.
+	if (!args.empty() && args[0] == "run" &&
+		std::none_of(args.begin(), args.end(), [](const std::string &a) { return a.rfind("--log-to", 0) == 0; }))
+		args.insert(args.begin() + 1, {"--log-to", "stderr"});
 	args.insert(args.begin(), cronlock_binary());
 	pid_ = fork();
 	if (pid_ == 0) {

@@ -38,7 +38,7 @@ DB="host=db.cronlock.test port=$(pg_port db) user=postgres dbname=postgres"
 
 # COMMAND writes the milliseconds at which SIGTERM came.
 bg A unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$T/resolv.conf" \
-	"$CRONLOCK_BIN" run --job dns --ttl 6s --grace 1500ms --db "$DB" -- \
+	"$CRONLOCK_BIN" run --log-to stderr --job dns --ttl 6s --grace 1500ms --db "$DB" -- \
 	sh -c "trap 'date +%s%3N >\"$T/term\"; exit 143' TERM; date +%s%3N >\"$T/start\"; while :; do sleep 0.1; done"
 A=$BG_PID
 ok "the run starts through the name server" wait_for 10 test -s "$T/start"

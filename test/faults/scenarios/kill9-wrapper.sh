@@ -41,7 +41,7 @@ is "the anomaly view records the stale takeover" 1 "$(q db "SELECT count(*) FROM
 # an inherited "ignore" (as nohup users expect for SIGHUP).
 for sig in TERM INT HUP QUIT; do
 	rm -f "$T/cmd.pid"
-	bg s$sig env --default-signal=INT,QUIT,HUP "$CRONLOCK_BIN" run --job sg$sig --ttl 4s --db "$DB" -- sh -c "echo \$\$ >'$T/cmd.pid'; exec sleep 60"
+	bg s$sig env --default-signal=INT,QUIT,HUP "$CRONLOCK_BIN" run --log-to stderr --job sg$sig --ttl 4s --db "$DB" -- sh -c "echo \$\$ >'$T/cmd.pid'; exec sleep 60"
 	w=$BG_PID
 	ok "SIG$sig: the run starts" wait_for 10 bash -c "grep -q CRON_RUN '$T/s$sig.out' && [ -s '$T/cmd.pid' ]"
 	c=$(cat "$T/cmd.pid")

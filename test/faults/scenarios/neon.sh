@@ -71,7 +71,7 @@ cat >"$T/runner.sh" <<EOF
 i=0
 while [ ! -e "$T/stop" ]; do
 	i=\$((i + 1))
-	timeout -k 5 60 "$CRONLOCK_BIN" run --job n\$((i % 2 + 1)) --ttl 9s --instance \$1 --db "$NEON" -- "$T/job.sh" 2>>"$T/\$1.log"
+	timeout -k 5 60 "$CRONLOCK_BIN" run --log-to stderr --job n\$((i % 2 + 1)) --ttl 9s --instance \$1 --db "$NEON" -- "$T/job.sh" 2>>"$T/\$1.log"
 	echo \$? >>"$T/\$1.rcs"
 	sleep 0.\$((RANDOM % 5))
 done
