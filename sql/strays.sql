@@ -33,9 +33,12 @@ SELECT job, instance, runs, busy, first_seen <= last_seen AS ordered, last_run_i
   FROM cron_lock.stray_instances WHERE job LIKE 'stray.%' ORDER BY 1, 2;
 SELECT kind, job, instance, regexp_replace(detail, '[0-9]{4}-[0-9 :-]+ [A-Z]+', 'T', 'g') AS detail
   FROM cron_lock.anomalies WHERE kind = 'stray_instance' AND job LIKE 'stray.%' ORDER BY 2, 3;
+-- The health view shows both per job: st.a its own list, st.b every job's.
+SELECT job, expected_instances, stray_instances FROM cron_lock.health WHERE job LIKE 'stray.%' ORDER BY 1;
 -- Users see the strays too.
 SET ROLE regress_stray_runner;
 SELECT count(*) AS strays FROM cron_lock.stray_instances WHERE job LIKE 'stray.%';
+SELECT job, expected_instances, stray_instances FROM cron_lock.health WHERE job LIKE 'stray.%' ORDER BY 1;
 SELECT count(*) AS stray_anomalies FROM cron_lock.anomalies WHERE kind = 'stray_instance' AND job LIKE 'stray.%';
 RESET ROLE;
 
