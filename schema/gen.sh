@@ -91,7 +91,7 @@ edition-sed)
 	# all but those with a CHECK of their own (token_epoch), and their own
 	# unique indexes.
 	facts | awk -F'\t' '
-	$1 == "table" { order[++n] = $2 }
+	$1 == "table" { order[++n] = $2; every[$2] = $3 }
 	$1 == "check" { owncheck[$2] = 1 }
 	$1 == "key" { keys[$2] = keys[$2] " " $4 }
 	END {
@@ -99,6 +99,7 @@ edition-sed)
 			t = order[i]
 			if (t in owncheck) continue
 			list = list sep "cron_lock." t
+			if (every[t]) calls = calls sep "cron_lock." t
 			rels = rels sep sprintf("%ccron_lock.%s%c::regclass", 39, t, 39)
 			m = split(keys[t], k, " ")
 			for (j = 1; j <= m; j++) {
@@ -108,6 +109,7 @@ edition-sed)
 			sep = ", "
 		}
 		printf "s/@OWN_TABLE_LIST@/%s/g\n", list
+		printf "s/@EVERY_CALL_TABLE_LIST@/%s/g\n", calls
 		printf "s/@OWN_TABLES@/%s/g\n", rels
 		printf "s/@OWN_UNIQUE_INDEXES@/%s/g\n", idx
 	}'

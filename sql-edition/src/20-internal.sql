@@ -251,8 +251,10 @@ BEGIN
 	IF guard_only THEN
 		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
 	ELSE
-		-- Every table of schema/tables/ but token_epoch (schema/gen.sh).
-		LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+		-- The tables marked @every-call in schema/tables/, and jobs (a first
+		-- acquisition reads its pause).  The others are locked by
+		-- refuse_foreign_objects() before a function uses them.
+		LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	END IF;
 	RETURN cron_lock.tables_checked(@OWN_TABLES@);
 END
@@ -320,8 +322,10 @@ DECLARE
 	rel oid;
 BEGIN
 	IF NOT thorough THEN
-		-- Callers of 1.1's form: the cached check, tables locked first.
-		PERFORM cron_lock.use_tables(false);
+		-- The shared functions (schema/functions/): every table but
+		-- token_epoch locked (schema/gen.sh), then the cached check.
+		LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+		PERFORM cron_lock.tables_checked(@OWN_TABLES@);
 		RETURN;
 	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
@@ -408,8 +412,6 @@ BEGIN
 	RETURN pg_catalog.array_position(tables, NULL) IS NULL;
 END
 $$;
--- The form of the first 1.2 builds (five tables).
-DROP FUNCTION IF EXISTS cron_lock.tables_checked(regclass, regclass, regclass, regclass, regclass);
 
 
 -- commit_durably: make the current transaction commit with at least

@@ -111,6 +111,9 @@ BEGIN
 		-- The chores (contention folded, retention): a batch on one release in
 		-- 8, as the extension does (store.c, StoreSweep).
 		IF pg_catalog.random() < 0.125 THEN
+			-- Its tables locked and checked first (use_tables locks only those
+			-- every call uses).
+			PERFORM cron_lock.refuse_foreign_objects();
 			PERFORM cron_lock.sweep();
 		END IF;
 		RETURN true;
