@@ -22,21 +22,33 @@ WERROR ?=
 MODULE_big = cron_lock
 OBJS = $(patsubst %.c,%.o,$(wildcard extension/*.c))
 MODULEDIR = extension
-DATA = extension/cron_lock.control $(wildcard extension/cron_lock--*.sql)
+# The newest upgrade script and the C layout data are generated from the one
+# description of the tables (schema/, see schema/README.md); a clean clone
+# builds them.
+SCHEMA_FILES = schema/gen.sh $(wildcard schema/tables/*.sql schema/views/*.sql schema/functions/*.sql)
+DATA_built = extension/cron_lock--1.1--1.2.sql
+DATA = extension/cron_lock.control $(filter-out $(DATA_built),$(wildcard extension/cron_lock--*.sql))
 PG_CPPFLAGS = -Iextension
 
-REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune privileges definer tables hijack expect pause health install upgrade
+REGRESS = setup try validate heartbeat release check durability status anomalies duplicates prune counters strays privileges definer tables hijack expect pause health install upgrade
 REGRESS_OPTS = --load-extension=cron_lock
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output --load-extension=cron_lock
 
-EXTRA_CLEAN = test/isolation/output results regression.diffs regression.out build
+EXTRA_CLEAN = test/isolation/output results regression.diffs regression.out build extension/layout.h
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every module file includes these.
 $(OBJS): $(wildcard extension/*.h)
+extension/tables.o extension/tables.bc: extension/layout.h
+
+extension/layout.h: $(SCHEMA_FILES)
+	schema/gen.sh c-header >$@.tmp && mv $@.tmp $@
+
+extension/cron_lock--1.1--1.2.sql: $(SCHEMA_FILES)
+	schema/gen.sh extension-upgrade 1.1 1.2 >$@.tmp && mv $@.tmp $@
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -87,8 +99,8 @@ EDITION_FILES = cron_lock.sql cron_lock_uninstall.sql cron_lock_purge.sql \
 
 sql-edition: build/sql-edition/cron_lock.sql
 
-build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql schema/*/*.sql schema/*.sql) sql-edition/functions.list \
-		sql-edition/build.sh extension/cron_lock.control
+build/sql-edition/cron_lock.sql: $(wildcard sql-edition/src/*.sql sql-edition/*.sql) sql-edition/functions.list \
+		sql-edition/build.sh extension/cron_lock.control $(SCHEMA_FILES)
 	sql-edition/build.sh build/sql-edition $(EDITION_VERSION)
 
 sql-edition-install: sql-edition

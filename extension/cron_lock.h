@@ -74,6 +74,8 @@ extern Oid	TablesRunIdSequence(void);
 extern bool TablesHaveRoles(bool leases_only);
 extern bool TablesHavePause(void);
 extern void TablesUseTokenEpoch(void);
+extern bool TablesUseOnDemand(const char *name);
+extern void TablesUseAll(void);
 extern void TablesUseJobs(void);
 
 /*
@@ -157,6 +159,7 @@ extern void RunStoreLateReport(int64 run_id, text *status, text *message,
 							   TimestampTz now);
 extern void RecordContention(text *job, text *instance, text *holder,
 							 const char *reason, TimestampTz now);
+extern void StoreSweep(Store *st);
 extern void RecordAnomaly(const char *kind, text *job, int64 run_id,
 						  text *instance, TimestampTz now, const char *detail);
 

@@ -47,16 +47,16 @@ cron_lock_require_writable(PG_FUNCTION_ARGS)
 }
 
 /*
- * cron_lock.refuse_foreign_objects(thorough boolean): lock the tables as an
- * UPDATE does, to the end of the transaction, and raise 55000 if anything
- * is attached to them (tables.c).  The check is always thorough here.
+ * cron_lock.refuse_foreign_objects(thorough boolean): lock every table of
+ * the description that exists as an UPDATE does, to the end of the
+ * transaction, and raise 55000 if anything is attached to them (tables.c).
+ * The check is always thorough here (and cached until a table changes).
  */
 PG_FUNCTION_INFO_V1(cron_lock_refuse_foreign_objects);
 Datum
 cron_lock_refuse_foreign_objects(PG_FUNCTION_ARGS)
 {
-	TablesUse(RowExclusiveLock, false);
-	TablesUseJobs();
+	TablesUseAll();
 	PG_RETURN_VOID();
 }
 

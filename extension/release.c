@@ -55,7 +55,11 @@ cron_lock_release(PG_FUNCTION_ARGS)
 	StoreBegin(&st, false);
 	/* The holder's own release: one statement. */
 	if (LeaseReleaseHeld(&st, job, token, OuterRoleName(), status, message))
+	{
 		released = true;
+		/* The chores (contention folded, retention), now and then. */
+		StoreSweep(&st);
+	}
 	else if (RunFindByToken(job, token, &run))
 	{
 		char	   *was = text_to_cstring(run.status);

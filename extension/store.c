@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -563,6 +564,34 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 	char		n[6] = {' ', ' ', run_id ? ' ' : 'n', instance ? ' ' : 'n', ' ', ' '};
 
 	Execute(&insert_anomaly, v, n, SPI_OK_INSERT, 0, NULL, NULL);
+}
+
+/* The chores: schema/functions/10-sweep.sql. */
+static Statement sweep = {"SELECT cron_lock.sweep()", 0};
+
+/*
+ * One release in SWEEP_EVERY sweeps: a sweep's fixed cost (measured: 350k
+ * instructions, more than the rest of a cycle) is then shared, and its
+ * batch (2000 rows) still outruns the busy answers of a hundred instances
+ * per run.  The plain-SQL edition uses the same chance (50-lease.sql).
+ */
+#define SWEEP_EVERY 8
+
+/*
+ * StoreSweep: now and then, fold a batch of busy answers into the
+ * contention counters and enforce the retention (cron_lock.sweep(), which
+ * never waits), once the tables it writes are checked.  Nothing while the
+ * extension's SQL objects are older than 1.2 (no counters yet).
+ */
+void
+StoreSweep(Store *st)
+{
+	/* Checked on every release, so that what is refused always is. */
+	if (!TablesUseOnDemand("contention_hourly") || !TablesUseOnDemand("settings"))
+		return;
+	if (pg_prng_uint32(&pg_global_prng_state) % SWEEP_EVERY != 0)
+		return;
+	Execute(&sweep, NULL, NULL, SPI_OK_SELECT, 0, NULL, NULL);
 }
 
 /* --- the rare paths ----------------------------------------------------- */

@@ -13,9 +13,11 @@
  * into key updates), make every call fail with 55000 naming the object.
  * Columns (names, types, collations, NOT NULL) must be the extension's.
  * Plain indexes an administrator adds are fine.
- * token_epoch (1.1) and jobs (1.2) are checked the same way when about to be
- * read (token.c, try.c's first acquisition of a job, helpers.c);
- * token_epoch's CHECK (id) is the extension's own and the only one allowed.
+ * The layout comes from the one description of the tables (schema/tables/,
+ * compiled into layout.h by schema/gen.sh).  Tables not every call uses
+ * (token_epoch, jobs, the contention counters...) are checked the same way
+ * when a function is about to use them; token_epoch's CHECK (id) is the
+ * extension's own and the only one allowed.
  *
  * The check runs under the lock the call keeps on each table until its
  * transaction ends (every DDL that could add such an object waits for that
@@ -37,6 +39,7 @@
 #include "catalog/pg_rewrite.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -45,108 +48,15 @@
 #include "storage/lmgr.h"
 #include "utils/syscache.h"
 
-/* A column as the extension's scripts create it. */
+/* A column as the description (schema/tables/) makes it. */
 typedef struct Column
 {
 	const char *name;
 	Oid			type;
 	Oid			collation;		/* of text columns; InvalidOid otherwise */
 	bool		notnull;
-	int			since;			/* 0; 1: added by 1.1, 2: by 1.2 (absent until ALTER EXTENSION UPDATE) */
+	int			since;			/* 0; N: added by 1.N (absent until ALTER EXTENSION UPDATE) */
 } Column;
-
-#define C		C_COLLATION_OID
-#define DEF		DEFAULT_COLLATION_OID
-
-static const Column leases_columns[] = {
-	{"job", TEXTOID, C, true},
-	{"token", INT8OID, InvalidOid, true},
-	{"run_id", INT8OID, InvalidOid, true},
-	{"instance", TEXTOID, C, true},
-	{"held", BOOLOID, InvalidOid, true},
-	{"attempt", UUIDOID, InvalidOid, false},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"backend_start", TIMESTAMPTZOID, InvalidOid, false},
-	{"acquired_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"role", TEXTOID, DEF, false, 1},
-	{"paused_until", TIMESTAMPTZOID, InvalidOid, false, 2},
-	{NULL}
-};
-
-static const Column job_runs_columns[] = {
-	{"run_id", INT8OID, InvalidOid, true},
-	{"job", TEXTOID, C, true},
-	{"instance", TEXTOID, C, true},
-	{"token", INT8OID, InvalidOid, true},
-	{"attempt", UUIDOID, InvalidOid, false},
-	{"status", TEXTOID, C, true},
-	{"started_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"heartbeat_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"expires_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"finished_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"backend_start", TIMESTAMPTZOID, InvalidOid, false},
-	{"client_addr", INETOID, InvalidOid, false},
-	{"application_name", TEXTOID, DEF, false},
-	{"message", TEXTOID, DEF, false},
-	{"taken_over_by", INT8OID, InvalidOid, false},
-	{"reported_status", TEXTOID, C, false},
-	{"reported_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"forced_by", TEXTOID, DEF, false},
-	{"role", TEXTOID, DEF, false, 1},
-	{NULL}
-};
-
-static const Column contention_columns[] = {
-	{"job", TEXTOID, C, true},
-	{"instance", TEXTOID, C, true},
-	{"holder", TEXTOID, C, false},
-	{"reason", TEXTOID, C, true},
-	{"at", TIMESTAMPTZOID, InvalidOid, true},
-	{"backend_pid", INT4OID, InvalidOid, false},
-	{"client_addr", INETOID, InvalidOid, false},
-	{NULL}
-};
-
-static const Column anomaly_log_columns[] = {
-	{"kind", TEXTOID, C, true},
-	{"job", TEXTOID, C, true},
-	{"run_id", INT8OID, InvalidOid, false},
-	{"instance", TEXTOID, C, false},
-	{"detected_at", TIMESTAMPTZOID, InvalidOid, true},
-	{"detail", TEXTOID, DEF, true},
-	{NULL}
-};
-
-/* Created by 1.1 (it exists only with 1.1's layout). */
-static const Column token_epoch_columns[] = {
-	{"id", BOOLOID, InvalidOid, true},
-	{"system_identifier", INT8OID, InvalidOid, true},
-	{"timeline", INT4OID, InvalidOid, true},
-	{"epoch", INT8OID, InvalidOid, true},
-	{"recorded_at", TIMESTAMPTZOID, InvalidOid, true},
-	{NULL}
-};
-
-/* Created by 1.2: expectations and pauses (cron_lock_expect, cron_lock_pause). */
-static const Column jobs_columns[] = {
-	{"job", TEXTOID, C, true},
-	{"every", INTERVALOID, InvalidOid, false},
-	{"schedule", TEXTOID, DEF, false},
-	{"timezone", TEXTOID, DEF, false},
-	{"late_after", INTERVALOID, InvalidOid, false},
-	{"expectation_source", TEXTOID, C, false},
-	{"expectation_by", TEXTOID, DEF, false},
-	{"expectation_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"warn_after_skips", INT4OID, InvalidOid, false},
-	{"paused_until", TIMESTAMPTZOID, InvalidOid, false},
-	{"paused_by", TEXTOID, DEF, false},
-	{"paused_at", TIMESTAMPTZOID, InvalidOid, false},
-	{"pause_reason", TEXTOID, DEF, false},
-	{NULL}
-};
 
 /* The unique indexes a table must have, and may have: key columns, in order. */
 typedef struct UniqueKey
@@ -166,18 +76,15 @@ typedef struct OwnTable
 	int			level;			/* columns present up to those of 1.<level> (Column.since) */
 } OwnTable;
 
-static OwnTable own[] = {
-	{"leases", leases_columns, {{{"job"}, true}}},
-	{"job_runs", job_runs_columns, {{{"run_id"}, true}, {{"job", "token"}, false}}},
-	{"contention", contention_columns},
-	{"anomaly_log", anomaly_log_columns},
-	/* Used on demand: TablesUseTokenEpoch, TablesUseJobs. */
-	{"token_epoch", token_epoch_columns, {{{"id"}, true}}, "token_epoch_id_check"},
-	{"jobs", jobs_columns, {{{"job"}, true}}},
-};
+/*
+ * own[]: every table, generated from schema/tables/ by schema/gen.sh.  The
+ * first TABLES_EVERY_CALL are used by every call (leases, then job_runs);
+ * the others are checked when a function is about to use them.
+ */
+#include "layout.h"
 
-#define TOKEN_EPOCH 4
-#define JOBS 5
+#define LEASES 0
+#define JOB_RUNS 1
 
 static Oid	run_id_sequence = InvalidOid;
 static bool callback_registered = false;
@@ -242,7 +149,7 @@ Qualified(Relation rel)
 static int
 CheckColumns(Relation rel, const Column *columns)
 {
-	int			level = 2;
+	int			level = INT_MAX;	/* all there: the newest layout */
 
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			expected = 0;
@@ -523,26 +430,61 @@ UseTable(OwnTable *t, LOCKMODE lockmode)
 }
 
 /*
- * TablesUse: lock and check each of cron_lock's tables but token_epoch
- * (TablesUseTokenEpoch).  leases_only: cron_lock_check, which reads the
- * lease row and nothing else.
+ * TablesUse: lock and check each of the tables every call uses.
+ * leases_only: cron_lock_check, which reads the lease row and nothing else.
  */
 void
 TablesUse(LOCKMODE lockmode, bool leases_only)
 {
-	for (int i = 0; i < (leases_only ? 1 : TOKEN_EPOCH); i++)
+	for (int i = 0; i < (leases_only ? 1 : TABLES_EVERY_CALL); i++)
 		UseTable(&own[i], lockmode);
 }
 
 /*
- * TablesUseTokenEpoch: lock cron_lock.token_epoch as an UPDATE does and
- * check it as TablesUse checks the others, before token.c reads or writes
- * it (1.1's layout only: the caller has seen that the table exists).
+ * TablesUseOnDemand: lock one of the other tables as an UPDATE does and
+ * check it as TablesUse checks the others, before it is read or written.
+ * False, locking nothing, when the table does not exist (the extension's
+ * SQL objects are of a version older than the table).
+ */
+bool
+TablesUseOnDemand(const char *name)
+{
+	for (int i = TABLES_EVERY_CALL; i < lengthof(own); i++)
+		if (strcmp(own[i].name, name) == 0)
+		{
+			if (!OidIsValid(own[i].relid) &&
+				!OidIsValid(get_relname_relid(name, get_namespace_oid("cron_lock", false))))
+				return false;
+			UseTable(&own[i], RowExclusiveLock);
+			return true;
+		}
+	elog(ERROR, "cron_lock: no table \"%s\" in the description", name);
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * TablesUseAll: lock and check every table of the description that exists
+ * (TablesUse, then TablesUseOnDemand of each other one), for the functions
+ * written in PL/pgSQL (schema/functions/) that read or write them as the
+ * extension's owner (cron_lock.refuse_foreign_objects()).
+ */
+void
+TablesUseAll(void)
+{
+	TablesUse(RowExclusiveLock, false);
+	for (int i = TABLES_EVERY_CALL; i < lengthof(own); i++)
+		(void) TablesUseOnDemand(own[i].name);
+}
+
+/*
+ * TablesUseTokenEpoch: TablesUseOnDemand of cron_lock.token_epoch (the
+ * caller has seen that the table exists).
  */
 void
 TablesUseTokenEpoch(void)
 {
-	UseTable(&own[TOKEN_EPOCH], RowExclusiveLock);
+	if (!TablesUseOnDemand("token_epoch"))
+		elog(ERROR, "cron_lock: relation cron_lock.token_epoch is missing");
 }
 
 /*
@@ -552,7 +494,8 @@ TablesUseTokenEpoch(void)
 void
 TablesUseJobs(void)
 {
-	UseTable(&own[JOBS], RowExclusiveLock);
+	if (!TablesUseOnDemand("jobs"))
+		elog(ERROR, "cron_lock: relation cron_lock.jobs is missing");
 }
 
 /*
@@ -580,7 +523,7 @@ TablesRunIdSequence(void)
 bool
 TablesHaveRoles(bool leases_only)
 {
-	return own[0].level >= 1 && (leases_only || own[1].level >= 1);
+	return own[LEASES].level >= 1 && (leases_only || own[JOB_RUNS].level >= 1);
 }
 
 /*
@@ -590,5 +533,5 @@ TablesHaveRoles(bool leases_only)
 bool
 TablesHavePause(void)
 {
-	return own[0].level >= 2;
+	return own[LEASES].level >= 2;
 }

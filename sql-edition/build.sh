@@ -1,15 +1,20 @@
 #!/bin/sh
 # sql-edition/build.sh OUTDIR VERSION: the plain files of the SQL edition.
-#   cron_lock.sql            install or upgrade (idempotent), from src/*.sql in order
+#   cron_lock.sql            install or upgrade (idempotent), from src/*.sql in order,
+#                            with the parts schema/gen.sh builds from the one description
+#                            of the tables (schema/): tables after 10-*, shared
+#                            functions and then views after 20-*
 #   cron_lock_uninstall.sql  remove it, keep the history
 #   cron_lock_purge.sql      remove it with the history and the roles
 #   cron_lock_move_out.sql, cron_lock_move_in.sql  switch to or from the C extension, history kept
 # The SQL API's signatures and privileges come from functions.list alone.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+gen=$here/../schema/gen.sh
 out=$1
 version=$2
 mkdir -p "$out"
+sh "$gen" edition-sed >"$out/lists.sed"
 
 # api_list ROLE PREFIX: the list's signatures (ROLE: user, admin or all),
 # one a line, each after PREFIX, separated by commas.
@@ -42,18 +47,12 @@ expand() {
 		echo
 		expand "$f"
 		case $(basename "$f") in
-		10-*) set -- "$here"/../schema/tables/*.sql ;;
-		20-*) set -- "$here"/../schema/functions/*.sql ;;
-		30-*) set -- "$here"/../schema/views/*.sql ;;
-		90-*) set -- "$here"/../schema/privileges-*.sql ;;
-		*) set -- ;;
+		10-*) sh "$gen" edition-tables ;;
+		20-*) sh "$gen" edition-functions && sh "$gen" edition-views ;;
 		esac
-		for s in "$@"; do
-			echo
-			cat "$s"
-		done
 	done
-} | sed -e "s/@VERSION@/$version/g" -e 's/@extschema@\.//g' >"$out/cron_lock.sql.tmp"
+} | sed -f "$out/lists.sed" -e "s/@VERSION@/$version/g" >"$out/cron_lock.sql.tmp"
+rm -f "$out/lists.sed"
 mv "$out/cron_lock.sql.tmp" "$out/cron_lock.sql"
 expand "$here/uninstall.sql" >"$out/cron_lock_uninstall.sql"
 { cat "$out/cron_lock_uninstall.sql"; echo; cat "$here/purge.sql"; } >"$out/cron_lock_purge.sql"

@@ -21,7 +21,8 @@ BEGIN
 	EXECUTE pg_catalog.format('DROP FUNCTION IF EXISTS
 -- @API_FUNCTIONS@
 		', s);
-	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings, cron_lock.health;
+	DROP VIEW IF EXISTS cron_lock.status, cron_lock.anomalies, cron_lock.sightings, cron_lock.health,
+		cron_lock.stray_instances;
 	IF pg_catalog.to_regclass('cron_lock.contention') IS NOT NULL THEN
 		DROP TRIGGER IF EXISTS commit_lazily ON cron_lock.contention;
 	END IF;

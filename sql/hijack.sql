@@ -46,7 +46,9 @@ RESET ROLE;
 
 SELECT token, instance, status, message, reported_status, started_at > 'epoch' AS real_clock
   FROM cron_lock.job_runs WHERE job = 'hij.a' ORDER BY token;
-SELECT instance, holder, reason FROM cron_lock.contention WHERE job = 'hij.a' ORDER BY at;
+SELECT instance, holder, reason FROM cron_lock.contention WHERE job = 'hij.a'
+UNION ALL
+SELECT instance, holder, reason FROM cron_lock.contention_hourly WHERE job = 'hij.a';
 SELECT kind, detail LIKE '%evil%' AS hijacked FROM cron_lock.anomaly_log WHERE job = 'hij.a' ORDER BY kind;
 SELECT job, token, instance, held FROM cron_lock.leases WHERE job = 'hij.a';
 DROP OWNED BY regress_cron_lock_hijacker;

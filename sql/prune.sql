@@ -18,10 +18,14 @@ SELECT cron_lock_release('pr.chain', 2);
 SELECT token FROM cron_lock_try('pr.chain', 'host-3', '1 hour');
 SELECT cron_lock_release('pr.chain', 3);
 
+-- Fold every busy answer into its counter first (releases fold a batch each).
+SELECT cron_lock.sweep() >= 0 AS swept;
 -- Age everything by 40 days.
 UPDATE cron_lock.job_runs SET started_at = started_at - interval '40 days',
 	finished_at = finished_at - interval '40 days' WHERE job LIKE 'pr.%';
 UPDATE cron_lock.contention SET at = at - interval '40 days' WHERE job LIKE 'pr.%';
+UPDATE cron_lock.contention_hourly SET hour = hour - interval '40 days', first_seen = first_seen - interval '40 days',
+	last_seen = last_seen - interval '40 days' WHERE job LIKE 'pr.%';
 UPDATE cron_lock.anomaly_log SET detected_at = detected_at - interval '40 days' WHERE job LIKE 'pr.%';
 -- A late report arriving today keeps its run.
 SELECT cron_lock_release('pr.over', 1);
@@ -32,12 +36,13 @@ SELECT cron_lock_release('pr.chain', 1, 'failed');
 -- ALL TABLES would need a superuser; the owner publishes its own tables.)
 SET client_min_messages = error;
 CREATE PUBLICATION regress_cron_lock_all FOR TABLE cron_lock.job_runs, cron_lock.contention,
-	cron_lock.anomaly_log;
+	cron_lock.contention_hourly, cron_lock.anomaly_log;
 RESET client_min_messages;
 SELECT cron_lock_prune('30 days') AS deleted;
 DROP PUBLICATION regress_cron_lock_all;
 SELECT job, token, status FROM cron_lock.job_runs WHERE job LIKE 'pr.%' ORDER BY job, token;
-SELECT count(*) AS contention FROM cron_lock.contention WHERE job LIKE 'pr.%';
+SELECT (SELECT count(*) FROM cron_lock.contention WHERE job LIKE 'pr.%')
+	 + (SELECT count(*) FROM cron_lock.contention_hourly WHERE job LIKE 'pr.%') AS contention;
 SELECT kind, job FROM cron_lock.anomaly_log WHERE job LIKE 'pr.%';
 -- Every reference between runs still resolves.
 SELECT count(*) AS dangling FROM cron_lock.job_runs r

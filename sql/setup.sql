@@ -9,12 +9,14 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- Row counts of every table, to show that bad input changes nothing.
+-- Row counts of every table, to show that bad input changes nothing (busy
+-- answers: raw, or folded into counters by cron_lock.sweep()).
 CREATE FUNCTION row_counts() RETURNS text LANGUAGE sql AS $$
 	SELECT format('leases=%s runs=%s contention=%s anomalies=%s',
 		(SELECT count(*) FROM cron_lock.leases),
 		(SELECT count(*) FROM cron_lock.job_runs),
-		(SELECT count(*) FROM cron_lock.contention),
+		(SELECT count(*) FROM cron_lock.contention)
+			+ (SELECT coalesce(sum(busy), 0) FROM cron_lock.contention_hourly),
 		(SELECT count(*) FROM cron_lock.anomaly_log))
 $$;
 

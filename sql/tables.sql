@@ -148,6 +148,25 @@ ALTER TABLE cron_lock.token_epoch ADD CONSTRAINT regress_epoch_check CHECK (epoc
 SELECT error_of($$SELECT cron_lock_try('tab.t', 'host-1', '1 hour')$$);
 ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT regress_epoch_check;
 SELECT reason, token FROM cron_lock_try('tab.t', 'host-1', '1 hour');
+-- The tables of 1.2, checked when a function is about to write them: the
+-- counters and settings by a release's sweep, settings and expected
+-- instances by the administrators' functions.
+SELECT reason, token FROM cron_lock_try('tab.s', 'host-1', '1 hour');
+CREATE TRIGGER regress_counters BEFORE INSERT ON cron_lock.contention_hourly
+	FOR EACH ROW EXECUTE FUNCTION regress_touch();
+SELECT error_of($$SELECT cron_lock_release('tab.s', 1)$$);
+SELECT error_of($$SELECT cron_lock_prune('30 days')$$);
+DROP TRIGGER regress_counters ON cron_lock.contention_hourly;
+ALTER TABLE cron_lock.settings ADD COLUMN regress_extra int;
+SELECT error_of($$SELECT cron_lock_release('tab.s', 1)$$);
+SELECT error_of($$SELECT cron_lock_retention()$$);
+ALTER TABLE cron_lock.settings DROP COLUMN regress_extra;
+CREATE RULE regress_expect AS ON INSERT TO cron_lock.expected_instances DO ALSO NOTIFY regress;
+SELECT error_of($$SELECT cron_lock_expect_instances(ARRAY['host-1'], 'tab.s')$$);
+DROP RULE regress_expect ON cron_lock.expected_instances;
+SELECT cron_lock_release('tab.s', 1);
+SELECT cron_lock_expect_instances(ARRAY['host-1'], 'tab.s');
+SELECT cron_lock_expect_instances(NULL, 'tab.s');
 DROP FUNCTION refusal(text, text);
 DROP TABLE regress_refs;
 DROP FUNCTION regress_touch();

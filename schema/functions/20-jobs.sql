@@ -343,8 +343,11 @@ END
 $$;
 
 -- busy_answers: how many busy answers (held, locked) other instances got
--- while holder held job between since and until (NULL: now).  The one
--- place that counts contention for a run: the anomalies view and
+-- while holder held job between since and until (NULL: now): the raw rows,
+-- plus the hourly counters the sweep folded them into whose answers all
+-- fall in that time (a counter that also holds earlier answers, of an
+-- earlier run in the same hour, is left out: this never counts too many).
+-- The one place that counts contention for a run: the anomalies view and
 -- cron_lock_skips use it.  The view's readers may not read contention,
 -- hence SECURITY DEFINER: it gives a count, no rows.
 CREATE OR REPLACE FUNCTION cron_lock.busy_answers(job text, holder text, since timestamptz,
@@ -353,11 +356,16 @@ RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
-	SELECT pg_catalog.count(*)
-	  FROM cron_lock.contention c
-	 WHERE c.at >= $3 AND ($4 IS NULL OR c.at <= $4)
-	   AND c.job = $1 AND c.holder = $2 AND c.instance <> $2
-	   AND c.reason IN ('held', 'locked')
+	SELECT (SELECT pg_catalog.count(*)
+			  FROM cron_lock.contention c
+			 WHERE c.at >= $3 AND ($4 IS NULL OR c.at <= $4)
+			   AND c.job = $1 AND c.holder = $2 AND c.instance <> $2
+			   AND c.reason IN ('held', 'locked'))
+		 + (SELECT coalesce(pg_catalog.sum(h.busy), 0)::bigint
+			  FROM cron_lock.contention_hourly h
+			 WHERE h.first_seen >= $3 AND ($4 IS NULL OR h.last_seen <= $4)
+			   AND h.job = $1 AND h.holder = $2 AND h.instance <> $2
+			   AND h.reason IN ('held', 'locked'))
 $$;
 
 -- cron_lock_skips: the busy answers other instances got from the run of
@@ -384,3 +392,51 @@ BEGIN
 	RETURN cron_lock.busy_answers(p_job, r.instance, r.started_at, r.finished_at);
 END
 $$;
+
+-- Privileges of what issue 16 (ops-server) adds: nothing for PUBLIC.  Users
+-- declare their runs' expectations, report, count skips and read health;
+-- admins also set expectations, pause and resume, and read cron_lock.jobs.
+REVOKE ALL ON FUNCTION
+	@extschema@.cron_lock_expect(text, interval, text, interval, text),
+	@extschema@.cron_lock_declare(text, text, interval, text, interval, text, integer),
+	@extschema@.cron_lock_pause(text, timestamptz, text),
+	@extschema@.cron_lock_resume(text),
+	@extschema@.cron_lock_report(text, bigint, text, text),
+	@extschema@.cron_lock_skips(text, bigint),
+	cron_lock.arg_name(text, text),
+	cron_lock.require_writable(text, text),
+	cron_lock.refuse_foreign_objects(boolean),
+	cron_lock.outer_role(),
+	cron_lock.require_authority(text, text, text),
+	cron_lock.lock_new_job(text),
+	cron_lock.commit_durably(),
+	cron_lock.cron_parse(text, text),
+	cron_lock.cron_prev(text, text, timestamptz),
+	cron_lock.late_after(interval, text, text, interval, timestamptz),
+	cron_lock.missed_start(interval, text, text, interval, timestamptz, timestamptz, timestamptz),
+	cron_lock.arg_expectation(text, interval, text, interval, text),
+	cron_lock.describe_expectation(interval, text, text, interval),
+	cron_lock.busy_answers(text, text, timestamptz, timestamptz)
+FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	@extschema@.cron_lock_declare(text, text, interval, text, interval, text, integer),
+	@extschema@.cron_lock_report(text, bigint, text, text),
+	@extschema@.cron_lock_skips(text, bigint)
+TO cron_lock_user, cron_lock_admin;
+
+-- What the views call runs as their reader.
+GRANT EXECUTE ON FUNCTION
+	cron_lock.cron_parse(text, text),
+	cron_lock.cron_prev(text, text, timestamptz),
+	cron_lock.late_after(interval, text, text, interval, timestamptz),
+	cron_lock.missed_start(interval, text, text, interval, timestamptz, timestamptz, timestamptz),
+	cron_lock.busy_answers(text, text, timestamptz, timestamptz)
+TO cron_lock_user, cron_lock_admin;
+
+GRANT EXECUTE ON FUNCTION
+	@extschema@.cron_lock_expect(text, interval, text, interval, text),
+	@extschema@.cron_lock_pause(text, timestamptz, text),
+	@extschema@.cron_lock_resume(text)
+TO cron_lock_admin;
+

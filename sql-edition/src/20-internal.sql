@@ -251,12 +251,12 @@ BEGIN
 	IF guard_only THEN
 		LOCK TABLE cron_lock.leases IN ROW SHARE MODE;
 	ELSE
-		LOCK TABLE cron_lock.leases, cron_lock.job_runs, cron_lock.contention, cron_lock.anomaly_log,
-			cron_lock.jobs IN ROW EXCLUSIVE MODE;
+		-- The tables marked @every-call in schema/tables/, and jobs (a first
+		-- acquisition reads its pause).  The others are locked by
+		-- refuse_foreign_objects() before a function uses them.
+		LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	END IF;
-	RETURN cron_lock.tables_checked('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-									'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-									'cron_lock.jobs'::regclass);
+	RETURN cron_lock.tables_checked(@OWN_TABLES@);
 END
 $$;
 
@@ -333,8 +333,10 @@ DECLARE
 	rel oid;
 BEGIN
 	IF NOT thorough THEN
-		-- Callers of 1.1's form: the cached check, tables locked first.
-		PERFORM cron_lock.use_tables(false);
+		-- The shared functions (schema/functions/): every table but
+		-- token_epoch locked (schema/gen.sh), then the cached check.
+		LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+		PERFORM cron_lock.tables_checked(@OWN_TABLES@);
 		RETURN;
 	END IF;
 	SELECT o.what, o.removal, o.rel INTO what, removal, rel
@@ -345,9 +347,7 @@ BEGIN
 						ELSE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname) END AS removal
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
-			 WHERE t.tgrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
+			 WHERE t.tgrelid IN (@OWN_TABLES@)
 			   -- The edition's own, exactly as 20-internal.sql creates it.
 			   AND NOT (t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
 						AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5
@@ -357,18 +357,14 @@ BEGIN
 			SELECT 2, r.ev_class, pg_catalog.format('rule "%s"', r.rulename),
 				   pg_catalog.format('DROP RULE %I ON %s', r.rulename, cron_lock.table_name(r.ev_class))
 			  FROM pg_catalog.pg_rewrite r
-			 WHERE r.ev_class IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
+			 WHERE r.ev_class IN (@OWN_TABLES@)
 			UNION ALL
 			SELECT 3, k.conrelid,
 				   pg_catalog.format(CASE k.contype WHEN 'c' THEN 'CHECK constraint "%s"'
 								  ELSE 'exclusion constraint "%s"' END, k.conname),
 				   pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', cron_lock.table_name(k.conrelid), k.conname)
 			  FROM pg_catalog.pg_constraint k
-			 WHERE k.conrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
+			 WHERE k.conrelid IN (@OWN_TABLES@)
 			   AND k.contype IN ('c', 'x')
 			UNION ALL
 			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
@@ -376,34 +372,25 @@ BEGIN
 									 cron_lock.table_name(i.indexrelid), cron_lock.table_name(i.indrelid), x.relname)
 			  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid = i.indexrelid
 			 WHERE i.indisunique AND NOT i.indisexclusion
-			   AND i.indrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
-			   AND i.indexrelid NOT IN ('cron_lock.leases_pkey'::regclass, 'cron_lock.job_runs_pkey'::regclass,
-										'cron_lock.job_runs_job_token_key'::regclass, 'cron_lock.jobs_pkey'::regclass)
+			   AND i.indrelid IN (@OWN_TABLES@)
+			   AND i.indexrelid NOT IN (@OWN_UNIQUE_INDEXES@)
 			UNION ALL
 			SELECT 5, a.attrelid, pg_catalog.format('generated column "%s"', a.attname),
 				   pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', cron_lock.table_name(a.attrelid), a.attname)
 			  FROM pg_catalog.pg_attribute a
-			 WHERE a.attrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
+			 WHERE a.attrelid IN (@OWN_TABLES@)
 			   AND a.attnum > 0 AND a.attgenerated <> ''
 			UNION ALL
 			SELECT 6, c.oid, 'row security',
 				   pg_catalog.format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', cron_lock.table_name(c.oid))
 			  FROM pg_catalog.pg_class c
-			 WHERE c.oid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-							 'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)
+			 WHERE c.oid IN (@OWN_TABLES@)
 			   AND (c.relrowsecurity OR c.relforcerowsecurity)
 			UNION ALL
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
-			 WHERE p.polrelid IN ('cron_lock.leases'::regclass, 'cron_lock.job_runs'::regclass,
-								  'cron_lock.contention'::regclass, 'cron_lock.anomaly_log'::regclass,
-								 'cron_lock.jobs'::regclass)) o
+			 WHERE p.polrelid IN (@OWN_TABLES@)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
@@ -426,15 +413,14 @@ DO $$ BEGIN PERFORM cron_lock.refuse_foreign_objects(true); END $$;
 -- table it depends on, which every trigger, rule, constraint, index,
 -- column, row security or policy change sends.  So the check runs once per
 -- session and again after any such change, as the extension's does.
-CREATE OR REPLACE FUNCTION cron_lock.tables_checked(
-	leases regclass, job_runs regclass, contention regclass, anomaly_log regclass, jobs regclass)
+-- (One regclass argument per table: each is a constant of the statement.)
+CREATE OR REPLACE FUNCTION cron_lock.tables_checked(VARIADIC tables regclass[])
 RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE
 AS $$
 BEGIN
 	PERFORM cron_lock.refuse_foreign_objects(true);
-	RETURN leases IS NOT NULL AND job_runs IS NOT NULL AND contention IS NOT NULL AND anomaly_log IS NOT NULL
-		AND jobs IS NOT NULL;
+	RETURN pg_catalog.array_position(tables, NULL) IS NULL;
 END
 $$;
 

@@ -198,7 +198,10 @@ suite_install() {
 		"ALTER TABLE cron_lock.leases ADD CONSTRAINT x EXCLUDE (token WITH =)|ALTER TABLE cron_lock.leases DROP CONSTRAINT x" \
 		"CREATE TABLE fk_target (id bigint PRIMARY KEY); ALTER TABLE cron_lock.job_runs ADD CONSTRAINT f FOREIGN KEY (taken_over_by) REFERENCES fk_target|DROP TABLE fk_target CASCADE" \
 		"ALTER TABLE cron_lock.leases ADD COLUMN g bigint GENERATED ALWAYS AS (token * 2) STORED|ALTER TABLE cron_lock.leases DROP COLUMN g" \
-		"ALTER TABLE cron_lock.contention ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.contention DISABLE ROW LEVEL SECURITY"; do
+		"ALTER TABLE cron_lock.contention ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.contention DISABLE ROW LEVEL SECURITY" \
+		"CREATE RULE r2 AS ON INSERT TO cron_lock.contention_hourly DO ALSO NOTIFY x|DROP RULE r2 ON cron_lock.contention_hourly" \
+		"ALTER TABLE cron_lock.expected_instances ADD CONSTRAINT c2 CHECK (instance <> 'x')|ALTER TABLE cron_lock.expected_instances DROP CONSTRAINT c2" \
+		"ALTER TABLE cron_lock.settings ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.settings DISABLE ROW LEVEL SECURITY"; do
 		q -c "${obj%%|*}" >/dev/null
 		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 		q -c "${obj#*|}" >/dev/null
@@ -255,11 +258,16 @@ suite_install() {
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 
 	# Refused where the C extension is installed (when it is available here),
-	# and the same tables as the extension's (the edition's own trigger,
+	# and the same catalog layout of schema cron_lock as the extension's, both
+	# freshly created and updated from 1.0 (one description, schema/, builds
+	# both): tables, sequences and views, their columns (types, collations,
+	# NOT NULL, defaults), constraints and indexes (the edition's own trigger,
 	# commit_lazily, is not part of the layout: its constraint row is left out).
 	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
-		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" >/dev/null &&
-			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null
+		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" -c "CREATE DATABASE edition_ext_upd" >/dev/null &&
+			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null &&
+			PGOPTIONS=$quiet psql -qX -U $super -d edition_ext_upd -c "CREATE EXTENSION cron_lock VERSION '1.0'" \
+				-c "ALTER EXTENSION cron_lock UPDATE" >/dev/null
 		local layout="SELECT c.relname, c.relkind, c.relreplident, coalesce(array_to_string(c.reloptions, ','), ''),
 				coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
 						|| coalesce(' collate ' || nullif(a.attcollation, 0)::regcollation::text, '')
@@ -271,13 +279,19 @@ suite_install() {
 					FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype <> 't'), ''),
 				coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), ', ' ORDER BY i.indexrelid::regclass::text)
 					FROM pg_index i WHERE i.indrelid = c.oid), '')
-			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S')
+			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S', 'v')
 			 ORDER BY 1"
-		check "same tables as the extension" \
-			"$(psql -qXAt -U $super -d edition_ext -c "$layout")" "$(q -c "$layout" | sed '/regress_/d')"
+		local mine
+		mine=$(q -c "$layout" | sed '/regress_/d')
+		check "layout: at least 8 tables and 4 views compared" t \
+			"$([ "$(grep -c '|r|' <<<"$mine")" -ge 8 ] && [ "$(grep -c '|v|' <<<"$mine")" -ge 4 ] && echo t)"
+		check "same layout as the extension (CREATE EXTENSION)" \
+			"$(psql -qXAt -U $super -d edition_ext -c "$layout")" "$mine"
+		check "same layout as the extension (1.0, then ALTER EXTENSION UPDATE)" \
+			"$(psql -qXAt -U $super -d edition_ext_upd -c "$layout")" "$mine"
 		check "refused where the extension is installed" 1 \
 			"$(psql -qX -U $super -d edition_ext -v VERBOSITY=verbose -1 -f "$edition" 2>&1 | grep -c 'ERROR:  55000: the cron_lock extension is installed in this database')"
-		psql -qX -U $super -d postgres -c "DROP DATABASE edition_ext" >/dev/null
+		psql -qX -U $super -d postgres -c "DROP DATABASE edition_ext" -c "DROP DATABASE edition_ext_upd" >/dev/null
 	fi
 
 	# Purge leaves nothing.

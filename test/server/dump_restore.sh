@@ -71,8 +71,12 @@ q "$A" src "SELECT cron_lock_try('zeta/ü \"q\" ''x''', 'host ß', '1h')" >/dev/
 n_anom=$(q "$A" src "SELECT string_agg(DISTINCT kind, ',' ORDER BY kind) FROM cron_lock.anomaly_log")
 check_eq "source history has every recorded anomaly kind" \
 	"late_heartbeat,late_release,lost_heartbeat,stale_takeover" "$n_anom"
-check_true "source history has contention events" \
-	"$(q "$A" src "SELECT count(*) >= 3 FROM cron_lock.contention")"
+# 1.2: folded busy answers, a retention and expected instances survive too.
+q "$A" src "SELECT cron_lock.sweep()" >/dev/null
+q "$A" src "SELECT cron_lock_try('alpha', 'h3', '1h')" >/dev/null # busy: raw again
+q "$A" src "SELECT cron_lock_retention('20 days', '90 days'); SELECT cron_lock_expect_instances(ARRAY['h1', 'h2'], 'alpha')" >/dev/null
+check_true "source history has contention events, raw and folded" \
+	"$(q "$A" src "SELECT count(*) >= 1 AND (SELECT sum(busy) >= 2 FROM cron_lock.contention_hourly) FROM cron_lock.contention")"
 
 # --- canonical text of everything that must survive ------------------------
 canon() { # DIR DB -> stdout
@@ -85,6 +89,10 @@ canon() { # DIR DB -> stdout
 	q "$d" "$db" "COPY (SELECT * FROM cron_lock.contention c ORDER BY c::text) TO STDOUT"
 	echo "== anomaly_log"
 	q "$d" "$db" "COPY (SELECT * FROM cron_lock.anomaly_log a ORDER BY a::text) TO STDOUT"
+	echo "== contention_hourly, settings, expected_instances"
+	q "$d" "$db" "COPY (SELECT * FROM cron_lock.contention_hourly c ORDER BY c::text) TO STDOUT"
+	q "$d" "$db" "COPY (SELECT * FROM cron_lock.settings s ORDER BY s::text) TO STDOUT"
+	q "$d" "$db" "COPY (SELECT * FROM cron_lock.expected_instances e ORDER BY e::text) TO STDOUT"
 	echo "== run_id sequence"
 	q "$d" "$db" "SELECT last_value, is_called FROM cron_lock.job_runs_run_id_seq"
 	echo "== status (without backend_alive)"

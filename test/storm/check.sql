@@ -30,6 +30,7 @@ SELECT 'stray_running_runs', count(*) FROM cron_lock.job_runs r
 -- Coverage: acquisitions, takeovers, busy answers, accepted and rejected writes.
 SELECT 'coverage', (SELECT count(*) FROM cron_lock.job_runs WHERE job LIKE 'storm.%') AS runs,
 	   (SELECT count(*) FROM cron_lock.job_runs WHERE job LIKE 'storm.%' AND status = 'expired') AS takeovers,
-	   (SELECT count(*) FROM cron_lock.contention WHERE job LIKE 'storm.%') AS busy,
+	   (SELECT count(*) FROM cron_lock.contention WHERE job LIKE 'storm.%')
+		+ (SELECT coalesce(sum(busy), 0) FROM cron_lock.contention_hourly WHERE job LIKE 'storm.%') AS busy,
 	   (SELECT count(*) FROM storm_writes) AS writes,
 	   (SELECT count(*) FROM storm_rejects) AS rejected;

@@ -19,3 +19,4 @@ SELECT l.job,
 		 ORDER BY r.token DESC LIMIT 1) AS last_success,
 	   CASE WHEN l.paused_until > pg_catalog.clock_timestamp() THEN l.paused_until END AS paused_until
   FROM cron_lock.leases l;
+GRANT SELECT ON cron_lock.status TO cron_lock_user, cron_lock_admin;

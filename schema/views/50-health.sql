@@ -9,7 +9,9 @@
 -- late_after is the one in force (the default is half the period, at most
 -- 10 minutes); last_status and last_duration are those of the latest
 -- finished run; last_success is when the latest successful run finished.
--- expected_instances and stray_instances: filled in by issue 16 item 7.
+-- expected_instances: those declared for the job (cron_lock_expect_instances;
+-- else those declared for every job); stray_instances: the others seen on
+-- it since (cron_lock.stray_instances).
 CREATE OR REPLACE VIEW cron_lock.health AS
 SELECT n.job,
 	   j.every,
@@ -30,8 +32,12 @@ SELECT n.job,
 			WHEN l.held THEN 'running'
 			WHEN j.every IS NOT NULL OR j.schedule IS NOT NULL THEN 'ok'
 			ELSE 'unknown' END AS state,
-	   NULL::text[] AS expected_instances,
-	   NULL::text[] AS stray_instances
+	   coalesce((SELECT pg_catalog.array_agg(x.instance::text ORDER BY x.instance)
+				   FROM cron_lock.expected_instances x WHERE x.job = n.job),
+				(SELECT pg_catalog.array_agg(x.instance::text ORDER BY x.instance)
+				   FROM cron_lock.expected_instances x WHERE x.job IS NULL)) AS expected_instances,
+	   (SELECT pg_catalog.array_agg(s.instance::text ORDER BY s.instance)
+		  FROM cron_lock.stray_instances s WHERE s.job = n.job) AS stray_instances
   FROM (SELECT l.job FROM cron_lock.leases l UNION SELECT j.job FROM cron_lock.jobs j) n
  CROSS JOIN (SELECT pg_catalog.clock_timestamp() AS now) c
   LEFT JOIN cron_lock.jobs j ON j.job = n.job
@@ -47,3 +53,4 @@ SELECT n.job,
  CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM cron_lock.job_runs r
 					  WHERE r.job = n.job AND r.status IN ('failed', 'expired')
 						AND r.token > coalesce(ok.token, 0)) fails;
+GRANT SELECT ON cron_lock.health TO cron_lock_user, cron_lock_admin;

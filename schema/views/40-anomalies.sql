@@ -1,8 +1,9 @@
--- cron_lock.anomalies: the recorded anomalies, and two computed live: an
+-- cron_lock.anomalies: the recorded anomalies, and three computed live: an
 -- overlong run (still held more than one ttl, the last renewal's, past its
--- expiry, with nobody taking over) and a run that has made other instances
+-- expiry, with nobody taking over), a run that has made other instances
 -- skip at least warn_after_skips times (cron_lock_declare), until its
--- runner reports many_skips itself.
+-- runner reports many_skips itself, and a stray instance
+-- (cron_lock.stray_instances).
 CREATE OR REPLACE VIEW cron_lock.anomalies AS
 SELECT a.kind, a.job, a.run_id, a.instance, a.detected_at, a.detail
   FROM cron_lock.anomaly_log a
@@ -29,4 +30,13 @@ SELECT 'many_skips', l.job, l.run_id, l.instance, pg_catalog.clock_timestamp(),
  WHERE l.held AND j.warn_after_skips IS NOT NULL
    AND b.n >= j.warn_after_skips
    AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a
-					WHERE a.kind = 'many_skips' AND a.run_id = l.run_id);
+					WHERE a.kind = 'many_skips' AND a.run_id = l.run_id)
+UNION ALL
+SELECT 'stray_instance', s.job, s.last_run_id, s.instance, s.first_seen,
+	   pg_catalog.format('Instance "%s" is not among the instances expected to run job "%s", but it was seen on that job since %s (runs: %s, busy answers: %s, last seen %s). Stop cron_lock for this job on that host, or add the instance with cron_lock_expect_instances.',
+						 s.instance, s.job,
+						 pg_catalog.to_char(s.first_seen, 'YYYY-MM-DD HH24:MI:SS TZ'),
+						 s.runs, s.busy,
+						 pg_catalog.to_char(s.last_seen, 'YYYY-MM-DD HH24:MI:SS TZ'))
+  FROM cron_lock.stray_instances s;
+GRANT SELECT ON cron_lock.anomalies TO cron_lock_user, cron_lock_admin;

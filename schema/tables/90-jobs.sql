@@ -17,7 +17,4 @@ CREATE TABLE IF NOT EXISTS cron_lock.jobs (
 	paused_at          timestamptz,
 	pause_reason       text
 );
-
--- The pause is also kept on the lease row, which every cron_lock_try reads
--- already: a busy answer pays no extra lookup for it.
-ALTER TABLE cron_lock.leases ADD COLUMN IF NOT EXISTS paused_until timestamptz;
+GRANT SELECT ON cron_lock.jobs TO cron_lock_admin;

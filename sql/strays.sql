@@ -1,0 +1,73 @@
+-- Stray runners, not designed redundancy (issue 16 item 7): an
+-- administrator declares the instances expected to run a job, or every job;
+-- any other instance seen on it since is a stray: cron_lock_duplicates
+-- splits expected from unexpected instances, the anomalies view has a
+-- stray_instance, and cron_lock.stray_instances lists them.
+CREATE ROLE regress_stray_runner LOGIN IN ROLE cron_lock_user;
+GRANT regress_stray_runner TO CURRENT_USER;
+
+-- Before any declaration: duplicates cannot tell.
+SELECT token FROM cron_lock_try('stray.a', 'h1', '1 hour');
+SELECT reason FROM cron_lock_try('stray.a', 'h2', '1 hour');
+SELECT reason FROM cron_lock_try('stray.a', 'h3', '1 hour');
+SELECT job, instance_ids, expected_ids, unexpected_ids FROM cron_lock_duplicates('1 hour') WHERE job LIKE 'stray.%';
+SELECT count(*) AS strays FROM cron_lock.stray_instances WHERE job LIKE 'stray.%';
+
+-- A host cannot declare itself: only administrators may.
+SET ROLE regress_stray_runner;
+SELECT cron_lock_expect_instances(ARRAY['h3'], 'stray.a');
+RESET ROLE;
+
+-- h1 and h2 run st.a by design; h1 alone runs every other job.
+SELECT cron_lock_expect_instances(ARRAY['h1', 'h2', 'h2'], 'stray.a');
+SELECT cron_lock_expect_instances(ARRAY['h1']);
+SELECT job, instance FROM cron_lock.expected_instances WHERE job LIKE 'stray.%' OR job IS NULL ORDER BY 1, 2;
+-- Seen since: h3 asks again for st.a, h2 takes st.b.
+SELECT reason FROM cron_lock_try('stray.a', 'h2', '1 hour');
+SELECT reason FROM cron_lock_try('stray.a', 'h3', '1 hour');
+SELECT token FROM cron_lock_try('stray.b', 'h2', '1 hour');
+SELECT reason FROM cron_lock_try('stray.b', 'h1', '1 hour');
+SELECT job, instances, instance_ids, busy_answers, expected_ids, unexpected_ids
+  FROM cron_lock_duplicates('1 hour') WHERE job LIKE 'stray.%' ORDER BY job;
+SELECT job, instance, runs, busy, first_seen <= last_seen AS ordered, last_run_id IS NOT NULL AS ran
+  FROM cron_lock.stray_instances WHERE job LIKE 'stray.%' ORDER BY 1, 2;
+SELECT kind, job, instance, regexp_replace(detail, '[0-9]{4}-[0-9 :-]+ [A-Z]+', 'T', 'g') AS detail
+  FROM cron_lock.anomalies WHERE kind = 'stray_instance' AND job LIKE 'stray.%' ORDER BY 2, 3;
+-- The health view shows both per job: st.a its own list, st.b every job's.
+SELECT job, expected_instances, stray_instances FROM cron_lock.health WHERE job LIKE 'stray.%' ORDER BY 1;
+-- Users see the strays too.
+SET ROLE regress_stray_runner;
+SELECT count(*) AS strays FROM cron_lock.stray_instances WHERE job LIKE 'stray.%';
+SELECT job, expected_instances, stray_instances FROM cron_lock.health WHERE job LIKE 'stray.%' ORDER BY 1;
+SELECT count(*) AS stray_anomalies FROM cron_lock.anomalies WHERE kind = 'stray_instance' AND job LIKE 'stray.%';
+RESET ROLE;
+
+-- Folded into counters, the evidence still counts, by the hour: an hour's
+-- counter seen since the declaration counts whole (h3's earlier answer too).
+SELECT cron_lock.sweep() >= 0 AS swept;
+SELECT job, instance, runs, busy FROM cron_lock.stray_instances WHERE job LIKE 'stray.%' ORDER BY 1, 2;
+SELECT job, instance, attempts, acquired, busy FROM cron_lock.sightings WHERE job LIKE 'stray.%' ORDER BY 1, 2;
+
+-- Declaring h3 expected on st.a ends that stray; clearing st.a's own
+-- declaration makes it fall back to every job's (h1 only).
+SELECT cron_lock_expect_instances(ARRAY['h1', 'h2', 'h3'], 'stray.a');
+SELECT job, instance FROM cron_lock.stray_instances WHERE job LIKE 'stray.%' ORDER BY 1, 2;
+SELECT cron_lock_expect_instances('{}', 'stray.a');
+SELECT reason FROM cron_lock_try('stray.a', 'h3', '1 hour');
+SELECT job, instance FROM cron_lock.stray_instances WHERE job LIKE 'stray.%' ORDER BY 1, 2;
+SELECT cron_lock_expect_instances(NULL);
+SELECT count(*) AS declarations FROM cron_lock.expected_instances;
+SELECT count(*) AS strays FROM cron_lock.stray_instances;
+
+-- Bad input.
+SELECT cron_lock_expect_instances(ARRAY['h1', NULL], 'stray.a');
+SELECT cron_lock_expect_instances(ARRAY['h1', ''], 'stray.a');
+SELECT cron_lock_expect_instances(ARRAY[['h1'], ['h2']], 'stray.a');
+SELECT cron_lock_expect_instances(ARRAY['h1'], '');
+
+DROP ROLE regress_stray_runner;
+-- Leave nothing behind for the tests that count rows.
+DELETE FROM cron_lock.leases WHERE job LIKE 'stray.%';
+DELETE FROM cron_lock.job_runs WHERE job LIKE 'stray.%';
+DELETE FROM cron_lock.contention WHERE job LIKE 'stray.%';
+DELETE FROM cron_lock.contention_hourly WHERE job LIKE 'stray.%';
