@@ -51,11 +51,11 @@ SELECT count(*) AS answers FROM generate_series(2, 10) i, cron_lock_try('cnt.1',
 SELECT cron_lock.sweep() AS folded;
 SELECT count(*) AS counters, sum(busy) AS busy FROM cron_lock.contention_hourly WHERE job = 'cnt.1';
 
--- A million busy answers from ten instances on ten jobs over three hours,
+-- A million busy answers from ten instances on ten jobs over three whole hours,
 -- written in bulk, then folded: a few hundred rows of evidence remain.
 INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
 SELECT 'mil.' || (n % 10), 'm' || (n / 10 % 10), 'm' || (n % 10), 'held',
-	   now() - interval '3 hours' + (n % 10800) * interval '1 second', 4242, NULL
+	   date_trunc('hour', now()) - interval '3 hours' + (n % 10800) * interval '1 second', 4242, NULL
   FROM generate_series(0, 999999) n;
 SELECT cron_lock.sweep(300000) AS folded;
 SELECT cron_lock.sweep(300000) AS folded;

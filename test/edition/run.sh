@@ -114,7 +114,7 @@ SELECT p.oid::regprocedure || ': ' || c
  WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
    AND p.prorettype <> 'trigger'::regtype
    -- IMMUTABLE on purpose: folded when a plan is made (20-internal.sql).
-   AND p.oid <> 'cron_lock.tables_checked(regclass,regclass,regclass,regclass,regclass)'::regprocedure
+   AND p.oid <> 'cron_lock.tables_checked(regclass[])'::regprocedure
    -- The extension's own definition (cron_lock--1.0.sql, STABLE with
    -- clock_timestamp()), which plpgsql_check 2.8+ flags; kept identical.
    AND p.proname <> 'cron_lock_duplicates';
@@ -572,7 +572,7 @@ suite_upgrade() {
 	describe() {	# the edition's objects, without OIDs
 		q -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
 			SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
-			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace) AND p.proname <> 'layout_natts'
+			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
 			UNION ALL
 			SELECT c.relname || ' ' || c.relkind || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
 				   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
