@@ -87,17 +87,15 @@ edition-tables) emit tables extension-only ;;
 edition-views) emit views extension-only | sed 's/@extschema@\.//g' ;;
 edition-functions) emit functions extension-only | sed 's/@extschema@\.//g' ;;
 edition-sed)
-	# The tables the edition locks and checks (use_tables, refuse_foreign_objects):
-	# all but those with a CHECK of their own (token_epoch), and their own
-	# unique indexes.
+	# The tables the edition locks and checks (use_tables, refuse_foreign_objects),
+	# their own unique indexes and their own CHECK constraints.
 	facts | awk -F'\t' '
 	$1 == "table" { order[++n] = $2; every[$2] = $3 }
-	$1 == "check" { owncheck[$2] = 1 }
+	$1 == "check" { checks = checks csep sprintf("(%ccron_lock.%s%c::regclass, %c%s%c)", 39, $2, 39, 39, $3, 39); csep = ", " }
 	$1 == "key" { keys[$2] = keys[$2] " " $4 }
 	END {
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			if (t in owncheck) continue
 			list = list sep "cron_lock." t
 			if (every[t]) calls = calls sep "cron_lock." t
 			rels = rels sep sprintf("%ccron_lock.%s%c::regclass", 39, t, 39)
@@ -112,6 +110,7 @@ edition-sed)
 		printf "s/@EVERY_CALL_TABLE_LIST@/%s/g\n", calls
 		printf "s/@OWN_TABLES@/%s/g\n", rels
 		printf "s/@OWN_UNIQUE_INDEXES@/%s/g\n", idx
+		printf "s/@OWN_CHECKS@/%s/g\n", checks
 	}'
 	;;
 extension-upgrade)

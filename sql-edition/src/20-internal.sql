@@ -366,6 +366,9 @@ BEGIN
 			  FROM pg_catalog.pg_constraint k
 			 WHERE k.conrelid IN (@OWN_TABLES@)
 			   AND k.contype IN ('c', 'x')
+			   -- its own CHECK (id) of token_epoch, by name and expression
+			   AND NOT (k.contype = 'c' AND pg_catalog.pg_get_constraintdef(k.oid) = 'CHECK (id)'
+						AND (k.conrelid, k.conname::text) IN (@OWN_CHECKS@))
 			UNION ALL
 			SELECT 4, i.indrelid, pg_catalog.format('unique index "%s"', x.relname),
 				   pg_catalog.format('DROP INDEX %s, or ALTER TABLE %s DROP CONSTRAINT %I if a constraint made it',

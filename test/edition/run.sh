@@ -201,7 +201,9 @@ suite_install() {
 		"ALTER TABLE cron_lock.contention ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.contention DISABLE ROW LEVEL SECURITY" \
 		"CREATE RULE r2 AS ON INSERT TO cron_lock.contention_hourly DO ALSO NOTIFY x|DROP RULE r2 ON cron_lock.contention_hourly" \
 		"ALTER TABLE cron_lock.expected_instances ADD CONSTRAINT c2 CHECK (instance <> 'x')|ALTER TABLE cron_lock.expected_instances DROP CONSTRAINT c2" \
-		"ALTER TABLE cron_lock.settings ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.settings DISABLE ROW LEVEL SECURITY"; do
+		"ALTER TABLE cron_lock.settings ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.settings DISABLE ROW LEVEL SECURITY" \
+		"CREATE FUNCTION te() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER te BEFORE UPDATE ON cron_lock.token_epoch FOR EACH ROW EXECUTE FUNCTION te()|DROP FUNCTION te() CASCADE" \
+		"ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id AND epoch >= 0)|ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id)"; do
 		q -c "${obj%%|*}" >/dev/null
 		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 		q -c "${obj#*|}" >/dev/null
