@@ -10,7 +10,7 @@ dir=$1
 # Sources only: the repository may hold objects built for another major.
 mkdir -p "$dir/extension" "$dir/test"
 cp "$repo"/extension/*.[ch] "$repo"/extension/*.sql "$repo"/extension/*.control "$dir/extension/"
-cp -r "$repo/Makefile" "$repo/sql" "$repo/expected" "$repo/sql-edition" "$dir/"
+cp -r "$repo/Makefile" "$repo/sql" "$repo/expected" "$repo/sql-edition" "$repo/schema" "$dir/"
 cp -r "$repo/test/lib" "$repo/test/isolation" "$repo/test/storm" "$repo/test/versions" "$dir/test/"
 rm -rf "$dir/test/isolation/output"
 cd "$dir"
