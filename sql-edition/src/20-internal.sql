@@ -544,11 +544,18 @@ BEGIN
 	SELECT * INTO rec FROM cron_lock.token_epoch;
 	IF FOUND AND rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
 		v_epoch := rec.epoch;
-	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(1129008946, 0) THEN
-		RETURN NULL;
 	ELSE
-		-- Read again: under the lock, a new snapshot shows the latest row.
-		SELECT * INTO rec FROM cron_lock.token_epoch;
+		-- The row locked without waiting (no other role may lock it), or,
+		-- before the first one is recorded, a key only the owner can
+		-- compute (new_job_key of a name no job can have).  Read again:
+		-- under the lock, a new snapshot shows the latest row.
+		IF NOT FOUND AND NOT pg_catalog.pg_try_advisory_xact_lock(cron_lock.new_job_key(E'\n epoch')) THEN
+			RETURN NULL;
+		END IF;
+		SELECT * INTO rec FROM cron_lock.token_epoch FOR NO KEY UPDATE SKIP LOCKED;
+		IF NOT FOUND AND EXISTS (SELECT FROM cron_lock.token_epoch) THEN
+			RETURN NULL;
+		END IF;
 		IF NOT FOUND THEN
 			v_epoch := coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0) + v_timeline - 1;
 		ELSIF rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
@@ -607,6 +614,21 @@ BEGIN
 END
 $$;
 
+-- new_job_key: the advisory lock key of a job's first acquisition, a hash
+-- of the job with the install's secret (cron_lock.edition_private), so
+-- that no role that may not read it can compute a job's key and hold it
+-- first (to make the job answer "locked" or a pause wait); a key seen in
+-- pg_locks tells nothing of another job's.  Read only on the paths that
+-- need it: a job's first acquisition and cron_lock_pause.
+CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
+				pg_catalog.textsend(p.secret || $1)), 1, 8), 'hex'))::bit(64)::bigint
+	  FROM cron_lock.edition_private p
+$$;
+
 -- lock_new_job: wait for a first acquisition of the job in progress (the
 -- advisory lock cron_lock_try takes without waiting around a job's first
 -- lease row), and keep new ones out until this transaction ends.
@@ -614,7 +636,25 @@ CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
 RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
-	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
+	SELECT pg_catalog.pg_advisory_xact_lock(cron_lock.new_job_key($1))
+$$;
+
+-- lock_chores: the lock of the sweep and the prune (schema/functions/),
+-- waited for when wait, else only if free; returns whether it is had.  A
+-- row lock on the edition's private row, which no other role may lock
+-- (an advisory key would be anyone's to take first).
+CREATE OR REPLACE FUNCTION cron_lock.lock_chores(wait boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF wait THEN
+		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE;
+	ELSE
+		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE SKIP LOCKED;
+	END IF;
+	RETURN FOUND;
+END
 $$;
 
 -- outer_role: the role that called the API function, as the extension's

@@ -135,7 +135,7 @@ SQL
 # refusal of triggers and the rest on the tables, backend_alive NULL for a
 # backend the owner may not see, and refusal where the extension is installed.
 suite_install() {
-	local passed=0 failed=0 db=edition_install out before after pid
+	local passed=0 failed=0 db=edition_install out before after pid secret
 	check() {	# check NAME EXPECTED ACTUAL
 		if [ "$2" = "$3" ]; then
 			passed=$((passed + 1)); echo "ok   $1"
@@ -184,9 +184,11 @@ suite_install() {
 		"$(q -c "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'cron_lock_%' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 	q -c "SELECT token FROM cron_lock_try('inst.a', 'h', '1 hour')" >/dev/null
 	before=$(describe)
+	secret=$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")
 	q -1 -f "$edition" >/dev/null
 	after=$(describe)
 	check "reinstall is a no-op" "$before" "$after"
+	check "reinstall keeps the secret of the lock keys" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
 	check "edition() names the edition" "sql|$version|public" "$(q -c 'SELECT * FROM cron_lock.edition()')"
 
 	# Triggers, rules, CHECK and exclusion constraints, foreign keys, generated
@@ -251,6 +253,9 @@ suite_install() {
 	check "authority: force_release records the SET ROLE role" "t|edition_runner" \
 		"$(q -c "GRANT cron_lock_admin TO edition_runner; GRANT edition_runner TO CURRENT_USER; SET ROLE edition_runner; SELECT cron_lock_force_release('inst.other'); RESET ROLE; SELECT forced_by FROM cron_lock.job_runs WHERE job = 'inst.other'" | tr '\n' '|' | sed 's/|$//')"
 
+	check "the secret of the lock keys: not readable by an admin" 1 \
+		"$(psql -qXAt -U edition_runner -d $db -c "SELECT secret FROM cron_lock.edition_private" 2>&1 | grep -c 'permission denied for table edition_private')"
+
 	# Uninstall keeps the history; a reinstall continues the tokens.
 	q -f "$built/cron_lock_uninstall.sql" >/dev/null
 	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
@@ -258,13 +263,15 @@ suite_install() {
 	q -1 -f "$edition" >/dev/null
 	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
+	check "uninstall and reinstall keep the secret" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
 
 	# Refused where the C extension is installed (when it is available here),
 	# and the same catalog layout of schema cron_lock as the extension's, both
 	# freshly created and updated from 1.0 (one description, schema/, builds
 	# both): tables, sequences and views, their columns (types, collations,
 	# NOT NULL, defaults), constraints and indexes (the edition's own trigger,
-	# commit_lazily, is not part of the layout: its constraint row is left out).
+	# commit_lazily, is not part of the layout: its constraint row is left out;
+	# nor is its private table, edition_private: the secret of its lock keys).
 	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
 		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" -c "CREATE DATABASE edition_ext_upd" >/dev/null &&
 			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null &&
@@ -284,7 +291,7 @@ suite_install() {
 			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S', 'v')
 			 ORDER BY 1"
 		local mine
-		mine=$(q -c "$layout" | sed '/regress_/d')
+		mine=$(q -c "$layout" | sed '/regress_/d; /^edition_private|/d')
 		check "layout: at least 8 tables and 4 views compared" t \
 			"$([ "$(grep -c '|r|' <<<"$mine")" -ge 8 ] && [ "$(grep -c '|v|' <<<"$mine")" -ge 4 ] && echo t)"
 		check "same layout as the extension (CREATE EXTENSION)" \
