@@ -320,8 +320,8 @@ $$;
 -- functions, which write them as their owner: a trigger (a foreign key's
 -- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
 -- constraint, an extra unique index (updates of leases must stay "no key"
--- updates), a generated column, row security or a policy.  Plain indexes
--- are fine.  thorough: the catalog queries, as tables_checked runs them
+-- updates), a generated column, row security or a policy, an inheritance
+-- child.  Plain indexes are fine.  thorough: the catalog queries, as tables_checked runs them
 -- once per session and again after the tables change; else use_tables.
 CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
@@ -393,13 +393,22 @@ BEGIN
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
-			 WHERE p.polrelid IN (@OWN_TABLES@)) o
+			 WHERE p.polrelid IN (@OWN_TABLES@)
+			UNION ALL
+			-- A child's rows (and its triggers) would be read and written
+			-- through its parent: the extension reads FROM ONLY, the
+			-- PL/pgSQL functions do not.
+			SELECT 8, i.inhparent, pg_catalog.format('inheritance child %s', cron_lock.table_name(i.inhrelid)),
+				   pg_catalog.format('ALTER TABLE %1$s NO INHERIT %2$s, or DROP TABLE %1$s',
+									 cron_lock.table_name(i.inhrelid), cron_lock.table_name(i.inhparent))
+			  FROM pg_catalog.pg_inherits i
+			 WHERE i.inhparent IN (@OWN_TABLES@)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION '% on table cron_lock.% is not supported', what, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = rel)
 			USING ERRCODE = '55000',
-				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column or row security is attached to them.',
+				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column, row security or inheritance child is attached to them.',
 				  HINT = pg_catalog.format('Remove it (%s). To follow changes to leases and runs, read the views in schema cron_lock or use logical decoding.', removal);
 	END IF;
 END

@@ -192,7 +192,8 @@ suite_install() {
 	check "edition() names the edition" "sql|$version|public" "$(q -c 'SELECT * FROM cron_lock.edition()')"
 
 	# Triggers, rules, CHECK and exclusion constraints, foreign keys, generated
-	# columns and row security on the tables are refused with 55000.
+	# columns, row security and inheritance children of the tables are
+	# refused with 55000.
 	for obj in \
 		"CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER t BEFORE INSERT ON cron_lock.contention FOR EACH ROW EXECUTE FUNCTION t()|DROP FUNCTION t() CASCADE" \
 		"CREATE RULE r AS ON INSERT TO cron_lock.anomaly_log DO ALSO NOTIFY x|DROP RULE r ON cron_lock.anomaly_log" \
@@ -205,12 +206,22 @@ suite_install() {
 		"ALTER TABLE cron_lock.expected_instances ADD CONSTRAINT c2 CHECK (instance <> 'x')|ALTER TABLE cron_lock.expected_instances DROP CONSTRAINT c2" \
 		"ALTER TABLE cron_lock.settings ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.settings DISABLE ROW LEVEL SECURITY" \
 		"CREATE FUNCTION te() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER te BEFORE UPDATE ON cron_lock.token_epoch FOR EACH ROW EXECUTE FUNCTION te()|DROP FUNCTION te() CASCADE" \
-		"ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id AND epoch >= 0)|ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id)"; do
+		"ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id AND epoch >= 0)|ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id)" \
+		"CREATE TABLE kid () INHERITS (cron_lock.leases)|DROP TABLE kid" \
+		"CREATE TABLE kid2 (LIKE cron_lock.job_runs); ALTER TABLE kid2 INHERIT cron_lock.job_runs|DROP TABLE kid2"; do
 		q -c "${obj%%|*}" >/dev/null
 		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 		q -c "${obj#*|}" >/dev/null
 		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	done
+	# A child attached in the session that checked the tables already (the
+	# check is cached per session): the change invalidates it, also when the
+	# table had a child before (relhassubclass stays set).
+	check "refused in the same session: an inheritance child attached later" 1 \
+		"$(q -c "SELECT cron_lock_try('inst.a', 'h2', '1 hour')" -c "CREATE TABLE kid3 (LIKE cron_lock.leases)" \
+			-c "ALTER TABLE kid3 INHERIT cron_lock.leases" -c "SELECT cron_lock_try('inst.a', 'h2', '1 hour')" |
+			grep -c 'ERROR:  inheritance child public.kid3 on table cron_lock.leases is not supported')"
+	q -c "DROP TABLE kid3" >/dev/null
 	q -c "CREATE UNIQUE INDEX regress_u ON cron_lock.leases (token)" >/dev/null
 	check "refused: an extra unique index" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	q -c "DROP INDEX cron_lock.regress_u" >/dev/null
