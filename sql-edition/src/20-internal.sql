@@ -635,11 +635,31 @@ $$;
 -- need it: a job's first acquisition and cron_lock_pause.
 CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
 RETURNS bigint
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
-				pg_catalog.textsend(p.secret || $1)), 1, 8), 'hex'))::bit(64)::bigint
-	  FROM cron_lock.edition_private p
+DECLARE
+	secret text := (SELECT p.secret FROM cron_lock.edition_private p);
+BEGIN
+	IF secret IS NULL THEN
+		PERFORM cron_lock.private_missing();
+	END IF;
+	RETURN ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
+				pg_catalog.textsend(secret || job)), 1, 8), 'hex'))::bit(64)::bigint;
+END
+$$;
+
+-- private_missing: 55000, never a lock left out, when the edition's
+-- private row is gone (only its owner could remove it).
+CREATE OR REPLACE FUNCTION cron_lock.private_missing()
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RAISE EXCEPTION 'the row of cron_lock.edition_private is missing'
+		USING ERRCODE = '55000',
+			  DETAIL = 'It holds the secret of cron_lock''s lock keys and the lock of its chores.',
+			  HINT = 'Install the edition again: that adds a new one.';
+END
 $$;
 
 -- lock_new_job: wait for a first acquisition of the job in progress (the
@@ -665,6 +685,9 @@ BEGIN
 		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE;
 	ELSE
 		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE SKIP LOCKED;
+	END IF;
+	IF NOT FOUND AND NOT EXISTS (SELECT FROM cron_lock.edition_private) THEN
+		PERFORM cron_lock.private_missing();
 	END IF;
 	RETURN FOUND;
 END
