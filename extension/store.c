@@ -302,6 +302,20 @@ LeaseLockNewJob(text *job)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+/*
+ * LockChores: the lock of the chores (cron_lock.sweep, cron_lock_prune),
+ * waited for or not; true when had.  Transaction-scoped, with a field4 that
+ * no pg_advisory_*lock() key has, so no other role can take it first.
+ */
+bool
+LockChores(bool wait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, 0x434E);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
 /* $1 job, $2 now */
 static Statement job_paused = {
 	"SELECT FROM ONLY cron_lock.jobs WHERE job = $1 AND paused_until > $2",
@@ -570,10 +584,11 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 static Statement sweep = {"SELECT cron_lock.sweep()", 0};
 
 /*
- * One release in SWEEP_EVERY sweeps: a sweep's fixed cost (measured: 350k
- * instructions, more than the rest of a cycle) is then shared, and its
- * batch (2000 rows) still outruns the busy answers of a hundred instances
- * per run.  The plain-SQL edition uses the same chance (50-lease.sql).
+ * One release or acquisition in SWEEP_EVERY sweeps: a sweep's fixed cost
+ * (measured: 350k instructions, more than the rest of a cycle) is then
+ * shared, and its batch (2000 rows) still outruns the busy answers of a
+ * hundred instances per run.  The plain-SQL edition uses the same chance
+ * (cron_lock.maybe_sweep, 20-internal.sql).
  */
 #define SWEEP_EVERY 8
 
@@ -586,7 +601,7 @@ static Statement sweep = {"SELECT cron_lock.sweep()", 0};
 void
 StoreSweep(Store *st)
 {
-	/* Checked on every release, so that what is refused always is. */
+	/* Checked on every call, so that what is refused always is. */
 	if (!TablesUseOnDemand("contention_hourly") || !TablesUseOnDemand("settings"))
 		return;
 	if (pg_prng_uint32(&pg_global_prng_state) % SWEEP_EVERY != 0)

@@ -10,7 +10,8 @@
  * read after the lock.  A job seen for the first time has no row to lock:
  * INSERT would wait for another session's uncommitted first insert of the
  * same job, so every first insert happens under a transaction-scoped
- * advisory lock taken without waiting (pg_try_advisory_xact_lock). */
+ * advisory lock taken without waiting (pg_try_advisory_xact_lock), whose
+ * key no other role can compute (cron_lock.new_job_key). */
 
 CREATE OR REPLACE FUNCTION cron_lock_try(
 	job text, instance text, ttl interval,
@@ -57,7 +58,7 @@ BEGIN
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
 		END IF;
-	ELSIF NOT pg_try_advisory_xact_lock(1129008945, hashtext(p_job)) THEN
+	ELSIF NOT pg_try_advisory_xact_lock(cron_lock.new_job_key(p_job)) THEN
 		-- Another session is inserting this job's first lease right now.
 		ans.reason := 'locked';
 	ELSE
@@ -176,6 +177,7 @@ BEGIN
 		VALUES (new_run, p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
 				pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''),
 				my_role);
+		PERFORM cron_lock.maybe_sweep();
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
 
@@ -190,6 +192,7 @@ BEGIN
 		   attempt = p_attempt, backend_pid = pg_backend_pid(), backend_start = my_start,
 		   acquired_at = now_ts, heartbeat_at = now_ts, expires_at = new_expiry, role = my_role
 	 WHERE job = p_job;
+	PERFORM cron_lock.maybe_sweep();
 	IF NOT l.held THEN
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
