@@ -254,6 +254,14 @@ EOF
 cl duplicates --db "dbname=$db_old"
 check "duplicates on a 1.1 server: the columns it has" "0|instance_ids busy_answers first_seen last_seen|{o-1,o-2}" \
 	"$rc|$(awk 'NR == 1 {print $3, $4, $5, $6}' <<<"$out")|$(awk '$1 == "o.j" {print $3}' <<<"$out")"
+cl status --db "$U"
+check "status: a free job's last success, and no stale holder" "0|last_success paused_until|free||yes" \
+	"$rc|$(awk 'NR == 1 {print $(NF-1), $NF}' <<<"$out")|$(sql "SELECT state || '|' || coalesce(holder, '') FROM cron_lock.status WHERE job = 'h.free'")|$(grep -q "^h\.free  *free  .*$(sql "SELECT to_char(last_success, 'YYYY-MM-DD HH24:MI:SS') FROM cron_lock.status WHERE job = 'h.free'")" <<<"$out" && echo yes)"
+cl status --db "$U" --json
+check "status --json: last_success in UTC" 1 \
+	"$(grep -Ec '"job": "h.free", "state": "free", "holder": null, .*"last_success": "[0-9-]{10}T[0-9:]{8}\.[0-9]{6}Z", "paused_until": null' <<<"$out")"
+cl status --db "dbname=$db_old"
+check "status on a 1.1 server: the columns it has" "0|heartbeat_at expires_at" "$rc|$(awk 'NR == 1 {print $(NF-1), $NF}' <<<"$out")"
 cl expect --db "$A" --all-jobs --instances ''
 cl expect --db "$A" --job s.one --instances '' --json
 check "expect --instances '': the lists cleared, no strays left" '0|{"job": "s.one", "instances": [], "done": true}|0|0' \

@@ -68,11 +68,13 @@ std::string ts(const Options &o, const std::string &col)
 
 int cmd_status(const Options &o)
 {
-	return show(o,
-				"SELECT job, state, holder, token, run_id, backend_pid, backend_alive, " +
-					ts(o, "acquired_at") + ", " + ts(o, "heartbeat_at") + ", " +
-					ts(o, "expires_at") + " FROM cron_lock.status ORDER BY job",
-				{});
+	// 1.2 added last_success and paused_until (issue 16); 1.1 has neither column.
+	const std::string cols = "SELECT job, state, holder, token, run_id, backend_pid, backend_alive, " +
+							 ts(o, "acquired_at") + ", " + ts(o, "heartbeat_at") + ", " +
+							 ts(o, "expires_at");
+	const std::string from = " FROM cron_lock.status ORDER BY job";
+	return show(o, cols + ", " + ts(o, "last_success") + ", " + ts(o, "paused_until") + from, {},
+				cols + from);
 }
 
 int cmd_runs(const Options &o)
