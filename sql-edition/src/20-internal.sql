@@ -283,7 +283,7 @@ $$;
 -- statement that finished under SET CONSTRAINTS ... IMMEDIATE fired it
 -- before it was armed.  Anything else commits as the caller set.  The
 -- setting can be forged by the caller, so a transaction that wrote any
--- other cron_lock table (a lease change) is never let off: the statistics
+-- other table of cron_lock's (a lease change) is never let off: the statistics
 -- of this transaction's own writes cannot be (they need track_counts, a
 -- superuser's setting, on, as it is by default).
 CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
@@ -291,14 +291,9 @@ RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
+	-- One simple expression (no query): the tables are listed by schema/gen.sh.
 	IF pg_catalog.current_setting('cron_lock_edition.lazy_commit', true) = pg_catalog.statement_timestamp()::text
-		AND NOT EXISTS (
-			SELECT FROM pg_catalog.pg_class c
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind = 'r'
-			   AND c.relname <> 'contention'
-			   AND pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid)
-				   + pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)
-				   + pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0) THEN
+		AND @OWN_ROWS_WRITTEN_BUT_CONTENTION@ = 0 THEN
 		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
 	END IF;
 	RETURN NULL;
