@@ -18,14 +18,17 @@ BEGIN
 END
 $$;
 
--- arg_name: a job or instance argument, checked as the extension's ArgName
+-- arg_name (check_name, then arg_name): a job or instance argument, checked as the extension's ArgName
 -- does.  Names are compared byte for byte, so anything that would make two
 -- names look alike is refused: control characters (C0, C1, line and
 -- paragraph separators) and invisible format characters anywhere, spaces of
 -- any kind at either end.  Under an encoding other than UTF8 only ASCII is
 -- checked.  Returns the name, so that a caller's DECLARE checks and
--- assigns it in one simple expression.
-CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
+-- assigns it in one simple expression.  A name of printable ASCII with no
+-- space at either end passes every rule: arg_name lets it through in one
+-- expression that the caller's plan inlines (no PL/pgSQL call); check_name,
+-- the full check, gets the others.
+CREATE OR REPLACE FUNCTION cron_lock.check_name(name text, what text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
@@ -78,6 +81,14 @@ BEGIN
 	END IF;
 	RETURN name;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN pg_catalog.octet_length(name) <= 200 AND name ~ '^[!-~]([ -~]*[!-~])?$' THEN name
+				ELSE cron_lock.check_name(name, what) END
 $$;
 
 -- arg_message: the optional message of a release, at most 4096 bytes: a
@@ -138,8 +149,11 @@ BEGIN
 END
 $$;
 
--- arg_ttl: a lease length, more than zero and at most 31 days, in microseconds.
-CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
+-- arg_ttl (check_ttl, then arg_ttl): a lease length, more than zero and at
+-- most 31 days, in microseconds.  One inlined expression for a valid one
+-- (interval comparison counts a day as 24 hours, as arg_span does);
+-- check_ttl, the full check, raises the error of the others.
+CREATE OR REPLACE FUNCTION cron_lock.check_ttl(ttl interval, job text)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -157,6 +171,16 @@ BEGIN
 	END IF;
 	RETURN usec;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN ttl > interval '0' AND ttl <= interval '31 days'
+					 AND pg_catalog.date_part('month', ttl) = 0 AND pg_catalog.date_part('year', ttl) = 0
+				THEN (pg_catalog.extract('epoch', ttl) * 1000000)::bigint
+				ELSE cron_lock.check_ttl(ttl, job) END
 $$;
 
 -- arg_min_gap: the optional min_gap in microseconds; NULL when none is wanted.
@@ -290,11 +314,13 @@ CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+	armed text := pg_catalog.current_setting('cron_lock_edition.lazy_commit', true);
 BEGIN
-	-- One simple expression (no query): the tables are listed by schema/gen.sh.
-	IF pg_catalog.current_setting('cron_lock_edition.lazy_commit', true) = pg_catalog.statement_timestamp()::text
-		AND @OWN_ROWS_WRITTEN_BUT_CONTENTION@ = 0 THEN
-		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	-- Simple expressions only (PERFORM would run a query): the tables are
+	-- listed by schema/gen.sh.
+	IF armed = pg_catalog.statement_timestamp()::text AND @OWN_ROWS_WRITTEN_BUT_CONTENTION@ = 0 THEN
+		armed := pg_catalog.set_config('synchronous_commit', 'off', true);
 	END IF;
 	RETURN NULL;
 END
@@ -496,7 +522,8 @@ BEGIN
 	-- Armed after the row: a trigger fired at the end of the INSERT (SET
 	-- CONSTRAINTS ... IMMEDIATE) finds it unarmed.
 	IF alone THEN
-		PERFORM pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
+		-- An assignment, a simple expression (PERFORM would run a query).
+		query := pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
 	END IF;
 	RETURN answer;
 END
