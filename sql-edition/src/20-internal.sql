@@ -92,8 +92,9 @@ AS $$
 $$;
 
 -- arg_message: the optional message of a release, at most 4096 bytes: a
--- summary for people reading the history, not a log.  Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+-- summary for people reading the history, not a log.  Returns it (inlined;
+-- check_message raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_message(message text, job text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
@@ -106,6 +107,13 @@ BEGIN
 	END IF;
 	RETURN message;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN pg_catalog.octet_length(message) > 4096 THEN cron_lock.check_message(message, job) ELSE message END
 $$;
 
 -- arg_span: an interval as microseconds.  A month has no fixed length, so an
@@ -192,8 +200,9 @@ AS $$
 				THEN cron_lock.arg_positive_span(min_gap, 'min_gap', job, 'Pass NULL for no minimum gap.') END
 $$;
 
--- arg_status: how a run ended, as reported by its holder.  Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
+-- arg_status: how a run ended, as reported by its holder.  Returns it
+-- (inlined; check_status raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_status(status text, job text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -209,9 +218,16 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN status IN ('succeeded', 'failed', 'cancelled') THEN status ELSE cron_lock.check_status(status, job) END
+$$;
+
 -- arg_token: a fencing token argument; any non-NULL value is accepted.
--- Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
+-- Returns it (inlined; check_token raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_token(token bigint)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -221,6 +237,13 @@ BEGIN
 	END IF;
 	RETURN token;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN token IS NOT NULL THEN token ELSE cron_lock.check_token(token) END
 $$;
 
 -- require_writable: 25006 on a standby or in a read-only transaction,
@@ -555,12 +578,14 @@ DECLARE
 	v_epoch bigint;
 	v_token bigint;
 BEGIN
-	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)', 'EXECUTE')
-		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()', 'EXECUTE') THEN
+	-- regprocedure constants (resolved when the expression is planned) and
+	-- no query: simple expressions only.
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)'::pg_catalog.regprocedure, 'EXECUTE')
+		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()'::pg_catalog.regprocedure, 'EXECUTE') THEN
 		v_timeline := ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::integer;
 	END IF;
-	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') THEN
-		SELECT s.system_identifier INTO v_sysid FROM pg_catalog.pg_control_system() s;
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()'::pg_catalog.regprocedure, 'EXECUTE') THEN
+		v_sysid := (pg_catalog.pg_control_system()).system_identifier;
 	END IF;
 
 	SELECT * INTO rec FROM cron_lock.token_epoch;
@@ -637,6 +662,18 @@ RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
 	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
+$$;
+
+-- own_backend_start: this backend's start time as the owner may see it
+-- (NULL for another role's backend without pg_read_all_stats).  Declared
+-- IMMUTABLE, so that a caller's plan folds it into a constant once per
+-- session: it cannot change while the backend lives (only a grant to the
+-- owner made during the session would show it later than now).
+CREATE OR REPLACE FUNCTION cron_lock.own_backend_start()
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT a.backend_start FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a
 $$;
 
 -- outer_role: the role that called the API function, as the extension's

@@ -24,8 +24,8 @@ DECLARE
 	p_job text := cron_lock.arg_name(job, 'job');
 	p_instance text := cron_lock.arg_name(instance, 'instance');
 	p_attempt uuid := attempt;
-	ttl_usec bigint;
-	gap_usec bigint;
+	ttl_usec bigint := cron_lock.arg_ttl(ttl, p_job);
+	gap_usec bigint := cron_lock.arg_min_gap(min_gap, p_job);
 	l cron_lock.leases;
 	seen cron_lock.leases;
 	first boolean := false;
@@ -40,9 +40,12 @@ DECLARE
 	my_start timestamptz;
 	my_role text;
 BEGIN
-	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	gap_usec := cron_lock.arg_min_gap(min_gap, p_job);
-	my_role := cron_lock.enter('take a lease on', p_job);
+	-- cron_lock.enter, written out (a PL/pgSQL call and a PERFORM less).
+	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
+		PERFORM cron_lock.require_writable('take a lease on', p_job);
+	END IF;
+	LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+	my_role := CASE WHEN cron_lock.tables_checked(@OWN_TABLES@) THEN cron_lock.outer_role() END;
 
 	ans.acquired := false;
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
@@ -88,7 +91,9 @@ BEGIN
 				-- stays inside the lease; the durable commit of the renewal
 				-- also covers the original acquisition.
 				new_expiry := now_ts + ttl_usec * interval '1 microsecond';
-				PERFORM cron_lock.commit_durably();
+				IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
+					PERFORM cron_lock.commit_durably();
+				END IF;
 				UPDATE cron_lock.leases SET heartbeat_at = now_ts, expires_at = new_expiry
 				 WHERE job = p_job;
 				UPDATE cron_lock.job_runs SET heartbeat_at = now_ts, expires_at = new_expiry
@@ -154,8 +159,10 @@ BEGIN
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
 	-- This backend's start time, so that status can tell whether it lives.
-	SELECT a.backend_start INTO my_start FROM pg_stat_get_activity(pg_backend_pid()) a;
-	PERFORM cron_lock.commit_durably();
+	my_start := cron_lock.own_backend_start();
+	IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
+		PERFORM cron_lock.commit_durably();
+	END IF;
 	IF first THEN
 		-- The lease first: at REPEATABLE READ a first lease committed after
 		-- this transaction's snapshot makes ON CONFLICT raise 40001.
