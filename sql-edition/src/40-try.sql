@@ -39,6 +39,8 @@ DECLARE
 	old_run cron_lock.job_runs;
 	my_start timestamptz;
 	my_role text;
+	alone boolean;
+	query text;
 BEGIN
 	-- cron_lock.enter, written out (a PL/pgSQL call and a PERFORM less).
 	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
@@ -139,7 +141,24 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		RETURN cron_lock.record_busy(ans, p_job, p_instance, busy_holder, now_ts);
+		-- cron_lock.record_busy, written out for the usual busy answer (a
+		-- PL/pgSQL call and a composite argument less); see it for why.
+		alone := pg_current_xact_id_if_assigned() IS NULL AND current_setting('synchronous_commit') <> 'off';
+		IF alone THEN
+			query := current_query();
+			IF query IS DISTINCT FROM current_setting('cron_lock_edition.lone_try', true) THEN
+				alone := cron_lock.lone_try(query);
+				IF alone THEN
+					PERFORM set_config('cron_lock_edition.lone_try', query, false);
+				END IF;
+			END IF;
+		END IF;
+		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+		VALUES (p_job, p_instance, busy_holder, ans.reason, now_ts, pg_backend_pid(), inet_client_addr());
+		IF alone THEN
+			query := set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true);
+		END IF;
+		RETURN ans;
 	END IF;
 
 	-- Acquire: a new run on the row locked FOR UPDATE, or the job's first row.
