@@ -143,6 +143,7 @@ typedef struct NewRun
 extern bool LeaseFetch(Store *st, text *job, LeaseLock mode, Lease *lease);
 extern bool LeaseTryLockNewJob(text *job);
 extern void LeaseLockNewJob(text *job);
+extern bool LockChores(bool wait);
 extern bool JobPausedAt(text *job, TimestampTz now);
 extern int64 LeaseInsertFirst(Store *st, const NewRun *run);
 extern int64 LeaseAcquire(Store *st, const Lease *lease, const NewRun *run);

@@ -92,6 +92,21 @@ cron_lock_lock_new_job(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * cron_lock.lock_chores(wait boolean): the lock of the sweep and the prune,
+ * waited for when wait, else only if free; returns whether it is had.
+ */
+PG_FUNCTION_INFO_V1(cron_lock_lock_chores);
+Datum
+cron_lock_lock_chores(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument %d of an internal cron_lock function must not be null", 1)));
+	PG_RETURN_BOOL(LockChores(PG_GETARG_BOOL(0)));
+}
+
 /* cron_lock.commit_durably(): this transaction commits with at least synchronous_commit = on. */
 PG_FUNCTION_INFO_V1(cron_lock_commit_durably);
 Datum

@@ -302,6 +302,20 @@ LeaseLockNewJob(text *job)
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
+/*
+ * LockChores: the lock of the chores (cron_lock.sweep, cron_lock_prune),
+ * waited for or not; true when had.  Transaction-scoped, with a field4 that
+ * no pg_advisory_*lock() key has, so no other role can take it first.
+ */
+bool
+LockChores(bool wait)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, 0, 0x434E);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+}
+
 /* $1 job, $2 now */
 static Statement job_paused = {
 	"SELECT FROM ONLY cron_lock.jobs WHERE job = $1 AND paused_until > $2",

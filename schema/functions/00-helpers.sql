@@ -15,5 +15,7 @@ CREATE OR REPLACE FUNCTION cron_lock.require_authority(action text, job text, ro
 AS 'MODULE_PATHNAME', 'cron_lock_require_authority' LANGUAGE C STABLE;  -- extension-only
 CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text) RETURNS void  -- extension-only
 AS 'MODULE_PATHNAME', 'cron_lock_lock_new_job' LANGUAGE C VOLATILE STRICT;  -- extension-only
+CREATE OR REPLACE FUNCTION cron_lock.lock_chores(wait boolean) RETURNS boolean  -- extension-only
+AS 'MODULE_PATHNAME', 'cron_lock_lock_chores' LANGUAGE C VOLATILE;  -- extension-only
 CREATE OR REPLACE FUNCTION cron_lock.commit_durably() RETURNS void  -- extension-only
 AS 'MODULE_PATHNAME', 'cron_lock_commit_durably' LANGUAGE C VOLATILE;  -- extension-only

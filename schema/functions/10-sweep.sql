@@ -18,7 +18,7 @@ DECLARE
 	keep interval;
 	cutoff timestamptz;
 BEGIN
-	IF NOT pg_catalog.pg_try_advisory_xact_lock(1129008946, 1) THEN
+	IF NOT cron_lock.lock_chores(false) THEN
 		RETURN 0;
 	END IF;
 
@@ -83,3 +83,4 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION cron_lock.sweep(integer, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cron_lock.lock_chores(boolean) FROM PUBLIC;

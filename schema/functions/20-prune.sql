@@ -32,7 +32,7 @@ BEGIN
 	PERFORM cron_lock.refuse_foreign_objects();
 	cutoff := clock_timestamp() - keep;
 	-- The sweep's lock: no sweep folds into a counter deleted here.
-	PERFORM pg_advisory_xact_lock(1129008946, 1);
+	PERFORM cron_lock.lock_chores(true);
 
 	DELETE FROM cron_lock.contention c WHERE c.at < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;

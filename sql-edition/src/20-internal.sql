@@ -370,8 +370,8 @@ $$;
 -- functions, which write them as their owner: a trigger (a foreign key's
 -- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
 -- constraint, an extra unique index (updates of leases must stay "no key"
--- updates), a generated column, row security or a policy.  Plain indexes
--- are fine.  thorough: the catalog queries, as tables_checked runs them
+-- updates), a generated column, row security or a policy, an inheritance
+-- child.  Plain indexes are fine.  thorough: the catalog queries, as tables_checked runs them
 -- once per session and again after the tables change; else use_tables.
 CREATE OR REPLACE FUNCTION cron_lock.refuse_foreign_objects(thorough boolean DEFAULT false)
 RETURNS void
@@ -443,13 +443,22 @@ BEGIN
 			SELECT 7, p.polrelid, pg_catalog.format('row security policy "%s"', p.polname),
 				   pg_catalog.format('DROP POLICY %I ON %s', p.polname, cron_lock.table_name(p.polrelid))
 			  FROM pg_catalog.pg_policy p
-			 WHERE p.polrelid IN (@OWN_TABLES@)) o
+			 WHERE p.polrelid IN (@OWN_TABLES@)
+			UNION ALL
+			-- A child's rows (and its triggers) would be read and written
+			-- through its parent: the extension reads FROM ONLY, the
+			-- PL/pgSQL functions do not.
+			SELECT 8, i.inhparent, pg_catalog.format('inheritance child %s', cron_lock.table_name(i.inhrelid)),
+				   pg_catalog.format('ALTER TABLE %1$s NO INHERIT %2$s, or DROP TABLE %1$s',
+									 cron_lock.table_name(i.inhrelid), cron_lock.table_name(i.inhparent))
+			  FROM pg_catalog.pg_inherits i
+			 WHERE i.inhparent IN (@OWN_TABLES@)) o
 	 ORDER BY o.o
 	 LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION '% on table cron_lock.% is not supported', what, (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = rel)
 			USING ERRCODE = '55000',
-				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column or row security is attached to them.',
+				  DETAIL = 'cron_lock''s tables belong to cron_lock: its functions refuse to run while a trigger, rule, CHECK or exclusion constraint, extra unique index, generated column, row security or inheritance child is attached to them.',
 				  HINT = pg_catalog.format('Remove it (%s). To follow changes to leases and runs, read the views in schema cron_lock or use logical decoding.', removal);
 	END IF;
 END
@@ -597,11 +606,18 @@ BEGIN
 	SELECT * INTO rec FROM cron_lock.token_epoch;
 	IF FOUND AND rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
 		v_epoch := rec.epoch;
-	ELSIF NOT pg_catalog.pg_try_advisory_xact_lock(1129008946, 0) THEN
-		RETURN NULL;
 	ELSE
-		-- Read again: under the lock, a new snapshot shows the latest row.
-		SELECT * INTO rec FROM cron_lock.token_epoch;
+		-- The row locked without waiting (no other role may lock it), or,
+		-- before the first one is recorded, a key only the owner can
+		-- compute (new_job_key of a name no job can have).  Read again:
+		-- under the lock, a new snapshot shows the latest row.
+		IF NOT FOUND AND NOT pg_catalog.pg_try_advisory_xact_lock(cron_lock.new_job_key(E'\n epoch')) THEN
+			RETURN NULL;
+		END IF;
+		SELECT * INTO rec FROM cron_lock.token_epoch FOR NO KEY UPDATE SKIP LOCKED;
+		IF NOT FOUND AND EXISTS (SELECT FROM cron_lock.token_epoch) THEN
+			RETURN NULL;
+		END IF;
 		IF NOT FOUND THEN
 			v_epoch := coalesce((SELECT pg_catalog.max(l.token >> 32) FROM cron_lock.leases l), 0) + v_timeline - 1;
 		ELSIF rec.system_identifier = v_sysid AND rec.timeline = v_timeline THEN
@@ -660,6 +676,21 @@ BEGIN
 END
 $$;
 
+-- new_job_key: the advisory lock key of a job's first acquisition, a hash
+-- of the job with the install's secret (cron_lock.edition_private), so
+-- that no role that may not read it can compute a job's key and hold it
+-- first (to make the job answer "locked" or a pause wait); a key seen in
+-- pg_locks tells nothing of another job's.  Read only on the paths that
+-- need it: a job's first acquisition and cron_lock_pause.
+CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
+				pg_catalog.textsend(p.secret || $1)), 1, 8), 'hex'))::bit(64)::bigint
+	  FROM cron_lock.edition_private p
+$$;
+
 -- lock_new_job: wait for a first acquisition of the job in progress (the
 -- advisory lock cron_lock_try takes without waiting around a job's first
 -- lease row), and keep new ones out until this transaction ends.
@@ -667,7 +698,25 @@ CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
 RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
-	SELECT pg_catalog.pg_advisory_xact_lock(1129008945, pg_catalog.hashtext($1))
+	SELECT pg_catalog.pg_advisory_xact_lock(cron_lock.new_job_key($1))
+$$;
+
+-- lock_chores: the lock of the sweep and the prune (schema/functions/),
+-- waited for when wait, else only if free; returns whether it is had.  A
+-- row lock on the edition's private row, which no other role may lock
+-- (an advisory key would be anyone's to take first).
+CREATE OR REPLACE FUNCTION cron_lock.lock_chores(wait boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	IF wait THEN
+		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE;
+	ELSE
+		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE SKIP LOCKED;
+	END IF;
+	RETURN FOUND;
+END
 $$;
 
 -- own_backend_start: this backend's start time as the owner may see it

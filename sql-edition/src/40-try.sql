@@ -10,7 +10,8 @@
  * read after the lock.  A job seen for the first time has no row to lock:
  * INSERT would wait for another session's uncommitted first insert of the
  * same job, so every first insert happens under a transaction-scoped
- * advisory lock taken without waiting (pg_try_advisory_xact_lock). */
+ * advisory lock taken without waiting (pg_try_advisory_xact_lock), whose
+ * key no other role can compute (cron_lock.new_job_key). */
 
 CREATE OR REPLACE FUNCTION cron_lock_try(
 	job text, instance text, ttl interval,
@@ -62,7 +63,7 @@ BEGIN
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
 		END IF;
-	ELSIF NOT pg_try_advisory_xact_lock(1129008945, hashtext(p_job)) THEN
+	ELSIF NOT pg_try_advisory_xact_lock(cron_lock.new_job_key(p_job)) THEN
 		-- Another session is inserting this job's first lease right now.
 		ans.reason := 'locked';
 	ELSE

@@ -83,12 +83,31 @@ def read_facts(path):
     return facts
 
 
+def number(text):
+    """A figure of a results file, or None when it is empty or not a number
+    (pgbench failed and printed no tps)."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+# (workload, clients) of runs that gave no tps: reported as missing.
+MISSING = set()
+
+
 def read_results(path):
-    """{(workload, clients): [run, ...]} with run = dict(tps, lat, rows)."""
+    """{(workload, clients): [run, ...]} with run = dict(tps, lat, rows);
+    a run without a tps figure is left out and its key put in MISSING."""
     runs = {}
     with open(path) as f:
         for row in csv.DictReader(f, delimiter="\t"):
             key = (row["workload"], int(row["clients"]))
+            if number(row["tps"]) is None:
+                MISSING.add(key)
+                print(f"report: {key[0]} c={key[1]} rep {row.get('rep', '?')}: no tps figure, left out",
+                      file=sys.stderr)
+                continue
             runs.setdefault(key, []).append({
                 "tps": float(row["tps"]),
                 "lat": float(row["latency_ms"]) if row["latency_ms"] else None,
@@ -115,11 +134,16 @@ def read_contention(path):
         if os.path.exists(summary):
             with open(summary) as f:
                 for row in csv.DictReader(f, delimiter="\t"):
+                    if number(row["tps"]) is None:
+                        continue
                     out.append((row["workload"], int(row["clients"]), float(row["tps"]),
                                 float(row["p50_ms"]), float(row["p99_ms"]), int(row["n"])))
         return out
     with open(path) as f:
         for row in csv.DictReader(f, delimiter="\t"):
+            if number(row["tps"]) is None:
+                MISSING.add((row["workload"], int(row["clients"])))
+                continue
             lat = []
             for log in glob.glob(row["log"] + ".*"):
                 with open(log) as lf:
@@ -186,8 +210,8 @@ def main():
 
     facts = read_facts(os.path.join(w, "facts.txt"))
     runs = read_results(os.path.join(w, "results.tsv"))
-    clients = sorted({c for (_, c) in runs})
-    present = [k for k in WORKLOADS if any((k, c) in runs for c in clients)]
+    clients = sorted({c for (_, c) in runs} | {c for (_, c) in MISSING})
+    present = [k for k in WORKLOADS if any((k, c) in runs or (k, c) in MISSING for c in clients)]
     med = {key: statistics.median(r["tps"] for r in v) for key, v in runs.items()}
 
     # Throughput table.
@@ -195,14 +219,15 @@ def main():
     tp_rows = []
     for k in present:
         tp_rows.append([WORKLOADS[k][0]] +
-                       [spread([r["tps"] for r in runs[(k, c)]]) if (k, c) in runs else "-"
+                       [spread([r["tps"] for r in runs[(k, c)]]) if (k, c) in runs
+                        else "missing" if (k, c) in MISSING else "-"
                         for c in clients] + [WORKLOADS[k][1]])
     lat_header = ["workload"] + [f"c={c} ms" for c in clients]
     lat_rows = []
     for k in present:
         lat_rows.append([WORKLOADS[k][0]] +
                         [fmt_ms(statistics.median(r["lat"] for r in runs[(k, c)]))
-                         if (k, c) in runs else "-" for c in clients])
+                         if (k, c) in runs else "missing" if (k, c) in MISSING else "-" for c in clients])
 
     # Goals and ratios.
     goal_rows = []
@@ -215,7 +240,12 @@ def main():
             continue
         ok = all(r >= target for r in ratios.values())
         worst = min(ratios.values())
-        goal_summary.append((name, f"{worst:.2f}x (worst)", "PASS" if ok else "MISS"))
+        lost = [str(c) for c in clients if (ours, c) in MISSING or (base, c) in MISSING]
+        if lost:
+            goal_summary.append((name, f"{worst:.2f}x (worst); c={','.join(lost)} missing",
+                                 "MISS" if not ok else "incomplete"))
+        else:
+            goal_summary.append((name, f"{worst:.2f}x (worst)", "PASS" if ok else "MISS"))
         for c, r in ratios.items():
             best = max(x["tps"] for x in runs[(ours, c)]) / max(x["tps"] for x in runs[(base, c)])
             goal_rows.append([name, c, fmt_tps(med[(ours, c)]), fmt_tps(med[(base, c)]),

@@ -22,6 +22,9 @@
 #            (async commit), a first acquisition's lease and run rows, a
 #            cycle's lease and run writes
 # Command side (hyperfine): `cronlock run --job x -- true` vs `flock -n f true`,
+# cronlock with --log-to stderr (hyperfine discards both commands' output), so
+# that it pays no syslog round trip that flock does not make either (the default,
+# auto, logs to syslog where there is no terminal and /dev/log exists),
 # cronlock run again through a PgBouncer (transaction pooling, loopback TCP, a
 # warm server connection: no backend start), and cronlock's peak RSS (GNU time);
 # the server's part of one run: pgbench -C, a new connection sending what
@@ -296,7 +299,7 @@ if [ ! -x "$CRONLOCK" ]; then
 else
 	export CRONLOCK_DB="host=$PGHOST port=$PGPORT user=postgres dbname=bench"
 	rc=0
-	"$CRONLOCK" run --job bench-cmd -- true 2>"$WORK/cronlock.err" || rc=$?
+	"$CRONLOCK" run --log-to stderr --job bench-cmd -- true 2>"$WORK/cronlock.err" || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "failed: cronlock run exited $rc ($(tail -n 3 "$WORK/cronlock.err" | tr '\n' ' '))" >"$CMD_STATUS"
 		log "cronlock run failed: command benchmarks skipped"
@@ -315,7 +318,7 @@ else
 		else
 			POOL_DB="host=127.0.0.1 port=$(cat "$BOUNCER/port") user=postgres dbname=bench"
 			rc=0
-			"$CRONLOCK" run --db "$POOL_DB" --job bench-cmd-pool -- true 2>"$WORK/cronlock.pool.err" || rc=$?
+			"$CRONLOCK" run --log-to stderr --db "$POOL_DB" --job bench-cmd-pool -- true 2>"$WORK/cronlock.pool.err" || rc=$?
 			if [ "$rc" != 0 ]; then
 				echo "not measured: cronlock run through PgBouncer exited $rc ($(tail -n 3 "$WORK/cronlock.pool.err" | tr '\n' ' '))" >"$WORK/pool_status"
 				log "cronlock run through PgBouncer failed: its row is left out"
@@ -323,7 +326,7 @@ else
 			else
 				echo "ok: $(pgbouncer --version | head -n 1), pool_mode=transaction" >"$WORK/pool_status"
 				POOLED=(-n "cronlock run --job x -- true (via PgBouncer)"
-					"$CRONLOCK run --db '$POOL_DB' --job bench-cmd-pool -- true")
+					"$CRONLOCK run --log-to stderr --db '$POOL_DB' --job bench-cmd-pool -- true")
 			fi
 		fi
 		# flock never touches the server, so the server's own after-work of the
@@ -335,7 +338,7 @@ else
 		for round in $(seq "$HF_ROUNDS"); do
 			hyperfine -N --style none --warmup 3 --runs "$HF_RUNS" --export-json "$WORK/command.$round.json" \
 				-n "flock -n FILE true" "flock -n $WORK/flock.lock true" \
-				-n "cronlock run --job x -- true" "$CRONLOCK run --job bench-cmd -- true" \
+				-n "cronlock run --job x -- true" "$CRONLOCK run --log-to stderr --job bench-cmd -- true" \
 				"${POOLED[@]}" \
 				-n "psql -c 'SELECT 1'" "psql -X -A -t -c 'SELECT 1'" \
 				-n "cronlock --version" "$CRONLOCK --version" >"$WORK/hyperfine.txt" 2>&1 ||
@@ -346,7 +349,7 @@ else
 				}
 		done
 		for i in 1 2 3 4 5; do
-			/usr/bin/time -f %M -o "$WORK/rss.cronlock.$i" "$CRONLOCK" run --job bench-rss -- true 2>/dev/null
+			/usr/bin/time -f %M -o "$WORK/rss.cronlock.$i" "$CRONLOCK" run --log-to stderr --job bench-rss -- true 2>/dev/null
 			/usr/bin/time -f %M -o "$WORK/rss.flock.$i" flock -n "$WORK/flock.lock" true
 			printf 'cronlock\t%s\nflock\t%s\n' "$(tail -n 1 "$WORK/rss.cronlock.$i")" \
 				"$(tail -n 1 "$WORK/rss.flock.$i")" >>"$RSS"

@@ -135,7 +135,7 @@ SQL
 # refusal of triggers and the rest on the tables, backend_alive NULL for a
 # backend the owner may not see, and refusal where the extension is installed.
 suite_install() {
-	local passed=0 failed=0 db=edition_install out before after pid
+	local passed=0 failed=0 db=edition_install out before after pid secret
 	check() {	# check NAME EXPECTED ACTUAL
 		if [ "$2" = "$3" ]; then
 			passed=$((passed + 1)); echo "ok   $1"
@@ -184,13 +184,16 @@ suite_install() {
 		"$(q -c "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'cron_lock_%' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 	q -c "SELECT token FROM cron_lock_try('inst.a', 'h', '1 hour')" >/dev/null
 	before=$(describe)
+	secret=$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")
 	q -1 -f "$edition" >/dev/null
 	after=$(describe)
 	check "reinstall is a no-op" "$before" "$after"
+	check "reinstall keeps the secret of the lock keys" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
 	check "edition() names the edition" "sql|$version|public" "$(q -c 'SELECT * FROM cron_lock.edition()')"
 
 	# Triggers, rules, CHECK and exclusion constraints, foreign keys, generated
-	# columns and row security on the tables are refused with 55000.
+	# columns, row security and inheritance children of the tables are
+	# refused with 55000.
 	for obj in \
 		"CREATE FUNCTION t() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER t BEFORE INSERT ON cron_lock.contention FOR EACH ROW EXECUTE FUNCTION t()|DROP FUNCTION t() CASCADE" \
 		"CREATE RULE r AS ON INSERT TO cron_lock.anomaly_log DO ALSO NOTIFY x|DROP RULE r ON cron_lock.anomaly_log" \
@@ -203,12 +206,22 @@ suite_install() {
 		"ALTER TABLE cron_lock.expected_instances ADD CONSTRAINT c2 CHECK (instance <> 'x')|ALTER TABLE cron_lock.expected_instances DROP CONSTRAINT c2" \
 		"ALTER TABLE cron_lock.settings ENABLE ROW LEVEL SECURITY|ALTER TABLE cron_lock.settings DISABLE ROW LEVEL SECURITY" \
 		"CREATE FUNCTION te() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; CREATE TRIGGER te BEFORE UPDATE ON cron_lock.token_epoch FOR EACH ROW EXECUTE FUNCTION te()|DROP FUNCTION te() CASCADE" \
-		"ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id AND epoch >= 0)|ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id)"; do
+		"ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id AND epoch >= 0)|ALTER TABLE cron_lock.token_epoch DROP CONSTRAINT token_epoch_id_check, ADD CONSTRAINT token_epoch_id_check CHECK (id)" \
+		"CREATE TABLE kid () INHERITS (cron_lock.leases)|DROP TABLE kid" \
+		"CREATE TABLE kid2 (LIKE cron_lock.job_runs); ALTER TABLE kid2 INHERIT cron_lock.job_runs|DROP TABLE kid2"; do
 		q -c "${obj%%|*}" >/dev/null
 		check "refused: ${obj%%|*}" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 		q -c "${obj#*|}" >/dev/null
 		check "accepted again after: ${obj#*|}" ok "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	done
+	# A child attached in the session that checked the tables already (the
+	# check is cached per session): the change invalidates it, also when the
+	# table had a child before (relhassubclass stays set).
+	check "refused in the same session: an inheritance child attached later" 1 \
+		"$(q -c "SELECT cron_lock_try('inst.a', 'h2', '1 hour')" -c "CREATE TABLE kid3 (LIKE cron_lock.leases)" \
+			-c "ALTER TABLE kid3 INHERIT cron_lock.leases" -c "SELECT cron_lock_try('inst.a', 'h2', '1 hour')" |
+			grep -c 'ERROR:  inheritance child public.kid3 on table cron_lock.leases is not supported')"
+	q -c "DROP TABLE kid3" >/dev/null
 	q -c "CREATE UNIQUE INDEX regress_u ON cron_lock.leases (token)" >/dev/null
 	check "refused: an extra unique index" 55000 "$(sqlstate "SELECT cron_lock_try('inst.a', 'h2', '1 hour')")"
 	q -c "DROP INDEX cron_lock.regress_u" >/dev/null
@@ -251,6 +264,9 @@ suite_install() {
 	check "authority: force_release records the SET ROLE role" "t|edition_runner" \
 		"$(q -c "GRANT cron_lock_admin TO edition_runner; GRANT edition_runner TO CURRENT_USER; SET ROLE edition_runner; SELECT cron_lock_force_release('inst.other'); RESET ROLE; SELECT forced_by FROM cron_lock.job_runs WHERE job = 'inst.other'" | tr '\n' '|' | sed 's/|$//')"
 
+	check "the secret of the lock keys: not readable by an admin" 1 \
+		"$(psql -qXAt -U edition_runner -d $db -c "SELECT secret FROM cron_lock.edition_private" 2>&1 | grep -c 'permission denied for table edition_private')"
+
 	# Uninstall keeps the history; a reinstall continues the tokens.
 	q -f "$built/cron_lock_uninstall.sql" >/dev/null
 	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
@@ -258,13 +274,15 @@ suite_install() {
 	q -1 -f "$edition" >/dev/null
 	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
+	check "uninstall and reinstall keep the secret" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
 
 	# Refused where the C extension is installed (when it is available here),
 	# and the same catalog layout of schema cron_lock as the extension's, both
 	# freshly created and updated from 1.0 (one description, schema/, builds
 	# both): tables, sequences and views, their columns (types, collations,
 	# NOT NULL, defaults), constraints and indexes (the edition's own trigger,
-	# commit_lazily, is not part of the layout: its constraint row is left out).
+	# commit_lazily, is not part of the layout: its constraint row is left out;
+	# nor is its private table, edition_private: the secret of its lock keys).
 	if [ "$(q -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'cron_lock'")" = 1 ]; then
 		psql -qX -U $super -d postgres -c "CREATE DATABASE edition_ext" -c "CREATE DATABASE edition_ext_upd" >/dev/null &&
 			psql -qX -U $super -d edition_ext -c "CREATE EXTENSION cron_lock" >/dev/null &&
@@ -284,7 +302,7 @@ suite_install() {
 			  FROM pg_class c WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind IN ('r', 'S', 'v')
 			 ORDER BY 1"
 		local mine
-		mine=$(q -c "$layout" | sed '/regress_/d')
+		mine=$(q -c "$layout" | sed '/regress_/d; /^edition_private|/d')
 		check "layout: at least 8 tables and 4 views compared" t \
 			"$([ "$(grep -c '|r|' <<<"$mine")" -ge 8 ] && [ "$(grep -c '|v|' <<<"$mine")" -ge 4 ] && echo t)"
 		check "same layout as the extension (CREATE EXTENSION)" \
