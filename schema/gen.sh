@@ -87,7 +87,8 @@ edition-tables) emit tables extension-only ;;
 edition-views) emit views extension-only | sed 's/@extschema@\.//g' ;;
 edition-functions) emit functions extension-only | sed 's/@extschema@\.//g' ;;
 edition-sed)
-	# The tables the edition locks and checks (use_tables, refuse_foreign_objects),
+	# The tables the edition locks and checks (use_tables, refuse_foreign_objects;
+	# locked ONLY, without a look for children: the check refuses any),
 	# their own unique indexes and their own CHECK constraints; the blocks this
 	# transaction read of every one but leases and contention (commit_lazily).
 	facts | awk -F'\t' '
@@ -97,8 +98,8 @@ edition-sed)
 	END {
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			list = list sep "cron_lock." t
-			if (every[t]) calls = calls sep "cron_lock." t
+			list = list sep "ONLY cron_lock." t
+			if (every[t]) calls = calls sep "ONLY cron_lock." t
 			rels = rels sep sprintf("%ccron_lock.%s%c::regclass", 39, t, 39)
 			if (t != "contention" && t != "leases") {
 				reads = reads rsep sprintf("pg_catalog.pg_stat_get_xact_blocks_fetched(%ccron_lock.%s%c::regclass)", 39, t, 39)

@@ -301,7 +301,7 @@ BEGIN
 		-- The tables marked @every-call in schema/tables/, and jobs (a first
 		-- acquisition reads its pause).  The others are locked by
 		-- refuse_foreign_objects() before a function uses them.
-		LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+		LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	END IF;
 	RETURN cron_lock.tables_checked(@OWN_TABLES@);
 END

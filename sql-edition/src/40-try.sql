@@ -47,7 +47,7 @@ BEGIN
 	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
 		PERFORM cron_lock.require_writable('take a lease on', p_job);
 	END IF;
-	LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+	LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	my_role := CASE WHEN cron_lock.tables_checked(@OWN_TABLES@) THEN cron_lock.outer_role() END;
 
 	ans.acquired := false;

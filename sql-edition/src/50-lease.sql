@@ -32,7 +32,7 @@ BEGIN
 	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
 		PERFORM cron_lock.require_writable('renew the lease of', p_job);
 	END IF;
-	LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+	LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	me := CASE WHEN cron_lock.tables_checked(@OWN_TABLES@) THEN cron_lock.outer_role() END;
 
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job FOR NO KEY UPDATE;
@@ -108,7 +108,7 @@ BEGIN
 	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
 		PERFORM cron_lock.require_writable('release the lease of', p_job);
 	END IF;
-	LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+	LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	me := CASE WHEN cron_lock.tables_checked(@OWN_TABLES@) THEN cron_lock.outer_role() END;
 	IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
 		PERFORM cron_lock.commit_durably();
