@@ -682,13 +682,23 @@ $$;
 -- first (to make the job answer "locked" or a pause wait); a key seen in
 -- pg_locks tells nothing of another job's.  Read only on the paths that
 -- need it: a job's first acquisition and cron_lock_pause.
+-- The secret is read by edition_secret, declared IMMUTABLE so that a
+-- caller's plan folds it into a constant once per session (it never
+-- changes while the functions exist: reinstall keeps it, --purge drops
+-- both), and new_job_key is one expression inlined into the caller.
+CREATE OR REPLACE FUNCTION cron_lock.edition_secret()
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT p.secret FROM cron_lock.edition_private p
+$$;
+
 CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
 RETURNS bigint
 LANGUAGE sql STABLE
 AS $$
 	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
-				pg_catalog.textsend(p.secret || $1)), 1, 8), 'hex'))::bit(64)::bigint
-	  FROM cron_lock.edition_private p
+				pg_catalog.textsend(cron_lock.edition_secret() || job)), 1, 8), 'hex'))::bit(64)::bigint
 $$;
 
 -- lock_new_job: wait for a first acquisition of the job in progress (the
