@@ -584,10 +584,11 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 static Statement sweep = {"SELECT cron_lock.sweep()", 0};
 
 /*
- * One release in SWEEP_EVERY sweeps: a sweep's fixed cost (measured: 350k
- * instructions, more than the rest of a cycle) is then shared, and its
- * batch (2000 rows) still outruns the busy answers of a hundred instances
- * per run.  The plain-SQL edition uses the same chance (50-lease.sql).
+ * One release or acquisition in SWEEP_EVERY sweeps: a sweep's fixed cost
+ * (measured: 350k instructions, more than the rest of a cycle) is then
+ * shared, and its batch (2000 rows) still outruns the busy answers of a
+ * hundred instances per run.  The plain-SQL edition uses the same chance
+ * (cron_lock.maybe_sweep, 20-internal.sql).
  */
 #define SWEEP_EVERY 8
 
@@ -600,7 +601,7 @@ static Statement sweep = {"SELECT cron_lock.sweep()", 0};
 void
 StoreSweep(Store *st)
 {
-	/* Checked on every release, so that what is refused always is. */
+	/* Checked on every call, so that what is refused always is. */
 	if (!TablesUseOnDemand("contention_hourly") || !TablesUseOnDemand("settings"))
 		return;
 	if (pg_prng_uint32(&pg_global_prng_state) % SWEEP_EVERY != 0)

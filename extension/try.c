@@ -197,17 +197,25 @@ Acquire(Store *st, const TryRequest *req, const Lease *lease, TimestampTz now,
 		if (run_id == 0)
 			return false;
 		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
-		return true;
-	}
-	run_id = LeaseAcquire(st, lease, &run);
-	if (lease->held)
-	{
-		LeaseMarkTakenOver(lease->run_id, run_id, now);
-		AnswerOwn("took_over", run_id, run.token, req, run.expires_at, ans);
-		ans->took_over = lease->run_id;
 	}
 	else
-		AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
+	{
+		run_id = LeaseAcquire(st, lease, &run);
+		if (lease->held)
+		{
+			LeaseMarkTakenOver(lease->run_id, run_id, now);
+			AnswerOwn("took_over", run_id, run.token, req, run.expires_at, ans);
+			ans->took_over = lease->run_id;
+		}
+		else
+			AnswerOwn("acquired", run_id, run.token, req, run.expires_at, ans);
+	}
+
+	/*
+	 * The chores, now and then, as on a release: where runs only ever
+	 * expire and are taken over, nothing is released.
+	 */
+	StoreSweep(st);
 	return true;
 }
 

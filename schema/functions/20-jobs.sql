@@ -71,6 +71,52 @@ AS $$
 		   || coalesce(', late after ' || $4::text, '')
 $$;
 
+-- prepare_write: the guard every function here that writes goes through
+-- once its arguments are checked: 25006 on a standby or in a read-only
+-- transaction, the tables locked and checked (55000), and a commit with
+-- the WAL flush.
+CREATE OR REPLACE FUNCTION cron_lock.prepare_write(action text, job text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	PERFORM cron_lock.require_writable(action, job);
+	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.commit_durably();
+END
+$$;
+
+-- require_read_committed: 0A000 above READ COMMITTED, for pause and resume:
+-- there the lease row of a job first taken after the snapshot is invisible,
+-- and they would miss it without an error.
+CREATE OR REPLACE FUNCTION cron_lock.require_read_committed(action text, job text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RAISE EXCEPTION 'cannot % job "%" at isolation level %', action, job,
+			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
+			USING ERRCODE = '0A000', HINT = 'Run it in autocommit or in a READ COMMITTED transaction.';
+	END IF;
+END
+$$;
+
+-- arg_text_size: 22023 when an optional text (what: "reason for pausing
+-- job ...") is longer than 4096 bytes.
+CREATE OR REPLACE FUNCTION cron_lock.arg_text_size(value text, what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+	IF pg_catalog.octet_length(value) > 4096 THEN
+		RAISE EXCEPTION '% is too long', what
+			USING ERRCODE = '22023',
+				  DETAIL = pg_catalog.format('It is %s bytes; the limit is %s bytes.', pg_catalog.octet_length(value), 4096);
+	END IF;
+END
+$$;
+
 -- cron_lock_expect: an administrator's expectation of a job; it wins over
 -- what runs declare.  Both every and schedule NULL clear it, and runs may
 -- declare theirs again.
@@ -87,9 +133,7 @@ DECLARE
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
 	tz := cron_lock.arg_expectation(p_job, every, schedule, late_after, timezone);
-	PERFORM cron_lock.require_writable('set the expectation of', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.commit_durably();
+	PERFORM cron_lock.prepare_write('set the expectation of', p_job);
 	IF every IS NULL AND schedule IS NULL THEN
 		UPDATE cron_lock.jobs
 		   SET every = NULL, schedule = NULL, timezone = NULL, late_after = NULL,
@@ -230,21 +274,9 @@ BEGIN
 		RAISE EXCEPTION 'pause of job "%" must end in the future', p_job
 			USING ERRCODE = '22023', HINT = 'Pass NULL to pause it until cron_lock_resume.';
 	END IF;
-	IF octet_length(p_reason) > 4096 THEN
-		RAISE EXCEPTION 'reason for pausing job "%" is too long', p_job
-			USING ERRCODE = '22023',
-				  DETAIL = format('It is %s bytes; the limit is %s bytes.', octet_length(p_reason), 4096);
-	END IF;
-	-- Above READ COMMITTED the lease row of a job first taken after the
-	-- snapshot is invisible here: the pause would miss it without an error.
-	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		RAISE EXCEPTION 'cannot pause job "%" at isolation level %', p_job,
-			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
-			USING ERRCODE = '0A000', HINT = 'Run it in autocommit or in a READ COMMITTED transaction.';
-	END IF;
-	PERFORM cron_lock.require_writable('pause', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.commit_durably();
+	PERFORM cron_lock.arg_text_size(p_reason, format('reason for pausing job "%s"', p_job));
+	PERFORM cron_lock.require_read_committed('pause', p_job);
+	PERFORM cron_lock.prepare_write('pause', p_job);
 	INSERT INTO cron_lock.jobs AS j (job, paused_until, paused_by, paused_at, pause_reason)
 	VALUES (p_job, p_until, cron_lock.outer_role(), now_ts, p_reason)
 	ON CONFLICT (job) DO UPDATE
@@ -268,16 +300,8 @@ DECLARE
 	was boolean;
 BEGIN
 	PERFORM cron_lock.arg_name(p_job, 'job');
-	-- Above READ COMMITTED the lease row of a job first taken after the
-	-- snapshot is invisible here: the pause would miss it without an error.
-	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
-		RAISE EXCEPTION 'cannot resume job "%" at isolation level %', p_job,
-			pg_catalog.upper(pg_catalog.current_setting('transaction_isolation'))
-			USING ERRCODE = '0A000', HINT = 'Run it in autocommit or in a READ COMMITTED transaction.';
-	END IF;
-	PERFORM cron_lock.require_writable('resume', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.commit_durably();
+	PERFORM cron_lock.require_read_committed('resume', p_job);
+	PERFORM cron_lock.prepare_write('resume', p_job);
 	SELECT paused_until > clock_timestamp() INTO was
 	  FROM cron_lock.jobs WHERE job = p_job FOR NO KEY UPDATE;
 	UPDATE cron_lock.jobs
@@ -315,14 +339,8 @@ BEGIN
 		RAISE EXCEPTION 'invalid anomaly kind "%" for job "%"', p_kind, p_job
 			USING ERRCODE = '22023', HINT = 'Use max_runtime or many_skips.';
 	END IF;
-	IF octet_length(p_detail) > 4096 THEN
-		RAISE EXCEPTION 'detail for job "%" is too long', p_job
-			USING ERRCODE = '22023',
-				  DETAIL = format('It is %s bytes; the limit is %s bytes.', octet_length(p_detail), 4096);
-	END IF;
-	PERFORM cron_lock.require_writable('report on', p_job);
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.commit_durably();
+	PERFORM cron_lock.arg_text_size(p_detail, format('detail for job "%s"', p_job));
+	PERFORM cron_lock.prepare_write('report on', p_job);
 	SELECT * INTO r FROM cron_lock.job_runs WHERE job = p_job AND token = $2;
 	IF NOT FOUND THEN
 		RETURN false;
@@ -410,6 +428,9 @@ REVOKE ALL ON FUNCTION
 	cron_lock.require_authority(text, text, text),
 	cron_lock.lock_new_job(text),
 	cron_lock.commit_durably(),
+	cron_lock.prepare_write(text, text),
+	cron_lock.require_read_committed(text, text),
+	cron_lock.arg_text_size(text, text),
 	cron_lock.cron_parse(text, text),
 	cron_lock.cron_prev(text, text, timestamptz),
 	cron_lock.late_after(interval, text, text, interval, timestamptz),

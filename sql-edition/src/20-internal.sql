@@ -741,6 +741,22 @@ AS $$
 	SELECT a.backend_start FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a
 $$;
 
+-- maybe_sweep: the chores (contention folded, retention), a batch on one
+-- release or acquisition in 8, as the extension does (store.c, StoreSweep):
+-- where runs only ever expire and are taken over, nothing is released.
+-- The caller draws the one in 8 (random() < 0.125), so that the other
+-- seven pay no call.  Their tables are locked and checked first
+-- (use_tables locks only those every call uses).
+CREATE OR REPLACE FUNCTION cron_lock.maybe_sweep()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.sweep();
+END
+$$;
+
 -- outer_role: the role that called the API function, as the extension's
 -- GetOuterUserId() sees it: the SET ROLE role, else the session user.
 CREATE OR REPLACE FUNCTION cron_lock.outer_role()

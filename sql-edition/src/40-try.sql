@@ -203,6 +203,9 @@ BEGIN
 		VALUES (new_run, p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
 				pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''),
 				my_role);
+		IF random() < 0.125 THEN
+			PERFORM cron_lock.maybe_sweep();
+		END IF;
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
 
@@ -217,6 +220,9 @@ BEGIN
 		   attempt = p_attempt, backend_pid = pg_backend_pid(), backend_start = my_start,
 		   acquired_at = now_ts, heartbeat_at = now_ts, expires_at = new_expiry, role = my_role
 	 WHERE job = p_job;
+	IF random() < 0.125 THEN
+		PERFORM cron_lock.maybe_sweep();
+	END IF;
 	IF NOT l.held THEN
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;

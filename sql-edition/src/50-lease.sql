@@ -129,13 +129,8 @@ BEGIN
 		UPDATE cron_lock.job_runs
 		   SET status = p_status, message = p_message, finished_at = clock_timestamp(), forced_by = NULL
 		 WHERE run_id = ended;
-		-- The chores (contention folded, retention): a batch on one release in
-		-- 8, as the extension does (store.c, StoreSweep).
-		IF pg_catalog.random() < 0.125 THEN
-			-- Its tables locked and checked first (use_tables locks only those
-			-- every call uses).
-			PERFORM cron_lock.refuse_foreign_objects();
-			PERFORM cron_lock.sweep();
+		IF random() < 0.125 THEN
+			PERFORM cron_lock.maybe_sweep();
 		END IF;
 		RETURN true;
 	END IF;
