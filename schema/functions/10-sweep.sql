@@ -8,13 +8,9 @@
 -- deleted.  Never waits: one sweep at a time (the others return 0 at once),
 -- and raw rows another transaction has locked are left for later.  Runs as
 -- the caller (the API functions' owner); nobody else may execute it.
--- Generic plans: the custom plan that LIMIT batch drew was made again on
--- every sweep (~0.9M instructions), and the statements are written
--- for a generic plan (ctid IN, not = ANY).
 CREATE OR REPLACE FUNCTION cron_lock.sweep(batch integer DEFAULT 2000, run_chance float8 DEFAULT 0.0625)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
-SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	n bigint;
