@@ -9,23 +9,6 @@ CREATE ROLE regress_cron_lock_nobody LOGIN;
 CREATE ROLE regress_cron_lock_runner LOGIN IN ROLE cron_lock_user;
 CREATE ROLE regress_cron_lock_boss LOGIN IN ROLE cron_lock_admin;
 GRANT regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss TO CURRENT_USER;
--- held_declare: declare as a run does, holding the job's lease (only the
--- holder may), then release it.
-CREATE FUNCTION held_declare(job text, instance text, every interval, schedule text,
-	late_after interval, timezone text, warn integer DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $f$
-DECLARE
-	r record;
-BEGIN
-	SELECT * INTO r FROM cron_lock_try(job, instance, '1 hour');
-	IF NOT r.acquired THEN
-		RAISE EXCEPTION 'held_declare: % is %', job, r.reason;
-	END IF;
-	PERFORM cron_lock_declare(job, instance, every, schedule, late_after, timezone, warn);
-	PERFORM cron_lock_release(job, r.token);
-END
-$f$;
-
 -- cron_prev: the latest scheduled time at or before a moment.  2026-12-06
 -- is a Sunday.
 SELECT s, cron_lock.cron_prev(s, 'UTC', '2026-12-06 12:00:30+00') AS prev FROM (VALUES
@@ -160,5 +143,4 @@ SELECT error_of($$SELECT cron_lock_declare('ex.p', 'x', '1 hour', NULL, NULL, NU
 SELECT error_of($$SELECT * FROM cron_lock.health$$);
 RESET ROLE;
 RESET TimeZone;
-DROP FUNCTION held_declare(text, text, interval, text, interval, text, integer);
 DROP ROLE regress_cron_lock_nobody, regress_cron_lock_runner, regress_cron_lock_boss;

@@ -18,23 +18,6 @@ SELECT job, every, schedule, timezone, late_after, expectation_source,
 	   paused_until, state, expected_instances, stray_instances
   FROM cron_lock.health;
 
--- held_declare: declare as a run does, holding the job's lease (only the
--- holder may), then release it.
-CREATE FUNCTION held_declare(job text, instance text, every interval, schedule text,
-	late_after interval, timezone text, warn integer DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $f$
-DECLARE
-	r record;
-BEGIN
-	SELECT * INTO r FROM cron_lock_try(job, instance, '1 hour');
-	IF NOT r.acquired THEN
-		RAISE EXCEPTION 'held_declare: % is %', job, r.reason;
-	END IF;
-	PERFORM cron_lock_declare(job, instance, every, schedule, late_after, timezone, warn);
-	PERFORM cron_lock_release(job, r.token);
-END
-$f$;
-
 -- Every 5 minutes: ok after a run; late once more than 5 + 2.5 minutes
 -- passed without a start; ok again after the next run.
 SELECT cron_lock_expect('he.every', every => '5 minutes');
@@ -155,4 +138,3 @@ SELECT kind, instance FROM cron_lock.anomaly_log WHERE job = 'he.auth' ORDER BY 
 DROP OWNED BY regress_cron_lock_other;
 DROP ROLE regress_cron_lock_other;
 DROP VIEW h;
-DROP FUNCTION held_declare(text, text, interval, text, interval, text, integer);

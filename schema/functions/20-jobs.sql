@@ -367,7 +367,10 @@ $$;
 -- earlier run in the same hour, is left out: this never counts too many).
 -- The one place that counts contention for a run: the anomalies view and
 -- cron_lock_skips use it.  The view's readers may not read contention,
--- hence SECURITY DEFINER: it gives a count, no rows.
+-- hence SECURITY DEFINER: it gives a count, no rows.  Its cost follows the
+-- run's window, not the tables' size: the counters of the window's hours
+-- by their index (hour, job, instance), the raw rows by the BRIN index on
+-- at, kept summarized as they are written (autosummarize, 30-contention.sql).
 CREATE OR REPLACE FUNCTION cron_lock.busy_answers(job text, holder text, since timestamptz,
 												  until timestamptz)
 RETURNS bigint
@@ -381,7 +384,8 @@ AS $$
 			   AND c.reason IN ('held', 'locked'))
 		 + (SELECT coalesce(pg_catalog.sum(h.busy), 0)::bigint
 			  FROM cron_lock.contention_hourly h
-			 WHERE h.first_seen >= $3 AND ($4 IS NULL OR h.last_seen <= $4)
+			 WHERE h.hour >= pg_catalog.date_trunc('hour', $3, 'UTC')
+			   AND h.first_seen >= $3 AND ($4 IS NULL OR h.last_seen <= $4)
 			   AND h.job = $1 AND h.holder = $2 AND h.instance <> $2
 			   AND h.reason IN ('held', 'locked'))
 $$;

@@ -39,3 +39,36 @@ END
 $$;
 REVOKE ALL ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) TO cron_lock_admin;
+
+-- cron_lock_stray(job, run_id): when run_id is the first run of its
+-- instance on job since the instances expected there were declared, and
+-- that instance is not among them, a sentence saying so (the runner's
+-- stray_instance alert, once per stray instance and declaration); NULL
+-- otherwise, and for a run that is not job's.  It only reads: a runner
+-- calls it once it holds the lease.
+CREATE OR REPLACE FUNCTION @extschema@.cron_lock_stray(job text, run_id bigint)
+RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, cron_lock, pg_temp
+AS $$
+	SELECT pg_catalog.format('Instance "%s" is not among the instances expected to run job "%s" (%s); this is its first run of the job since they were declared at %s. Stop cron_lock for this job on that host, or add the instance with cron_lock_expect_instances.',
+							 r.instance, r.job, pg_catalog.array_to_string(e.ids, ', '),
+							 pg_catalog.to_char(e.declared_at, 'YYYY-MM-DD HH24:MI:SS TZ'))
+	  FROM cron_lock.job_runs r
+	 CROSS JOIN LATERAL (
+		-- The job's own declaration wins over the one for every job.
+		SELECT pg_catalog.min(x.declared_at) AS declared_at,
+			   pg_catalog.array_agg(x.instance ORDER BY x.instance) AS ids
+		  FROM cron_lock.expected_instances x
+		 WHERE x.job = r.job
+			OR (x.job IS NULL AND NOT EXISTS (SELECT FROM cron_lock.expected_instances y
+											   WHERE y.job = r.job))) e
+	 WHERE r.run_id = $2 AND r.job = $1
+	   AND r.started_at >= e.declared_at
+	   AND r.instance <> ALL (e.ids)
+	   AND NOT EXISTS (SELECT FROM cron_lock.job_runs o
+						WHERE o.job = r.job AND o.instance = r.instance
+						  AND o.started_at >= e.declared_at AND o.run_id < r.run_id)
+$$;
+REVOKE ALL ON FUNCTION @extschema@.cron_lock_stray(text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_stray(text, bigint) TO cron_lock_user, cron_lock_admin;

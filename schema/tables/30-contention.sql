@@ -14,6 +14,10 @@ CREATE TABLE IF NOT EXISTS cron_lock.contention (
 	client_addr inet
 );
 CREATE INDEX IF NOT EXISTS contention_at_idx ON cron_lock.contention USING brin (at);
+-- 1.2: each block range summarized (by autovacuum) once the inserts move
+-- past it, so that a scan of the last minutes (cron_lock.busy_answers)
+-- reads those blocks, not every range not yet summarized.
+ALTER INDEX cron_lock.contention_at_idx SET (autosummarize = on);
 -- With a FOR ALL TABLES publication, DELETE needs a replica identity: the
 -- event tables have no key.
 ALTER TABLE cron_lock.contention REPLICA IDENTITY FULL;

@@ -332,7 +332,8 @@ $$;
 -- setting can be forged by the caller, so a transaction that wrote any
 -- other table of cron_lock's (a lease change) is never let off: the statistics
 -- of this transaction's own reads and writes cannot be (they need
--- track_counts, a superuser's setting, on, as it is by default).
+-- track_counts, a superuser's setting, on, as it is by default).  edition_private
+-- is not listed (it is not in schema/; no lease change writes it).
 CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
@@ -683,9 +684,23 @@ $$;
 -- pg_locks tells nothing of another job's.  Read only on the paths that
 -- need it: a job's first acquisition and cron_lock_pause.
 -- The secret is read by edition_secret, declared IMMUTABLE so that a
--- caller's plan folds it into a constant once per session (it never
--- changes while the functions exist: reinstall keeps it, --purge drops
--- both), and new_job_key is one expression inlined into the caller.
+-- caller's plan folds it into a constant once per session (it does not
+-- change while the functions exist: reinstall keeps it, and a reinstall
+-- that adds a new one rewrites the functions, whose plans are then made
+-- again), and new_job_key is one expression inlined into the caller; a
+-- missing row raises (private_missing), never a key left out.
+CREATE OR REPLACE FUNCTION cron_lock.private_missing()
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+	RAISE EXCEPTION 'the row of cron_lock.edition_private is missing'
+		USING ERRCODE = '55000',
+			  DETAIL = 'It holds the secret of cron_lock''s lock keys and the lock of its chores.',
+			  HINT = 'Install the edition again: that adds a new one.';
+END
+$$;
+
 CREATE OR REPLACE FUNCTION cron_lock.edition_secret()
 RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -697,8 +712,8 @@ CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
 RETURNS bigint
 LANGUAGE sql STABLE
 AS $$
-	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
-				pg_catalog.textsend(cron_lock.edition_secret() || job)), 1, 8), 'hex'))::bit(64)::bigint
+	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(pg_catalog.textsend(
+				coalesce(cron_lock.edition_secret(), cron_lock.private_missing()::text) || job)), 1, 8), 'hex'))::bit(64)::bigint
 $$;
 
 -- lock_new_job: wait for a first acquisition of the job in progress (the
@@ -724,6 +739,9 @@ BEGIN
 		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE;
 	ELSE
 		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE SKIP LOCKED;
+	END IF;
+	IF NOT FOUND AND NOT EXISTS (SELECT FROM cron_lock.edition_private) THEN
+		PERFORM cron_lock.private_missing();
 	END IF;
 	RETURN FOUND;
 END

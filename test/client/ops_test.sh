@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/client/ops_test.sh [CRONLOCK]: the operating subcommands against a real server:
 # health (exit 0/1/69/78, late and back to ok, -q, --json in UTC), runs --status,
-# anomalies, pause/resume, expect, metrics (promtool check metrics, the textfile
+# anomalies, pause/resume, expect (also --instances: strays in health, metrics and
+# duplicates), metrics (promtool check metrics, the textfile
 # written atomically), timeline (rendered by headless Chromium: one shape per run, no
 # script, no network, a non-empty screenshot), and health/metrics on the plain-SQL
 # edition. Needs a superuser connection in PG* (run-tests.sh gives one), the extension
@@ -12,7 +13,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-${CRONLOCK_BIN:-$repo/build/client/cronlock}}
 start=$SECONDS
 passed=0 failed=0
-db=ops_cli db_none=ops_cli_none db_ed=ops_cli_edition
+db=ops_cli db_none=ops_cli_none db_ed=ops_cli_edition db_old=ops_cli_old
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 bg=
@@ -46,9 +47,11 @@ SET client_min_messages = warning;
 DROP DATABASE IF EXISTS $db;
 DROP DATABASE IF EXISTS $db_none;
 DROP DATABASE IF EXISTS $db_ed;
+DROP DATABASE IF EXISTS $db_old;
 CREATE DATABASE $db;
 CREATE DATABASE $db_none;
 CREATE DATABASE $db_ed;
+CREATE DATABASE $db_old;
 DO \$\$ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ops_cli_user') THEN CREATE ROLE ops_cli_user LOGIN; END IF;
 	IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ops_cli_admin') THEN CREATE ROLE ops_cli_admin LOGIN; END IF;
@@ -201,7 +204,8 @@ check "chromium: the rendered DOM has one rect.run per run" "$runs" \
 	"$(grep -o '<rect class="run s-[a-z]*"' "$tmp/dom.html" | wc -l)"
 check "chromium: busy skips, a takeover, a failed and a running run drawn" "yes|yes|yes|yes" \
 	"$(grep -q 'class="skip"' "$tmp/dom.html" && echo yes)|$(grep -q 'class="takeover"' "$tmp/dom.html" && echo yes)|$(grep -q 'class="run s-failed"' "$tmp/dom.html" && echo yes)|$(grep -q 'class="run s-running"' "$tmp/dom.html" && echo yes)"
-check "chromium: a lane per instance" "$(sql "SELECT count(DISTINCT instance) FROM (SELECT instance FROM cron_lock.job_runs UNION SELECT instance FROM cron_lock.contention) i")" \
+# Busy answers are raw rows, or folded into hourly counters (one acquisition or release in 8).
+check "chromium: a lane per instance" "$(sql "SELECT count(DISTINCT instance) FROM (SELECT instance FROM cron_lock.job_runs UNION SELECT instance FROM cron_lock.contention UNION SELECT instance FROM cron_lock.contention_hourly) i")" \
 	"$(grep -o '<g class="lane"' "$tmp/dom.html" | wc -l)"
 check "chromium: a hostile job name stays text (no script element, name shown)" "0|1" \
 	"$(grep -c '<script' "$tmp/dom.html")|$([ "$(grep -c '&lt;script&gt;alert(1)&lt;/script&gt;' "$tmp/dom.html")" -ge 1 ] && echo 1)"
@@ -210,6 +214,59 @@ check "chromium: the paused job flagged" 1 "$(grep -c '<li class="flag paused">m
 check "chromium: the page renders (a 1300x700 screenshot of more than 10 KB)" "1300x700|yes" \
 	"$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print("%dx%d" % struct.unpack(">II", d[16:24]) if d[:8] == b"\x89PNG\r\n\x1a\n" else "not a PNG")' "$tmp/page.png" 2>/dev/null)|$([ "$(stat -c %s "$tmp/page.png" 2>/dev/null || echo 0)" -gt 10240 ] && echo yes)"
 kill $bg 2>/dev/null; wait $bg 2>/dev/null; bg=
+
+# ---- expected instances (issue 16 item 7): expect --instances per job and for every
+# job; strays counted by health, metrics and duplicates; a host cannot declare itself.
+# s.one: s-1 and s-2 expected, s-3 a stray; s.two (every job's list, s-1): s-2 a stray.
+cl expect --db "$U" --job s.one --instances s-1
+check "expect --instances as a runner's role (a host declaring itself): 78, 42501" "78|1|0" \
+	"$rc|$(grep -c 'SQLSTATE 42501' <<<"$err")|$(sql "SELECT count(*) FROM cron_lock.expected_instances")"
+cl expect --db "$A" --job s.one --instances s-1,s-2
+check "expect --job --instances: 0, the job's list" "0|job s.one: expected instances s-1, s-2|s-1,s-2" \
+	"$rc|$out|$(sql "SELECT string_agg(instance, ',' ORDER BY instance) FROM cron_lock.expected_instances WHERE job = 's.one'")"
+cl expect --db "$A" --all-jobs --instances s-1 --json
+check "expect --all-jobs --instances: 0, every job's list" '0|{"job": null, "instances": ["s-1"], "done": true}|s-1' \
+	"$rc|$out|$(sql "SELECT string_agg(instance, ',') FROM cron_lock.expected_instances WHERE job IS NULL")"
+for i in s-2 s-3; do "$bin" run --db "$U" --instance $i --job s.one -- true 2>/dev/null; done
+sql "SELECT acquired FROM cron_lock_try('s.two', 's-1', '1 hour')" >/dev/null
+"$bin" run --db "$U" --instance s-2 --job s.two --log-to stderr -- true 2>"$tmp/busy.err"
+check "a stray's busy skip: a skip, no alert" "1|0" \
+	"$(grep -c 'reason=BUSY' "$tmp/busy.err")|$(grep -c CRON_ALERT "$tmp/busy.err")"
+cl health --db "$U" --json
+check "health --json: expected and stray instances per job" "1|1" \
+	"$(grep -c '"job": "s.one", .*"expected_instances": \["s-1","s-2"\], "stray_instances": \["s-3"\]' <<<"$out")|$(grep -c '"job": "s.two", .*"expected_instances": \["s-1"\], "stray_instances": \["s-2"\]' <<<"$out")"
+cl health --db "$U"
+check "health: the stray instances column" "{s-3}|{s-2}" \
+	"$(awk '$1 == "s.one" {print $NF}' <<<"$out")|$(awk '$1 == "s.two" {print $NF}' <<<"$out")"
+cl metrics --db "$U"
+check "metrics: stray instances per job, promtool passes" "0|1|1|0|0" \
+	"$rc|$(grep -E '^cronlock_job_stray_instances\{job_name="s.one"\} ' <<<"$out" | cut -d' ' -f2)|$(grep -E '^cronlock_job_stray_instances\{job_name="s.two"\} ' <<<"$out" | cut -d' ' -f2)|$(grep -E '^cronlock_job_stray_instances\{job_name="h.free"\} ' <<<"$out" | cut -d' ' -f2)|$(promtool check metrics <<<"$out" >/dev/null 2>&1; echo $?)"
+cl duplicates --db "$U"
+check "duplicates: expected_ids and unexpected_ids columns" "0|expected_ids unexpected_ids|{s-1,s-2} {s-1} {s-2}" \
+	"$rc|$(awk 'NR == 1 {print $(NF-1), $NF}' <<<"$out")|$(awk '$1 == "s.two" {print $3, $(NF-1), $NF}' <<<"$out")"
+cl duplicates --db "$U" --json
+check "duplicates --json: expected_ids and unexpected_ids" "0|1" \
+	"$rc|$(grep -c '"job": "s.two", .*"expected_ids": \["s-1"\], "unexpected_ids": \["s-2"\]' <<<"$out")"
+PGOPTIONS='-c client_min_messages=warning' psql -qXAt -v ON_ERROR_STOP=1 -d "$db_old" >/dev/null <<'EOF'
+CREATE EXTENSION cron_lock VERSION '1.1';
+SELECT acquired FROM cron_lock_try('o.j', 'o-1', '1 hour');
+SELECT acquired FROM cron_lock_try('o.j', 'o-2', '1 hour');
+EOF
+cl duplicates --db "dbname=$db_old"
+check "duplicates on a 1.1 server: the columns it has" "0|instance_ids busy_answers first_seen last_seen|{o-1,o-2}" \
+	"$rc|$(awk 'NR == 1 {print $3, $4, $5, $6}' <<<"$out")|$(awk '$1 == "o.j" {print $3}' <<<"$out")"
+cl status --db "$U"
+check "status: a free job's last success, and no stale holder" "0|last_success paused_until|free||yes" \
+	"$rc|$(awk 'NR == 1 {print $(NF-1), $NF}' <<<"$out")|$(sql "SELECT state || '|' || coalesce(holder, '') FROM cron_lock.status WHERE job = 'h.free'")|$(grep -q "^h\.free  *free  .*$(sql "SELECT to_char(last_success, 'YYYY-MM-DD HH24:MI:SS') FROM cron_lock.status WHERE job = 'h.free'")" <<<"$out" && echo yes)"
+cl status --db "$U" --json
+check "status --json: last_success in UTC" 1 \
+	"$(grep -Ec '"job": "h.free", "state": "free", "holder": null, .*"last_success": "[0-9-]{10}T[0-9:]{8}\.[0-9]{6}Z", "paused_until": null' <<<"$out")"
+cl status --db "dbname=$db_old"
+check "status on a 1.1 server: the columns it has" "0|heartbeat_at expires_at" "$rc|$(awk 'NR == 1 {print $(NF-1), $NF}' <<<"$out")"
+cl expect --db "$A" --all-jobs --instances ''
+cl expect --db "$A" --job s.one --instances '' --json
+check "expect --instances '': the lists cleared, no strays left" '0|{"job": "s.one", "instances": [], "done": true}|0|0' \
+	"$rc|$out|$(sql "SELECT count(*) FROM cron_lock.expected_instances")|$(sql "SELECT count(*) FROM cron_lock.stray_instances")"
 
 # ---- the plain-SQL edition: the same views
 if "$bin" install --db "dbname=$db_ed" >/dev/null 2>&1; then

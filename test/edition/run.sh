@@ -275,6 +275,11 @@ suite_install() {
 	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 	check "uninstall and reinstall keep the secret" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
+	q -c "DELETE FROM cron_lock.edition_private" >/dev/null
+	check "no private row: a first acquisition is refused, not left unlocked" 55000 "$(sqlstate "SELECT cron_lock_try('inst.nokey', 'h', '1 hour')")"
+	check "no private row: the sweep is refused" 55000 "$(sqlstate "SELECT cron_lock.sweep()")"
+	q -1 -f "$edition" >/dev/null
+	check "a reinstall adds it again" ok "$(sqlstate "SELECT cron_lock_try('inst.nokey', 'h', '1 hour')")"
 
 	# Refused where the C extension is installed (when it is available here),
 	# and the same catalog layout of schema cron_lock as the extension's, both

@@ -33,12 +33,17 @@ int report_error(const Error &e)
 
 namespace {
 
-int show(const Options &o, std::string_view sql, const std::vector<Param> &params)
+// Prints the rows of `sql`; `older`, when given, is asked instead on a server whose
+// cron_lock lacks a column `sql` names (42703: an older version).
+int show(const Options &o, std::string_view sql, const std::vector<Param> &params,
+		 std::string_view older = {})
 {
 	Client client(admin_config(o));
 	if (client.config_error())
 		return report_error(*client.config_error());
 	auto r = with_session(client, [&](Session &s) { return s.query(sql, params); });
+	if (!r && !older.empty() && r.error().sqlstate == "42703")
+		r = with_session(client, [&](Session &s) { return s.query(older, params); });
 	if (!r)
 		return report_error(r.error());
 	if (o.json)
@@ -63,11 +68,13 @@ std::string ts(const Options &o, const std::string &col)
 
 int cmd_status(const Options &o)
 {
-	return show(o,
-				"SELECT job, state, holder, token, run_id, backend_pid, backend_alive, " +
-					ts(o, "acquired_at") + ", " + ts(o, "heartbeat_at") + ", " +
-					ts(o, "expires_at") + " FROM cron_lock.status ORDER BY job",
-				{});
+	// 1.2 added last_success and paused_until (issue 16); 1.1 has neither column.
+	const std::string cols = "SELECT job, state, holder, token, run_id, backend_pid, backend_alive, " +
+							 ts(o, "acquired_at") + ", " + ts(o, "heartbeat_at") + ", " +
+							 ts(o, "expires_at");
+	const std::string from = " FROM cron_lock.status ORDER BY job";
+	return show(o, cols + ", " + ts(o, "last_success") + ", " + ts(o, "paused_until") + from, {},
+				cols + from);
 }
 
 int cmd_runs(const Options &o)
@@ -86,10 +93,12 @@ int cmd_runs(const Options &o)
 
 int cmd_duplicates(const Options &o)
 {
-	return show(o,
-				"SELECT job, instances, instance_ids, busy_answers, " + ts(o, "first_seen") + ", " +
-					ts(o, "last_seen") + " FROM cron_lock_duplicates($1::interval) ORDER BY job",
-				{interval_text(o.since)});
+	// 1.2 splits instance_ids by the instances declared for the job (expected_ids,
+	// unexpected_ids: a stray runner); 1.1 has neither column.
+	const std::string cols = "SELECT job, instances, instance_ids, busy_answers, " +
+							 ts(o, "first_seen") + ", " + ts(o, "last_seen");
+	const std::string from = " FROM cron_lock_duplicates($1::interval) ORDER BY job";
+	return show(o, cols + ", expected_ids, unexpected_ids" + from, {interval_text(o.since)}, cols + from);
 }
 
 int cmd_release(const Options &o)

@@ -13,7 +13,8 @@
 //
 // Around Client::run: --log-to and alerts (RunLog), --notify, --max-runtime (in
 // supervise), cron_lock_declare for --every/--schedule/--warn-after-skips, the
-// --alert-after count and --metrics-dir (run_state).
+// stray-instance alert (cron_lock_stray), the --alert-after count and --metrics-dir
+// (run_state).
 #include <libpq-fe.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -197,6 +198,26 @@ int cmd_run(const Options &o)
 								: "cron_lock_declare failed: " + q.error().message);
 	};
 	const bool declares = o.every || !o.schedule.empty() || o.warn_after_skips;
+
+	// A stray instance (not among those an administrator expects on the job) is an
+	// alert on its first run since the declaration: cron_lock_stray says so. One
+	// read once the lease is held, never on the busy path; a server before 1.2 has
+	// no declarations to break, so its missing function is no warning.
+	auto stray = [&](Session &s, const Lease &lease) {
+		auto q = s.query("SELECT cron_lock_stray($1::text, $2::bigint)",
+						 {lease.job(), std::to_string(lease.run_id())});
+		if (!q) {
+			if (q.error().sqlstate != "42883")
+				warn("stray", "cron_lock_stray failed: " + q.error().message);
+			return;
+		}
+		if (q->rows() == 1 && !q->is_null(0, 0))
+			logger->log(ctx, Level::error, "CRON_ALERT",
+						{{"event", "stray_instance"},
+						 {"run_id", lease.run_id()},
+						 {"token", lease.token()},
+						 {"message", std::string(q->get(0, 0))}});
+	};
 	bool max_hit = false;
 
 	auto job = [&](const Lease &lease, std::stop_token lost) -> JobResult {
@@ -205,6 +226,7 @@ int cmd_run(const Options &o)
 							 "cancelled by " + signal_name(env.signal()) + " before COMMAND started"};
 		if (declares)
 			with_session(client, declare);
+		with_session(client, [&](Session &s) { stray(s, lease); });
 		auto vars = extra_env;
 		vars.insert(vars.end(), {{"CRONLOCK_JOB", lease.job()},
 								 {"CRONLOCK_RUN_ID", std::to_string(lease.run_id())},

@@ -14,14 +14,13 @@ int cmd_doctor(const Options &o);
 int cmd_install(const Options &o);
 int cmd_uninstall(const Options &o);
 
-// The operating subcommands (ops_options.hpp parses their command lines).
-struct OpsOptions;
-int cmd_health(const OpsOptions &o);
-int cmd_anomalies(const OpsOptions &o);
-int cmd_pause(const OpsOptions &o);
-int cmd_resume(const OpsOptions &o);
-int cmd_expect(const OpsOptions &o);
-int cmd_metrics(const OpsOptions &o);
-int cmd_timeline(const OpsOptions &o);
+// The operating subcommands.
+int cmd_health(const Options &o);
+int cmd_anomalies(const Options &o);
+int cmd_pause(const Options &o);
+int cmd_resume(const Options &o);
+int cmd_expect(const Options &o);
+int cmd_metrics(const Options &o);
+int cmd_timeline(const Options &o);
 
 } // namespace cronlock::cli

@@ -4,22 +4,20 @@
 
 #include "commands.hpp"
 #include "ops_common.hpp"
-#include "ops_options.hpp"
 
 namespace cronlock::cli {
 
-int cmd_pause(const OpsOptions &x)
+int cmd_pause(const Options &o)
 {
-	const Options &o = x.common;
 	// --until: a duration from now, else a time the server reads.
-	std::optional<Millis> for_span = x.until ? parse_duration(*x.until) : std::nullopt;
-	Param until_time = x.until && !for_span ? Param(*x.until) : std::nullopt;
+	std::optional<Millis> for_span = o.until ? parse_duration(*o.until) : std::nullopt;
+	Param until_time = o.until && !for_span ? Param(*o.until) : std::nullopt;
 	Param until_span = for_span ? Param(interval_text(*for_span)) : std::nullopt;
 	std::string sql = "SELECT " + ts_column(o.json, "u.until", "until") +
 					  " FROM (SELECT coalesce(pg_catalog.clock_timestamp() + $2::interval, "
 					  "$3::timestamptz) AS until) u, cron_lock_pause($1::text, u.until, $4::text) p";
 	return with_db(o, [&](Session &s) -> int {
-		auto r = s.query(sql, {o.job, until_span, until_time, x.reason ? Param(*x.reason) : std::nullopt});
+		auto r = s.query(sql, {o.job, until_span, until_time, o.reason ? Param(*o.reason) : std::nullopt});
 		if (!r)
 			return report_ops_error(r.error(), true);
 		auto until = r->opt(0, 0);
@@ -33,9 +31,8 @@ int cmd_pause(const OpsOptions &x)
 	});
 }
 
-int cmd_resume(const OpsOptions &x)
+int cmd_resume(const Options &o)
 {
-	const Options &o = x.common;
 	return with_db(o, [&](Session &s) -> int {
 		auto r = s.query("SELECT cron_lock_resume($1::text)", {o.job});
 		if (!r)
@@ -50,37 +47,36 @@ int cmd_resume(const OpsOptions &x)
 	});
 }
 
-int cmd_expect(const OpsOptions &x)
+int cmd_expect(const Options &o)
 {
-	const Options &o = x.common;
 	return with_db(o, [&](Session &s) -> int {
 		std::string said, json;
-		if (x.every || x.schedule || x.clear) {
+		if (o.every || o.has_schedule || o.clear) {
 			auto r = s.query("SELECT cron_lock_expect($1::text, $2::interval, $3::text, $4::interval, $5::text)",
-							 {o.job, x.every ? Param(interval_text(*x.every)) : std::nullopt,
-							  x.schedule ? Param(*x.schedule) : std::nullopt,
-							  x.late_after ? Param(interval_text(*x.late_after)) : std::nullopt,
-							  x.timezone ? Param(*x.timezone) : std::nullopt});
+							 {o.job, o.every ? Param(interval_text(*o.every)) : std::nullopt,
+							  o.has_schedule ? Param(o.schedule) : std::nullopt,
+							  o.late_after ? Param(interval_text(*o.late_after)) : std::nullopt,
+							  o.timezone ? Param(*o.timezone) : std::nullopt});
 			if (!r)
 				return report_ops_error(r.error(), true);
-			std::string what = x.clear ? "no schedule"
-							   : x.every ? "a run every " + format_duration(*x.every)
-										 : "runs at '" + *x.schedule + "'" +
-											   (x.timezone ? " (" + *x.timezone + ")" : "");
-			if (x.late_after)
-				what += ", late after " + format_duration(*x.late_after);
+			std::string what = o.clear ? "no schedule"
+							   : o.every ? "a run every " + format_duration(*o.every)
+										 : "runs at '" + o.schedule + "'" +
+											   (o.timezone ? " (" + *o.timezone + ")" : "");
+			if (o.late_after)
+				what += ", late after " + format_duration(*o.late_after);
 			said += "job " + o.job + ": expecting " + what + "\n";
-			json += "\"every_seconds\": " + (x.every ? std::to_string(x.every->count() / 1000.0) : "null") +
-					", \"schedule\": " + (x.schedule ? json_string(*x.schedule) : "null") +
-					", \"timezone\": " + (x.timezone ? json_string(*x.timezone) : "null") +
+			json += "\"every_seconds\": " + (o.every ? std::to_string(o.every->count() / 1000.0) : "null") +
+					", \"schedule\": " + (o.has_schedule ? json_string(o.schedule) : "null") +
+					", \"timezone\": " + (o.timezone ? json_string(*o.timezone) : "null") +
 					", \"late_after_seconds\": " +
-					(x.late_after ? std::to_string(x.late_after->count() / 1000.0) : "null") + ", ";
+					(o.late_after ? std::to_string(o.late_after->count() / 1000.0) : "null") + ", ";
 		}
-		if (x.instances) {
+		if (o.instances) {
 			std::string err;
-			auto names = split_names(*x.instances, err);
+			auto names = split_names(*o.instances, err);
 			auto r = s.query("SELECT cron_lock_expect_instances($1::text[], $2::text)",
-							 {pg_text_array(names), x.all_jobs ? std::nullopt : Param(o.job)});
+							 {pg_text_array(names), o.all_jobs ? std::nullopt : Param(o.job)});
 			if (!r)
 				return report_ops_error(r.error(), true);
 			std::string list, jlist;
@@ -88,7 +84,7 @@ int cmd_expect(const OpsOptions &x)
 				list += (list.empty() ? "" : ", ") + n;
 				jlist += (jlist.empty() ? "" : ", ") + json_string(n);
 			}
-			said += (x.all_jobs ? std::string("every job") : "job " + o.job) + ": " +
+			said += (o.all_jobs ? std::string("every job") : "job " + o.job) + ": " +
 					(names.empty() ? "no expected instances (any instance may run it)"
 								   : "expected instances " + list) +
 					"\n";
@@ -96,7 +92,7 @@ int cmd_expect(const OpsOptions &x)
 		}
 		if (o.json)
 			std::printf("{\"job\": %s, %s\"done\": true}\n",
-						x.all_jobs ? "null" : json_string(o.job).c_str(), json.c_str());
+						o.all_jobs ? "null" : json_string(o.job).c_str(), json.c_str());
 		else
 			std::fputs(said.c_str(), stdout);
 		return 0;

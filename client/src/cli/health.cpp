@@ -4,14 +4,12 @@
 
 #include "commands.hpp"
 #include "ops_common.hpp"
-#include "ops_options.hpp"
 #include "table.hpp"
 
 namespace cronlock::cli {
 
-int cmd_health(const OpsOptions &x)
+int cmd_health(const Options &o)
 {
-	const Options &o = x.common;
 	const bool j = o.json;
 	// Seconds for machines, the server's interval text for people.
 	auto span = [&](const std::string &col) {
@@ -28,7 +26,7 @@ int cmd_health(const OpsOptions &x)
 			"date_trunc('milliseconds', last_duration) AS last_duration, "
 			"consecutive_failures AS failures, paused_until, stray_instances";
 	std::string sql = "SELECT " + columns + " FROM cron_lock.health" +
-					  (x.quiet ? " WHERE state IN ('late', 'failing')" : "") + " ORDER BY job";
+					  (o.quiet ? " WHERE state IN ('late', 'failing')" : "") + " ORDER BY job";
 	return with_db(o, [&](Session &s) -> int {
 		auto r = s.query(sql, {});
 		if (!r)
@@ -36,7 +34,7 @@ int cmd_health(const OpsOptions &x)
 		int alarms = 0;
 		for (int i = 0; i < r->rows(); ++i)
 			alarms += r->get(i, 1) == "late" || r->get(i, 1) == "failing";
-		if (x.quiet && alarms == 0)
+		if (o.quiet && alarms == 0)
 			return 0; // under cron: nothing to mail
 		if (j)
 			print_json(stdout, *r);
@@ -46,9 +44,8 @@ int cmd_health(const OpsOptions &x)
 	});
 }
 
-int cmd_anomalies(const OpsOptions &x)
+int cmd_anomalies(const Options &o)
 {
-	const Options &o = x.common;
 	std::string sql = "SELECT kind, job, run_id, instance, " +
 					  ts_column(o.json, "detected_at", "detected_at") +
 					  ", detail FROM cron_lock.anomalies "

@@ -2,19 +2,35 @@
 #include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "commands.hpp"
-#include "ops_options.hpp"
+
+namespace {
+
+using namespace cronlock::cli;
+
+struct Subcommand {
+	std::string_view name;
+	int (*run)(const Options &);
+};
+
+// Every subcommand but run, which main leaves differently.
+constexpr Subcommand subcommands[] = {
+	{"status", cmd_status},       {"runs", cmd_runs},           {"duplicates", cmd_duplicates},
+	{"doctor", cmd_doctor},       {"release", cmd_release},     {"install", cmd_install},
+	{"uninstall", cmd_uninstall}, {"health", cmd_health},       {"anomalies", cmd_anomalies},
+	{"pause", cmd_pause},         {"resume", cmd_resume},       {"expect", cmd_expect},
+	{"metrics", cmd_metrics},     {"timeline", cmd_timeline},
+};
+
+} // namespace
 
 int main(int argc, char *argv[])
 {
-	using namespace cronlock::cli;
-	if (argc > 1 && is_ops_command(argv[1]))
-		return ops_main(argc, argv);
 	Options o = parse_options(argc, argv, ::getenv);
 	if (o.help) {
-		std::fputs((is_ops_command(o.command) ? ops_help_text(o.command) : help_text(o.command)).c_str(),
-				   stdout);
+		std::fputs(help_text(o.command).c_str(), stdout);
 		return std::fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (o.version) {
@@ -34,17 +50,11 @@ int main(int argc, char *argv[])
 		bool flushed = std::fflush(stdout) == 0 && std::fflush(stderr) == 0;
 		::_exit(flushed ? status : (status == 0 ? 1 : status));
 	}
-	if (o.command == "status")
-		return cmd_status(o);
-	if (o.command == "runs")
-		return cmd_runs(o);
-	if (o.command == "duplicates")
-		return cmd_duplicates(o);
-	if (o.command == "doctor")
-		return cmd_doctor(o);
-	if (o.command == "install")
-		return cmd_install(o);
-	if (o.command == "uninstall")
-		return cmd_uninstall(o);
-	return cmd_release(o);
+	for (const auto &c : subcommands)
+		if (c.name == o.command) {
+			int status = c.run(o);
+			// Output that could not be written is a failure, whatever the command found.
+			return std::fflush(stdout) == 0 ? status : (status == 0 ? 1 : status);
+		}
+	return exit_usage; // not reached: parse_options knows the same names
 }

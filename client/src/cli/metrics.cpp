@@ -9,7 +9,6 @@
 
 #include "commands.hpp"
 #include "ops_common.hpp"
-#include "ops_options.hpp"
 
 namespace cronlock::cli {
 namespace {
@@ -34,9 +33,8 @@ std::string number(double v)
 
 } // namespace
 
-int cmd_metrics(const OpsOptions &x)
+int cmd_metrics(const Options &o)
 {
-	const Options &o = x.common;
 	return with_db(o, [&](Session &s) -> int {
 		auto jobs = s.query(
 			"SELECT h.job, extract(epoch FROM h.last_success)::float8, "
@@ -134,7 +132,7 @@ int cmd_metrics(const OpsOptions &x)
 				"# TYPE cronlock_metrics_generated_timestamp_seconds gauge\n"
 				"cronlock_metrics_generated_timestamp_seconds " +
 				number(now) + "\n";
-		if (auto err = write_file_atomically(x.textfile.value_or("-"), text); !err.empty()) {
+		if (auto err = write_file_atomically(o.textfile.value_or("-"), text); !err.empty()) {
 			std::fprintf(stderr, "cronlock: %s\n", err.c_str());
 			return exit_cantcreat;
 		}

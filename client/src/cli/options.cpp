@@ -1,5 +1,6 @@
-// options.cpp: getopt_long per subcommand. "+" stops at the first non-option word, so
-// COMMAND's own options are never taken for ours; "--" works too.
+// options.cpp: the one command line parser of cronlock: getopt_long per subcommand, run
+// and the admin and operating subcommands alike. "+" stops at the first non-option
+// word, so COMMAND's own options are never taken for ours; "--" works too.
 #include "options.hpp"
 
 #include <getopt.h>
@@ -20,7 +21,8 @@ enum Id {
 	o_connect_timeout, o_preflight_timeout, o_timeout, o_on_busy, o_on_unavailable, o_grace,
 	o_log_format, o_json, o_limit, o_since, o_force, o_token, o_schema, o_purge, o_log_to,
 	o_max_runtime, o_warn_after_skips, o_alert_after, o_notify, o_every, o_schedule, o_late_after,
-	o_metrics_dir, o_quiet = 'q', o_help = 'h',
+	o_metrics_dir, o_all_jobs, o_instances, o_timezone, o_clear, o_until, o_reason, o_textfile,
+	o_html, o_quiet = 'q', o_help = 'h',
 };
 constexpr int o_status = 512; // runs --status
 
@@ -58,6 +60,14 @@ const option all_options[] = {
 	{"schedule", required_argument, nullptr, o_schedule},
 	{"late-after", required_argument, nullptr, o_late_after},
 	{"metrics-dir", required_argument, nullptr, o_metrics_dir},
+	{"all-jobs", no_argument, nullptr, o_all_jobs},
+	{"instances", required_argument, nullptr, o_instances},
+	{"timezone", required_argument, nullptr, o_timezone},
+	{"clear", no_argument, nullptr, o_clear},
+	{"until", required_argument, nullptr, o_until},
+	{"reason", required_argument, nullptr, o_reason},
+	{"textfile", required_argument, nullptr, o_textfile},
+	{"html", required_argument, nullptr, o_html},
 	{"quiet", no_argument, nullptr, o_quiet},
 	{"help", no_argument, nullptr, o_help},
 };
@@ -82,6 +92,16 @@ const Command commands[] = {
 	{"release", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_force, o_token, o_help}, "h"},
 	{"install", {o_db, o_connect_timeout, o_timeout, o_schema, o_help}, "h"},
 	{"uninstall", {o_db, o_connect_timeout, o_timeout, o_purge, o_help}, "h"},
+	{"health", {o_db, o_connect_timeout, o_timeout, o_json, o_quiet, o_help}, "qh"},
+	{"anomalies", {o_db, o_connect_timeout, o_timeout, o_json, o_since, o_job, o_help}, "h"},
+	{"pause", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_until, o_reason, o_help}, "h"},
+	{"resume", {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_help}, "h"},
+	{"expect",
+	 {o_db, o_connect_timeout, o_timeout, o_json, o_job, o_all_jobs, o_instances, o_every, o_schedule,
+	  o_late_after, o_timezone, o_clear, o_help},
+	 "h"},
+	{"metrics", {o_db, o_connect_timeout, o_timeout, o_textfile, o_help}, "h"},
+	{"timeline", {o_db, o_connect_timeout, o_timeout, o_since, o_html, o_limit, o_help}, "h"},
 };
 
 bool parse_int(const char *s, long long lo, long long hi, long long &out)
@@ -128,6 +148,79 @@ std::string check_schedule(const std::string &s)
 	return "";
 }
 
+namespace {
+
+// The usage errors of the operating subcommands (health, anomalies, pause, resume,
+// expect, metrics, timeline); `fail` keeps the first.
+template <class Fail> void check_operating(const Options &o, Fail &fail)
+{
+	const std::string &cmd = o.command;
+	if ((cmd == "pause" || cmd == "resume") && !o.has_job)
+		fail(cmd + " needs --job NAME");
+	if ((cmd == "anomalies" || cmd == "timeline") && o.since < Millis{1})
+		fail("--since must be positive");
+	if (cmd == "pause" && o.reason && o.reason->size() > 1000)
+		fail("--reason is limited to 1000 bytes");
+	if (cmd == "pause" && o.until && o.until->empty())
+		fail("--until needs a time (2026-12-24 06:00+00) or a duration (2h)");
+	if (cmd == "timeline" && (!o.html || o.html->empty()))
+		fail("timeline needs --html FILE (- for standard output)");
+	if (cmd == "metrics" && o.textfile && o.textfile->empty())
+		fail("--textfile needs a path");
+	if (cmd != "expect")
+		return;
+	if (o.has_job == o.all_jobs)
+		fail("expect needs --job NAME or --all-jobs (one of them)");
+	if (o.all_jobs && (o.every || o.has_schedule || o.late_after || o.timezone || o.clear))
+		fail("--all-jobs goes with --instances only: a schedule is set per job");
+	if (!o.instances && !o.every && !o.has_schedule && !o.clear)
+		fail("expect needs --instances LIST, --every DUR, --schedule 'CRON' or --clear");
+	if (o.every && o.has_schedule)
+		fail("--every and --schedule exclude each other");
+	if (o.clear && (o.every || o.has_schedule || o.late_after || o.timezone))
+		fail("--clear removes the expectation: give it without --every, --schedule, "
+			 "--late-after or --timezone");
+	if (o.late_after && !o.every && !o.has_schedule)
+		fail("--late-after goes with --every or --schedule");
+	if (o.timezone && !o.has_schedule)
+		fail("--timezone goes with --schedule");
+	if (o.every && *o.every < Millis{1000})
+		fail("--every must be at least 1s");
+	if (o.late_after && *o.late_after < Millis{1000})
+		fail("--late-after must be at least 1s");
+	if (o.has_schedule)
+		if (auto m = check_schedule(o.schedule); !m.empty())
+			fail("invalid --schedule '" + o.schedule + "': " + m);
+	if (o.instances) {
+		std::string err;
+		split_names(*o.instances, err);
+		if (!err.empty())
+			fail(err);
+	}
+}
+
+} // namespace
+
+std::vector<std::string> split_names(std::string_view list, std::string &error)
+{
+	std::vector<std::string> out;
+	if (list.empty())
+		return out;
+	for (std::size_t start = 0;;) {
+		std::size_t comma = list.find(',', start);
+		std::string name(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+		if (auto m = check_name("--instances", name); !m.empty()) {
+			error = m + " (a comma-separated list of instance names)";
+			return {};
+		}
+		if (std::find(out.begin(), out.end(), name) == out.end())
+			out.push_back(std::move(name));
+		if (comma == std::string_view::npos)
+			return out;
+		start = comma + 1;
+	}
+}
+
 Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 {
 	Options o;
@@ -166,6 +259,7 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 
 	std::optional<std::string> db;
 	bool has_instance = false;
+	bool has_limit = false;
 	auto fail = [&](std::string msg) {
 		if (o.error.empty())
 			o.error = std::move(msg);
@@ -219,7 +313,10 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 				fail("invalid value '" + std::string(arg) + "' for --log-format (logfmt or json)");
 			break;
 		case o_json: o.json = true; break;
-		case o_limit: o.limit = static_cast<long>(integer(c, arg, 1, 1000000)); break;
+		case o_limit:
+			o.limit = static_cast<long>(integer(c, arg, 1, 1000000));
+			has_limit = true;
+			break;
 		case o_since: o.since = duration(c, arg); break;
 		case o_force: o.force = true; break;
 		case o_token: o.token = integer(c, arg, 1, (1LL << 53) - 1); break;
@@ -254,9 +351,11 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 			break;
 		case o_every: o.every = duration(c, arg); break;
 		case o_schedule:
-			if (auto m = check_schedule(arg); !m.empty())
-				fail("invalid --schedule '" + std::string(arg) + "': " + m);
+			if (o.command == "run") // expect checks it after the combinations
+				if (auto m = check_schedule(arg); !m.empty())
+					fail("invalid --schedule '" + std::string(arg) + "': " + m);
 			o.schedule = arg;
+			o.has_schedule = true;
 			break;
 		case o_late_after: o.late_after = duration(c, arg); break;
 		case o_metrics_dir:
@@ -264,6 +363,14 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 				fail("--metrics-dir needs a directory");
 			o.metrics_dir = arg;
 			break;
+		case o_all_jobs: o.all_jobs = true; break;
+		case o_instances: o.instances = arg; break;
+		case o_timezone: o.timezone = arg; break;
+		case o_clear: o.clear = true; break;
+		case o_until: o.until = arg; break;
+		case o_reason: o.reason = arg; break;
+		case o_textfile: o.textfile = arg; break;
+		case o_html: o.html = arg; break;
 		case o_quiet: o.quiet = true; break;
 		case o_help: o.help = true; return o;
 		case ':': fail("option '" + std::string(sub_argv[optind - 1]) + "' needs a value"); break;
@@ -278,6 +385,8 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		o.argv.emplace_back(sub_argv[i]);
 
 	o.conninfo = choose_conninfo(db, getenv);
+	if (o.command == "timeline" && !has_limit)
+		o.limit = 20000; // runs drawn
 	if (!has_instance)
 		if (const char *v = getenv("CRONLOCK_INSTANCE"))
 			o.instance = v;
@@ -326,6 +435,7 @@ Options parse_options(int argc, char *const argv[], const Getenv &getenv)
 		if (o.has_job)
 			if (auto m = check_name("--job", o.job); !m.empty())
 				fail(m);
+		check_operating(o, fail);
 		if (o.schema && (o.schema->empty() || o.schema->size() > 63))
 			fail("--schema needs a schema name of 1 to 63 bytes");
 		else if (o.schema && *o.schema == "cron_lock")
@@ -339,8 +449,113 @@ std::string version_text()
 	return std::string("cronlock ") + version + "\n";
 }
 
+namespace {
+
+// Help of the operating subcommands; "" for the others.
+std::string ops_help_text(const std::string &command)
+{
+	const std::string conn =
+		"Connection:\n"
+		"      --db CONNINFO            libpq conninfo or URI (default $CRONLOCK_DB,\n"
+		"                               else $DATABASE_URL, else libpq's PG* variables)\n"
+		"      --connect-timeout DUR    per connection attempt (default 5s)\n"
+		"      --timeout DUR            query deadline (2s)\n";
+	const std::string json = "      --json                   JSON (timestamps ISO 8601 UTC)\n";
+	const std::string help = "  -h, --help                   this text\n";
+	const std::string tail =
+		"\nDUR: 250ms, 30s, 5m, 1h, 1d, 1m30s, or bare seconds (30).\n"
+		"Exit: 0 done, 64 usage (also a value the server refuses), 69 database\n"
+		"unreachable, 78 permanent error (cron_lock 1.2 missing, permission).\n";
+	if (command == "health")
+		return "Usage: cronlock health [-q] [--json] [connection options]\n\n"
+			   "Per job: its expectation, last start, last success, last status and duration,\n"
+			   "consecutive failures, pause, stray instances, and a state: ok, running, late,\n"
+			   "failing, paused, or unknown (no expectation set).\n\n" +
+			   conn + json +
+			   "  -q, --quiet                  list only the late and failing jobs (nothing when\n"
+			   "                               all is well: for a crontab line)\n" +
+			   help +
+			   "\nExit: 0 no job late or failing, 1 some job late or failing, 64 usage,\n"
+			   "69 database unreachable, 78 cron_lock 1.2 missing or permission denied.\n";
+	if (command == "anomalies")
+		return "Usage: cronlock anomalies [--since DUR] [--job NAME] [--json] [connection options]\n\n"
+			   "Recorded and live anomalies (cron_lock.anomalies) of the last DUR (1d), oldest\n"
+			   "first: stale takeovers, late releases and heartbeats, overlong runs, --max-runtime\n"
+			   "overruns, runs that made others skip many times, stray instances, mismatched\n"
+			   "expectations.\n\n" +
+			   conn + json +
+			   "      --since DUR              how far back (1d)\n"
+			   "      --job NAME               one job only\n" +
+			   help + tail;
+	if (command == "pause" || command == "resume")
+		return command == "pause"
+				   ? "Usage: cronlock pause --job NAME [--until TIME|DUR] [--reason TEXT] [connection options]\n\n"
+					 "Pause a job (role cron_lock_admin): every runner skips it with reason PAUSED\n"
+					 "(exit status --on-busy) until TIME, for DUR from now, or until `cronlock\n"
+					 "resume`. A run already going is not stopped. TIME is read by the server\n"
+					 "(2026-12-24 06:00+00; without an offset in the session's TimeZone).\n\n" +
+						 conn + json +
+						 "      --job NAME               the job (required)\n"
+						 "      --until TIME|DUR         end of the pause (default: until resumed)\n"
+						 "      --reason TEXT            why, shown by health and status\n" +
+						 help + tail
+				   : "Usage: cronlock resume --job NAME [connection options]\n\n"
+					 "End a job's pause (role cron_lock_admin).\n\n" +
+						 conn + json + "      --job NAME               the job (required)\n" + help +
+						 "\nExit: 0 resumed, 1 the job was not paused, 64 usage, 69 database\n"
+						 "unreachable, 78 permanent error.\n";
+	if (command == "expect")
+		return "Usage: cronlock expect --job NAME --every DUR|--schedule 'CRON' [--late-after DUR]\n"
+			   "       cronlock expect --job NAME --clear\n"
+			   "       cronlock expect --job NAME|--all-jobs --instances ID,ID,...\n\n"
+			   "Set what an administrator expects of a job (role cron_lock_admin); it wins over\n"
+			   "what runners declare with cronlock run --every/--schedule. A job with an\n"
+			   "expectation turns late in cron_lock.health when no run starts in time. Expected\n"
+			   "instances: any other instance that runs or tries the job is a stray (an alert);\n"
+			   "--instances '' clears the list.\n\n" +
+			   conn + json +
+			   "      --job NAME               the job\n"
+			   "      --all-jobs               the expected instances of every job\n"
+			   "      --instances LIST         comma-separated instance names\n"
+			   "      --every DUR              a run is expected every DUR\n"
+			   "      --schedule 'CRON'        or at the times of a five-field crontab line\n"
+			   "      --late-after DUR         late this long after an expected start (default\n"
+			   "                               half the period, at most 10m)\n"
+			   "      --timezone TZ            time zone of --schedule (default the server's)\n"
+			   "      --clear                  remove the expectation\n" +
+			   help + tail;
+	if (command == "metrics")
+		return "Usage: cronlock metrics [--textfile PATH] [connection options]\n\n"
+			   "Prometheus text, per job: last success, start and duration, last status, runs by\n"
+			   "status (with SELECT on cron_lock.job_runs: cron_lock_admin or a grant), late,\n"
+			   "failing, paused, held, current token, stray instances. With\n"
+			   "--textfile, written to PATH atomically (a temporary file in the same directory,\n"
+			   "then renamed) for node_exporter's textfile collector; PATH should end in .prom.\n"
+			   "When the database cannot be read, PATH is left as it was (exit 69 or 78);\n"
+			   "when PATH cannot be written, exit 73.\n\n" +
+			   conn + "      --textfile PATH          write there instead of standard output\n" + help +
+			   tail;
+	if (command == "timeline")
+		return "Usage: cronlock timeline --html FILE [--since DUR] [--limit N] [connection options]\n\n"
+			   "One self-contained HTML page (inline SVG; no script, no network): a lane per\n"
+			   "instance, each run a bar coloured by its status, busy skips and takeovers\n"
+			   "marked, late, failing and paused jobs flagged (role cron_lock_admin: it reads the\n"
+			   "history). FILE - writes to standard output;\n"
+			   "FILE is replaced atomically (exit 73 when it cannot be written).\n\n" +
+			   conn +
+			   "      --html FILE              where to write the page (required)\n"
+			   "      --since DUR              how far back (1d)\n"
+			   "      --limit N                draw at most N runs, the newest (20000)\n" +
+			   help + tail;
+	return "";
+}
+
+} // namespace
+
 std::string help_text(const std::string &command)
 {
+	if (std::string ops = ops_help_text(command); !ops.empty())
+		return ops;
 	const std::string conn =
 		"Connection:\n"
 		"      --db CONNINFO            libpq conninfo or URI (default $CRONLOCK_DB,\n"

@@ -16,7 +16,6 @@
 
 #include "commands.hpp"
 #include "ops_common.hpp"
-#include "ops_options.hpp"
 
 namespace cronlock::cli {
 namespace {
@@ -81,9 +80,8 @@ const char *style =
 
 } // namespace
 
-int cmd_timeline(const OpsOptions &x)
+int cmd_timeline(const Options &o)
 {
-	const Options &o = x.common;
 	return with_db(o, [&](Session &s) -> int {
 		// The window, on the server's clock.
 		auto w = s.query("SELECT extract(epoch FROM t)::float8 - extract(epoch FROM $1::interval)::float8, "
@@ -110,7 +108,7 @@ int cmd_timeline(const OpsOptions &x)
 			"greatest(r.expires_at, r.started_at))) "
 			">= pg_catalog.to_timestamp($1::float8) "
 			"ORDER BY r.started_at DESC, r.run_id DESC LIMIT $3::bigint",
-			{t0s, t1s, std::to_string(x.limit)});
+			{t0s, t1s, std::to_string(o.limit)});
 		if (!runs)
 			return report_ops_error(runs.error());
 		// Busy answers, one tick per (instance, job) row and pixel column: the raw rows,
@@ -292,7 +290,7 @@ int cmd_timeline(const OpsOptions &x)
 			"\" height=\"" + std::to_string(height) + "\" viewBox=\"0 0 " + std::to_string(width) + " " +
 			std::to_string(height) + "\" role=\"img\" aria-label=\"runs per instance over time\">" +
 			lanes_svg + axis + marks + "</svg></div>\n</body></html>\n";
-		if (auto err = write_file_atomically(*x.html, page); !err.empty()) {
+		if (auto err = write_file_atomically(*o.html, page); !err.empty()) {
 			std::fprintf(stderr, "cronlock: %s\n", err.c_str());
 			return exit_cantcreat;
 		}

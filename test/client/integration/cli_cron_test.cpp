@@ -377,3 +377,75 @@ TEST(CliCron, MetricsDirCountsUnseenSkips)
 	int ignored = std::system(("rm -rf '" + dir + "'").c_str());
 	(void)ignored;
 }
+
+// A stray instance (issue 16 item 7: not among those an administrator expects on the
+// job): its first run since the declaration is an alert, [CRON_ALERT]
+// event=stray_instance with --notify, and the job still runs; its next run is no alert,
+// nor is any run of an expected instance. Under cron (no terminal, a syslog socket) the
+// alert reaches stderr after the run's earlier lines.
+TEST(CliCron, StrayInstanceAlertsOnItsFirstRun)
+{
+	REQUIRE_DB();
+	if (!server_has("cron_lock_stray"))
+		GTEST_SKIP() << "the server's cron_lock has no cron_lock_stray (before 1.2)";
+	const std::string job = it::unique_job("stray");
+	it::Sql sql;
+	sql.one("SELECT cron_lock_expect_instances(ARRAY['expected-1'], $1)", {job});
+	auto run = [&](const std::string &instance, const std::string &log_to, it::EnvList env = {},
+				   std::vector<std::string> extra = {}) {
+		std::vector<std::string> args{"run", "--log-to", log_to, "--instance", instance, "--job", job};
+		args.insert(args.end(), extra.begin(), extra.end());
+		args.insert(args.end(), {"--", "true"});
+		return run_cli(args, env);
+	};
+	auto r = run("expected-1", "stderr");
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_TRUE(tagged(r.err, "CRON_ALERT").empty()) << r.err;
+	EXPECT_EQ(tagged(r.err, "CRON_DONE").size(), 1u) << r.err;
+
+	const std::string notified = temp_name("stray-notify");
+	r = run("stray-1", "stderr", {}, {"--notify", "echo \"$CRONLOCK_EVENT\" >> " + notified});
+	EXPECT_EQ(r.status, 0) << r.err;
+	auto alert = tagged(r.err, "CRON_ALERT");
+	ASSERT_EQ(alert.size(), 1u) << r.err;
+	EXPECT_EQ(field(alert[0], "event"), "stray_instance");
+	EXPECT_EQ(field(alert[0], "run_id"), last_run(job, "run_id"));
+	EXPECT_NE(field(alert[0], "message").find("\"stray-1\" is not among"), std::string::npos) << r.err;
+	EXPECT_EQ(field(tagged(r.err, "CRON_DONE").at(0), "status"), "succeeded") << r.err; // it ran
+	EXPECT_EQ(slurp(notified), "stray_instance\n");
+	unlink(notified.c_str());
+	r = run("stray-1", "stderr");
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_TRUE(tagged(r.err, "CRON_ALERT").empty()) << r.err; // seen before: no second alert
+	EXPECT_EQ(tagged(r.err, "CRON_DONE").size(), 1u) << r.err;
+
+	// As cron runs it: another stray's first run reaches stderr, an expected run does not.
+	const std::string path = temp_name("stray-sock");
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	std::strcpy(sa.sun_path, path.c_str());
+	ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa), 0);
+	it::EnvList env{{"CRONLOCK_SYSLOG_SOCKET", path}};
+	auto drain = [fd] { // a full socket (10 datagrams) would send the rest to stderr
+		char buf[65536];
+		while (recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+		}
+	};
+	r = run("expected-1", "auto", env);
+	EXPECT_EQ(r.status, 0);
+	EXPECT_EQ(r.err, "");
+	drain();
+	r = run("stray-2", "auto", env);
+	EXPECT_EQ(r.status, 0);
+	ASSERT_EQ(tagged(r.err, "CRON_ALERT").size(), 1u) << r.err;
+	EXPECT_EQ(field(tagged(r.err, "CRON_ALERT")[0], "event"), "stray_instance");
+	EXPECT_LT(r.err.find("[CRON_RUN]"), r.err.find("[CRON_ALERT]")) << r.err;
+	drain();
+	r = run("stray-2", "auto", env);
+	EXPECT_EQ(r.status, 0);
+	EXPECT_EQ(r.err, "");
+	close(fd);
+	unlink(path.c_str());
+	sql.one("SELECT cron_lock_expect_instances(NULL, $1)", {job});
+}

@@ -1,4 +1,5 @@
-// The operating subcommands' command lines and the helpers that escape user data
+// The operating subcommands' command lines (parsed by the one parser, options.cpp) and
+// the helpers that escape user data
 // (HTML, Prometheus labels, PostgreSQL arrays) or write files atomically.
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@
 #include <sstream>
 
 #include "ops_common.hpp"
-#include "ops_options.hpp"
+#include "options.hpp"
 
 using namespace cronlock;
 using namespace cronlock::cli;
@@ -20,39 +21,46 @@ namespace {
 
 const char *no_env(const char *) { return nullptr; }
 
-OpsOptions parse(std::vector<std::string> args)
+Options parse(std::vector<std::string> args)
 {
 	args.insert(args.begin(), "cronlock");
 	std::vector<char *> argv;
 	for (auto &a : args)
 		argv.push_back(a.data());
 	argv.push_back(nullptr);
-	return parse_ops_options(static_cast<int>(args.size()), argv.data(), no_env);
+	return parse_options(static_cast<int>(args.size()), argv.data(), no_env);
 }
 
-std::string error_of(std::vector<std::string> args) { return parse(std::move(args)).common.error; }
+std::string error_of(std::vector<std::string> args) { return parse(std::move(args)).error; }
 
 } // namespace
 
 TEST(OpsOptions, Commands)
 {
-	for (const char *c : {"health", "anomalies", "pause", "resume", "expect", "metrics", "timeline"})
-		EXPECT_TRUE(is_ops_command(c)) << c;
-	EXPECT_FALSE(is_ops_command("run"));
-	EXPECT_FALSE(is_ops_command("status"));
+	for (const char *c : {"health", "anomalies", "pause", "resume", "expect", "metrics", "timeline"}) {
+		auto o = parse({c, "--help"});
+		EXPECT_EQ(o.command, c);
+		EXPECT_TRUE(o.help) << c;
+		EXPECT_EQ(o.error, "") << c;
+		EXPECT_NE(help_text(c).find(std::string("Usage: cronlock ") + c), std::string::npos) << c;
+	}
+	// Each subcommand takes only its own options, run's too.
+	EXPECT_NE(error_of({"health", "--ttl", "5s"}).find("unknown option '--ttl'"), std::string::npos);
+	EXPECT_NE(error_of({"status", "--html", "x"}).find("unknown option '--html'"), std::string::npos);
+	EXPECT_EQ(parse({"runs"}).limit, 20);
 }
 
 TEST(OpsOptions, Defaults)
 {
 	auto h = parse({"health"});
-	EXPECT_EQ(h.common.error, "");
+	EXPECT_EQ(h.error, "");
 	EXPECT_FALSE(h.quiet);
 	EXPECT_TRUE(parse({"health", "-q", "--json"}).quiet);
 	auto a = parse({"anomalies"});
-	EXPECT_EQ(a.common.since, 86400000ms);
-	EXPECT_EQ(parse({"anomalies", "--since", "2h"}).common.since, 7200000ms);
+	EXPECT_EQ(a.since, 86400000ms);
+	EXPECT_EQ(parse({"anomalies", "--since", "2h"}).since, 7200000ms);
 	auto t = parse({"timeline", "--html", "x.html"});
-	EXPECT_EQ(t.common.error, "");
+	EXPECT_EQ(t.error, "");
 	EXPECT_EQ(*t.html, "x.html");
 	EXPECT_EQ(t.limit, 20000);
 }
