@@ -87,8 +87,10 @@ edition-tables) emit tables extension-only ;;
 edition-views) emit views extension-only | sed 's/@extschema@\.//g' ;;
 edition-functions) emit functions extension-only | sed 's/@extschema@\.//g' ;;
 edition-sed)
-	# The tables the edition locks and checks (use_tables, refuse_foreign_objects),
-	# their own unique indexes and their own CHECK constraints.
+	# The tables the edition locks and checks (use_tables, refuse_foreign_objects;
+	# locked ONLY, without a look for children: the check refuses any),
+	# their own unique indexes and their own CHECK constraints; the blocks this
+	# transaction read of every one but leases and contention (commit_lazily).
 	facts | awk -F'\t' '
 	$1 == "table" { order[++n] = $2; every[$2] = $3 }
 	$1 == "check" { checks = checks csep sprintf("(%ccron_lock.%s%c::regclass, %c%s%c)", 39, $2, 39, 39, $3, 39); csep = ", " }
@@ -96,9 +98,13 @@ edition-sed)
 	END {
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			list = list sep "cron_lock." t
-			if (every[t]) calls = calls sep "cron_lock." t
+			list = list sep "ONLY cron_lock." t
+			if (every[t]) calls = calls sep "ONLY cron_lock." t
 			rels = rels sep sprintf("%ccron_lock.%s%c::regclass", 39, t, 39)
+			if (t != "contention" && t != "leases") {
+				reads = reads rsep sprintf("pg_catalog.pg_stat_get_xact_blocks_fetched(%ccron_lock.%s%c::regclass)", 39, t, 39)
+				rsep = " + "
+			}
 			m = split(keys[t], k, " ")
 			for (j = 1; j <= m; j++) {
 				idx = idx isep sprintf("%ccron_lock.%s%c::regclass", 39, k[j], 39)
@@ -111,6 +117,7 @@ edition-sed)
 		printf "s/@OWN_TABLES@/%s/g\n", rels
 		printf "s/@OWN_UNIQUE_INDEXES@/%s/g\n", idx
 		printf "s/@OWN_CHECKS@/%s/g\n", checks
+		printf "s/@OWN_BLOCKS_READ_BUT_LEASES_CONTENTION@/%s/g\n", reads
 	}'
 	;;
 extension-upgrade)

@@ -18,14 +18,17 @@ BEGIN
 END
 $$;
 
--- arg_name: a job or instance argument, checked as the extension's ArgName
+-- arg_name (check_name, then arg_name): a job or instance argument, checked as the extension's ArgName
 -- does.  Names are compared byte for byte, so anything that would make two
 -- names look alike is refused: control characters (C0, C1, line and
 -- paragraph separators) and invisible format characters anywhere, spaces of
 -- any kind at either end.  Under an encoding other than UTF8 only ASCII is
 -- checked.  Returns the name, so that a caller's DECLARE checks and
--- assigns it in one simple expression.
-CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
+-- assigns it in one simple expression.  A name of printable ASCII with no
+-- space at either end passes every rule: arg_name lets it through in one
+-- expression that the caller's plan inlines (no PL/pgSQL call); check_name,
+-- the full check, gets the others.
+CREATE OR REPLACE FUNCTION cron_lock.check_name(name text, what text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
@@ -80,9 +83,18 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION cron_lock.arg_name(name text, what text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN pg_catalog.octet_length(name) <= 200 AND name ~ '^[!-~]([ -~]*[!-~])?$' THEN name
+				ELSE cron_lock.check_name(name, what) END
+$$;
+
 -- arg_message: the optional message of a release, at most 4096 bytes: a
--- summary for people reading the history, not a log.  Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+-- summary for people reading the history, not a log.  Returns it (inlined;
+-- check_message raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_message(message text, job text)
 RETURNS text
 LANGUAGE plpgsql STABLE
 AS $$
@@ -95,6 +107,13 @@ BEGIN
 	END IF;
 	RETURN message;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_message(message text, job text)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+	SELECT CASE WHEN pg_catalog.octet_length(message) > 4096 THEN cron_lock.check_message(message, job) ELSE message END
 $$;
 
 -- arg_span: an interval as microseconds.  A month has no fixed length, so an
@@ -138,8 +157,11 @@ BEGIN
 END
 $$;
 
--- arg_ttl: a lease length, more than zero and at most 31 days, in microseconds.
-CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
+-- arg_ttl (check_ttl, then arg_ttl): a lease length, more than zero and at
+-- most 31 days, in microseconds.  One inlined expression for a valid one
+-- (interval comparison counts a day as 24 hours, as arg_span does);
+-- check_ttl, the full check, raises the error of the others.
+CREATE OR REPLACE FUNCTION cron_lock.check_ttl(ttl interval, job text)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -159,6 +181,16 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION cron_lock.arg_ttl(ttl interval, job text)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN ttl > interval '0' AND ttl <= interval '31 days'
+					 AND pg_catalog.date_part('month', ttl) = 0 AND pg_catalog.date_part('year', ttl) = 0
+				THEN (pg_catalog.extract('epoch', ttl) * 1000000)::bigint
+				ELSE cron_lock.check_ttl(ttl, job) END
+$$;
+
 -- arg_min_gap: the optional min_gap in microseconds; NULL when none is wanted.
 CREATE OR REPLACE FUNCTION cron_lock.arg_min_gap(min_gap interval, job text)
 RETURNS bigint
@@ -168,8 +200,9 @@ AS $$
 				THEN cron_lock.arg_positive_span(min_gap, 'min_gap', job, 'Pass NULL for no minimum gap.') END
 $$;
 
--- arg_status: how a run ended, as reported by its holder.  Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
+-- arg_status: how a run ended, as reported by its holder.  Returns it
+-- (inlined; check_status raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_status(status text, job text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -185,9 +218,16 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION cron_lock.arg_status(status text, job text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN status IN ('succeeded', 'failed', 'cancelled') THEN status ELSE cron_lock.check_status(status, job) END
+$$;
+
 -- arg_token: a fencing token argument; any non-NULL value is accepted.
--- Returns it.
-CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
+-- Returns it (inlined; check_token raises).
+CREATE OR REPLACE FUNCTION cron_lock.check_token(token bigint)
 RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE
 AS $$
@@ -197,6 +237,13 @@ BEGIN
 	END IF;
 	RETURN token;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.arg_token(token bigint)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT CASE WHEN token IS NOT NULL THEN token ELSE cron_lock.check_token(token) END
 $$;
 
 -- require_writable: 25006 on a standby or in a read-only transaction,
@@ -254,7 +301,7 @@ BEGIN
 		-- The tables marked @every-call in schema/tables/, and jobs (a first
 		-- acquisition reads its pause).  The others are locked by
 		-- refuse_foreign_objects() before a function uses them.
-		LOCK TABLE @EVERY_CALL_TABLE_LIST@, cron_lock.jobs IN ROW EXCLUSIVE MODE;
+		LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
 	END IF;
 	RETURN cron_lock.tables_checked(@OWN_TABLES@);
 END
@@ -283,27 +330,27 @@ $$;
 -- statement that finished under SET CONSTRAINTS ... IMMEDIATE fired it
 -- before it was armed.  Anything else commits as the caller set.  The
 -- setting can be forged by the caller, so a transaction that wrote any
--- other cron_lock table (a lease change) is never let off: the statistics
--- of this transaction's own writes cannot be (they need track_counts, a
--- superuser's setting, on, as it is by default).  edition_private is left
--- out (no lease change writes it); with its OID in the condition the
--- planner reads pg_class through an index (the busy answer: 1.16M -> 0.72M
--- instructions, test/bench/instructions.sh).
+-- other table of cron_lock's (a lease change) is never let off: the statistics
+-- of this transaction's own reads and writes cannot be (they need
+-- track_counts, a superuser's setting, on, as it is by default).  edition_private
+-- is not listed (it is not in schema/; no lease change writes it).
 CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $$
+DECLARE
+	armed text := pg_catalog.current_setting('cron_lock_edition.lazy_commit', true);
 BEGIN
-	IF pg_catalog.current_setting('cron_lock_edition.lazy_commit', true) = pg_catalog.statement_timestamp()::text
-		AND NOT EXISTS (
-			SELECT FROM pg_catalog.pg_class c
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND c.relkind = 'r'
-			   AND c.relname <> 'contention'
-			   AND c.oid <> 'cron_lock.edition_private'::pg_catalog.regclass
-			   AND pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid)
-				   + pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)
-				   + pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0) THEN
-		PERFORM pg_catalog.set_config('synchronous_commit', 'off', true);
+	-- Simple expressions only (PERFORM would run a query).  No row of leases
+	-- written, and no block even read of the other tables (schema/gen.sh
+	-- lists them) but contention: every write reads the block it writes,
+	-- and one call a table costs less than three.
+	IF armed = pg_catalog.statement_timestamp()::text
+		AND pg_catalog.pg_stat_get_xact_tuples_inserted('cron_lock.leases'::pg_catalog.regclass)
+			+ pg_catalog.pg_stat_get_xact_tuples_updated('cron_lock.leases'::pg_catalog.regclass)
+			+ pg_catalog.pg_stat_get_xact_tuples_deleted('cron_lock.leases'::pg_catalog.regclass)
+			+ @OWN_BLOCKS_READ_BUT_LEASES_CONTENTION@ = 0 THEN
+		armed := pg_catalog.set_config('synchronous_commit', 'off', true);
 	END IF;
 	RETURN NULL;
 END
@@ -514,7 +561,8 @@ BEGIN
 	-- Armed after the row: a trigger fired at the end of the INSERT (SET
 	-- CONSTRAINTS ... IMMEDIATE) finds it unarmed.
 	IF alone THEN
-		PERFORM pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
+		-- An assignment, a simple expression (PERFORM would run a query).
+		query := pg_catalog.set_config('cron_lock_edition.lazy_commit', pg_catalog.statement_timestamp()::text, true);
 	END IF;
 	RETURN answer;
 END
@@ -546,12 +594,14 @@ DECLARE
 	v_epoch bigint;
 	v_token bigint;
 BEGIN
-	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)', 'EXECUTE')
-		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()', 'EXECUTE') THEN
+	-- regprocedure constants (resolved when the expression is planned) and
+	-- no query: simple expressions only.
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_walfile_name(pg_lsn)'::pg_catalog.regprocedure, 'EXECUTE')
+		AND pg_catalog.has_function_privilege('pg_catalog.pg_current_wal_lsn()'::pg_catalog.regprocedure, 'EXECUTE') THEN
 		v_timeline := ('x' || pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::integer;
 	END IF;
-	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') THEN
-		SELECT s.system_identifier INTO v_sysid FROM pg_catalog.pg_control_system() s;
+	IF pg_catalog.has_function_privilege('pg_catalog.pg_control_system()'::pg_catalog.regprocedure, 'EXECUTE') THEN
+		v_sysid := (pg_catalog.pg_control_system()).system_identifier;
 	END IF;
 
 	SELECT * INTO rec FROM cron_lock.token_epoch;
@@ -633,23 +683,12 @@ $$;
 -- first (to make the job answer "locked" or a pause wait); a key seen in
 -- pg_locks tells nothing of another job's.  Read only on the paths that
 -- need it: a job's first acquisition and cron_lock_pause.
-CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
-RETURNS bigint
-LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-	secret text := (SELECT p.secret FROM cron_lock.edition_private p);
-BEGIN
-	IF secret IS NULL THEN
-		PERFORM cron_lock.private_missing();
-	END IF;
-	RETURN ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(
-				pg_catalog.textsend(secret || job)), 1, 8), 'hex'))::bit(64)::bigint;
-END
-$$;
-
--- private_missing: 55000, never a lock left out, when the edition's
--- private row is gone (only its owner could remove it).
+-- The secret is read by edition_secret, declared IMMUTABLE so that a
+-- caller's plan folds it into a constant once per session (it does not
+-- change while the functions exist: reinstall keeps it, and a reinstall
+-- that adds a new one rewrites the functions, whose plans are then made
+-- again), and new_job_key is one expression inlined into the caller; a
+-- missing row raises (private_missing), never a key left out.
 CREATE OR REPLACE FUNCTION cron_lock.private_missing()
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -660,6 +699,21 @@ BEGIN
 			  DETAIL = 'It holds the secret of cron_lock''s lock keys and the lock of its chores.',
 			  HINT = 'Install the edition again: that adds a new one.';
 END
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.edition_secret()
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT p.secret FROM cron_lock.edition_private p
+$$;
+
+CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
+RETURNS bigint
+LANGUAGE sql STABLE
+AS $$
+	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(pg_catalog.textsend(
+				coalesce(cron_lock.edition_secret(), cron_lock.private_missing()::text) || job)), 1, 8), 'hex'))::bit(64)::bigint
 $$;
 
 -- lock_new_job: wait for a first acquisition of the job in progress (the
@@ -693,20 +747,31 @@ BEGIN
 END
 $$;
 
+-- own_backend_start: this backend's start time as the owner may see it
+-- (NULL for another role's backend without pg_read_all_stats).  Declared
+-- IMMUTABLE, so that a caller's plan folds it into a constant once per
+-- session: it cannot change while the backend lives (only a grant to the
+-- owner made during the session would show it later than now).
+CREATE OR REPLACE FUNCTION cron_lock.own_backend_start()
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT a.backend_start FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a
+$$;
+
 -- maybe_sweep: the chores (contention folded, retention), a batch on one
 -- release or acquisition in 8, as the extension does (store.c, StoreSweep):
 -- where runs only ever expire and are taken over, nothing is released.
--- Their tables are locked and checked first (use_tables locks only those
--- every call uses).
+-- The caller draws the one in 8 (random() < 0.125), so that the other
+-- seven pay no call.  Their tables are locked and checked first
+-- (use_tables locks only those every call uses).
 CREATE OR REPLACE FUNCTION cron_lock.maybe_sweep()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-	IF pg_catalog.random() < 0.125 THEN
-		PERFORM cron_lock.refuse_foreign_objects();
-		PERFORM cron_lock.sweep();
-	END IF;
+	PERFORM cron_lock.refuse_foreign_objects();
+	PERFORM cron_lock.sweep();
 END
 $$;
 

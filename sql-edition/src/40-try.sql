@@ -25,8 +25,8 @@ DECLARE
 	p_job text := cron_lock.arg_name(job, 'job');
 	p_instance text := cron_lock.arg_name(instance, 'instance');
 	p_attempt uuid := attempt;
-	ttl_usec bigint;
-	gap_usec bigint;
+	ttl_usec bigint := cron_lock.arg_ttl(ttl, p_job);
+	gap_usec bigint := cron_lock.arg_min_gap(min_gap, p_job);
 	l cron_lock.leases;
 	seen cron_lock.leases;
 	first boolean := false;
@@ -40,10 +40,15 @@ DECLARE
 	old_run cron_lock.job_runs;
 	my_start timestamptz;
 	my_role text;
+	alone boolean;
+	query text;
 BEGIN
-	ttl_usec := cron_lock.arg_ttl(ttl, p_job);
-	gap_usec := cron_lock.arg_min_gap(min_gap, p_job);
-	my_role := cron_lock.enter('take a lease on', p_job);
+	-- cron_lock.enter, written out (a PL/pgSQL call and a PERFORM less).
+	IF pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' THEN
+		PERFORM cron_lock.require_writable('take a lease on', p_job);
+	END IF;
+	LOCK TABLE @EVERY_CALL_TABLE_LIST@, ONLY cron_lock.jobs IN ROW EXCLUSIVE MODE;
+	my_role := CASE WHEN cron_lock.tables_checked(@OWN_TABLES@) THEN cron_lock.outer_role() END;
 
 	ans.acquired := false;
 	SELECT * INTO l FROM cron_lock.leases WHERE job = p_job;
@@ -89,7 +94,9 @@ BEGIN
 				-- stays inside the lease; the durable commit of the renewal
 				-- also covers the original acquisition.
 				new_expiry := now_ts + ttl_usec * interval '1 microsecond';
-				PERFORM cron_lock.commit_durably();
+				IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
+					PERFORM cron_lock.commit_durably();
+				END IF;
 				UPDATE cron_lock.leases SET heartbeat_at = now_ts, expires_at = new_expiry
 				 WHERE job = p_job;
 				UPDATE cron_lock.job_runs SET heartbeat_at = now_ts, expires_at = new_expiry
@@ -135,7 +142,24 @@ BEGIN
 			ans.holder_pid := l.backend_pid;
 			ans.expires_at := l.expires_at;
 		END IF;
-		RETURN cron_lock.record_busy(ans, p_job, p_instance, busy_holder, now_ts);
+		-- cron_lock.record_busy, written out for the usual busy answer (a
+		-- PL/pgSQL call and a composite argument less); see it for why.
+		alone := pg_current_xact_id_if_assigned() IS NULL AND current_setting('synchronous_commit') <> 'off';
+		IF alone THEN
+			query := current_query();
+			IF query IS DISTINCT FROM current_setting('cron_lock_edition.lone_try', true) THEN
+				alone := cron_lock.lone_try(query);
+				IF alone THEN
+					PERFORM set_config('cron_lock_edition.lone_try', query, false);
+				END IF;
+			END IF;
+		END IF;
+		INSERT INTO cron_lock.contention (job, instance, holder, reason, at, backend_pid, client_addr)
+		VALUES (p_job, p_instance, busy_holder, ans.reason, now_ts, pg_backend_pid(), inet_client_addr());
+		IF alone THEN
+			query := set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true);
+		END IF;
+		RETURN ans;
 	END IF;
 
 	-- Acquire: a new run on the row locked FOR UPDATE, or the job's first row.
@@ -155,8 +179,10 @@ BEGIN
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
 	-- This backend's start time, so that status can tell whether it lives.
-	SELECT a.backend_start INTO my_start FROM pg_stat_get_activity(pg_backend_pid()) a;
-	PERFORM cron_lock.commit_durably();
+	my_start := cron_lock.own_backend_start();
+	IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
+		PERFORM cron_lock.commit_durably();
+	END IF;
 	IF first THEN
 		-- The lease first: at REPEATABLE READ a first lease committed after
 		-- this transaction's snapshot makes ON CONFLICT raise 40001.
@@ -177,7 +203,9 @@ BEGIN
 		VALUES (new_run, p_job, p_instance, new_token, p_attempt, 'running', now_ts, now_ts, new_expiry,
 				pg_backend_pid(), my_start, inet_client_addr(), nullif(current_setting('application_name'), ''),
 				my_role);
-		PERFORM cron_lock.maybe_sweep();
+		IF random() < 0.125 THEN
+			PERFORM cron_lock.maybe_sweep();
+		END IF;
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;
 
@@ -192,7 +220,9 @@ BEGIN
 		   attempt = p_attempt, backend_pid = pg_backend_pid(), backend_start = my_start,
 		   acquired_at = now_ts, heartbeat_at = now_ts, expires_at = new_expiry, role = my_role
 	 WHERE job = p_job;
-	PERFORM cron_lock.maybe_sweep();
+	IF random() < 0.125 THEN
+		PERFORM cron_lock.maybe_sweep();
+	END IF;
 	IF NOT l.held THEN
 		RETURN (true, 'acquired', new_run, new_token, p_instance, pg_backend_pid(), new_expiry, NULL)::cron_lock.try_result;
 	END IF;

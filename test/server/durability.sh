@@ -145,7 +145,9 @@ check_eq "a busy answer with the session at synchronous_commit = off stays off" 
 # lease taken in the same transaction must commit durably all the same.
 check_eq "a lease and a busy answer in one statement, lazy setting forged: synchronous" sync \
 	"$(commit_kind forged sql "SELECT m.reason, b.reason, set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true) IS NOT NULL FROM cron_lock_try('dur.forged', 'h2', '1 hour') m, cron_lock_try('dur.x', 'h2', '1 hour') b")"
+check_eq "an expectation (no lease) and a busy answer in one statement, lazy setting forged: synchronous" sync \
+	"$(commit_kind forged_jobs sql "SELECT cron_lock_expect('dur.expected', every => '1 hour') IS NULL, b.reason, set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true) IS NOT NULL FROM cron_lock_try('dur.x', 'h2', '1 hour') b")"
 
-check_eq "every busy answer was recorded" 18 \
+check_eq "every busy answer was recorded" 19 \
 	"$(q "$S" $DB "SELECT count(*) FROM cron_lock.contention WHERE job = 'dur.x'")"
 summary
