@@ -66,6 +66,8 @@ cron_lock_heartbeat(PG_FUNCTION_ARGS)
 		expires_at = now + ttl;
 		CommitDurably();
 		LeaseRenew(&st, &lease, now, expires_at);
+		/* A long run renews where nothing is acquired or released. */
+		StoreSweep(&st);
 	}
 	else
 	{

@@ -584,7 +584,7 @@ RecordAnomaly(const char *kind, text *job, int64 run_id, text *instance,
 static Statement sweep = {"SELECT cron_lock.sweep()", 0};
 
 /*
- * One release or acquisition in SWEEP_EVERY sweeps: a sweep's fixed cost
+ * One release, acquisition or renewal in SWEEP_EVERY sweeps: a sweep's fixed cost
  * (measured: 350k instructions, more than the rest of a cycle) is then
  * shared, and its batch (2000 rows) still outruns the busy answers of a
  * hundred instances per run.  The plain-SQL edition uses the same chance

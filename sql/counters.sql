@@ -123,6 +123,22 @@ SELECT (SELECT count(*) FROM cron_lock.job_runs WHERE job = 'cnt.tk' AND status 
 	   (SELECT count(*) FROM cron_lock.contention WHERE job = 'cnt.tk') AS raw,
 	   (SELECT sum(busy) FROM cron_lock.contention_hourly WHERE job = 'cnt.tk') AS counted;
 
+-- Nor for a run to end: a long run's renewals fold them too (one in 8;
+-- 200 renewals).
+SELECT reason FROM cron_lock_try('cnt.hb', 'h1', '1 hour');
+SELECT count(*) AS busy FROM generate_series(1, 50) i, cron_lock_try('cnt.hb', 'h' || (i % 5 + 2), '1 hour') t;
+DO $$
+BEGIN
+	FOR i IN 1..200 LOOP
+		IF cron_lock_heartbeat('cnt.hb', (SELECT token FROM cron_lock.leases WHERE job = 'cnt.hb'), '1 hour') IS NULL THEN
+			RAISE EXCEPTION 'not renewed';
+		END IF;
+	END LOOP;
+END
+$$;
+SELECT (SELECT count(*) FROM cron_lock.contention WHERE job = 'cnt.hb') AS raw,
+	   (SELECT sum(busy) FROM cron_lock.contention_hourly WHERE job = 'cnt.hb') AS counted;
+
 -- Leave nothing behind for the tests that count rows.
 DELETE FROM cron_lock.leases WHERE job LIKE 'cnt.%';
 DELETE FROM cron_lock.job_runs WHERE job LIKE 'cnt.%';

@@ -760,7 +760,7 @@ AS $$
 $$;
 
 -- maybe_sweep: the chores (contention folded, retention), a batch on one
--- release or acquisition in 8, as the extension does (store.c, StoreSweep):
+-- release, acquisition or renewal in 8, as the extension does (store.c, StoreSweep):
 -- where runs only ever expire and are taken over, nothing is released.
 -- The caller draws the one in 8 (random() < 0.125), so that the other
 -- seven pay no call.  Their tables are locked and checked first

@@ -57,6 +57,10 @@ BEGIN
 		UPDATE cron_lock.leases SET heartbeat_at = now_ts, expires_at = new_expiry WHERE job = p_job;
 		UPDATE cron_lock.job_runs SET heartbeat_at = now_ts, expires_at = new_expiry
 		 WHERE run_id = l.run_id;
+		-- A long run renews where nothing is acquired or released.
+		IF random() < 0.125 THEN
+			PERFORM cron_lock.maybe_sweep();
+		END IF;
 		RETURN new_expiry;
 	END IF;
 
