@@ -55,6 +55,9 @@ suite edition-migrate test/edition/run.sh migrate
 suite edition-upgrade test/edition/run.sh upgrade
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
+suite completion test/packages/completion_test.sh "$CRONLOCK_BIN"
+suite systemd-units test/packages/systemd_test.sh "$CRONLOCK_BIN"
+suite pgxn-meta test/packages/meta_test.py
 suite crontab-examples test/client/crontab_test.sh
 suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
