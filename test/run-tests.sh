@@ -81,6 +81,9 @@ suite client-integration own_cluster build/client/test/cronlock_integration_test
 [ -x test/server/run.sh ] && suite server test/server/run.sh
 [ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh
 [ -x test/faults/sanitize.sh ] && suite sanitizers own_cluster test/faults/sanitize.sh
+# Last: the Debian packages for 15 replace `make install`'s files for a while
+# (built, installed, tested, purged), then make install puts them back.
+suite packages test/packages/run.sh
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"
