@@ -77,6 +77,11 @@ for p in "${packages[@]}"; do files+=("$debs/${p}_"*.deb); done
 # Files an older `make install` wrote that the current one does not (a header
 # made internal since) are kept aside and put back at the end.
 uninstall_system() {
+	local installed
+	# A run cut short may have left the packages installed.
+	installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null |
+		awk '/ installed$/ {print $1}')
+	[ -z "$installed" ] || "${sudo[@]}" apt-get purge -y -qq $installed || return 1
 	"${sudo[@]}" make -s uninstall || return 1
 	scan >"$tmp/stale"
 	[ -s "$tmp/stale" ] || return 0
