@@ -41,10 +41,13 @@ for major in "${majors[@]}"; do
 	dir=$out/$major
 	rm -rf "$dir"
 	copy_tree "$dir/src"
+	extra=()
 	case $major in
 	15) release= ;;
 	17) release=trixie ;;
-	18) release=sid ;;
+	# sid's root has experimental's libpq-dev (for 19), whose libpq.pc requires
+	# libcurl without depending on its -dev package: pkg-config needs it.
+	18) release=sid extra=(libcurl4-openssl-dev) ;;
 	*)
 		echo "deb.sh: no Debian release here ships PostgreSQL $major" >&2
 		exit 69
@@ -58,7 +61,7 @@ for major in "${majors[@]}"; do
 		bash -c "$(build_cmds "$dir" "$major")"
 	else
 		(cd "$dir" && CHROOT_SHARE=$dir "$repo/test/versions/chroot.sh" $release \
-			"${build_deps[@]}" "postgresql-$major" "postgresql-server-dev-$major" -- \
+			"${build_deps[@]}" "${extra[@]}" "postgresql-$major" "postgresql-server-dev-$major" -- \
 			bash -c "$(build_cmds "$dir" "$major")")
 	fi
 	rm -rf "$dir/src"
