@@ -103,6 +103,16 @@ check "apt-get install ./build/deb/15/*.deb" install_debs
 cf=--nocfprotection
 readelf -n "$(gcc -print-file-name=crt1.o)" 2>/dev/null | grep -q IBT && cf=
 check "hardening-check $cf /usr/bin/cronlock" hardening-check $cf /usr/bin/cronlock
+# owner FILE: the package of FILE, under whichever name dpkg has it (merged
+# /usr: /lib/x86_64-linux-gnu/libm.so.6 may be /usr/lib/... on disk).
+owner() {
+	local f p out
+	for f in "$1" "$(readlink -f "$1")"; do
+		for p in "$f" "${f#/usr}" "/usr$f"; do
+			out=$(dpkg -S "$p" 2>/dev/null) && { echo "${out%%:*}"; return 0; }
+		done
+	done
+}
 # Every library the command loads comes from a package its Depends names.
 shlibs() {
 	local depends lib path pkg ok=0
@@ -110,7 +120,7 @@ shlibs() {
 	echo "Depends: $depends"
 	for lib in $(objdump -p /usr/bin/cronlock | awk '/NEEDED/ {print $2}'); do
 		path=$(ldd /usr/bin/cronlock | awk -v l="$lib" '$1 == l {print $3}')
-		pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
+		pkg=$(owner "$path")
 		if [[ ", $depends" == *", ${pkg%%:*}"* ]] || [[ ", $depends" == *"| ${pkg%%:*}"* ]]; then
 			echo "$lib: $pkg"
 		else
