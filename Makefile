@@ -10,6 +10,9 @@
 #   make test-versions  those suites on 15, 17, 18 (and 19 if served), upgrades across them
 #   make bench      benchmarks, writes BENCHMARKS.md
 #   make soak       the long fault-injection soak (DURATION=10m)
+#   make deb        Debian packages for 15, 17 and 18 into build/deb/MAJOR/
+#                   (MAJORS="15" for one; 17 and 18 in cached Debian roots: root)
+#   make dist       the PGXN archive build/cron_lock-VERSION.zip (git archive HEAD)
 
 PG_CONFIG ?= pg_config
 PREFIX ?= /usr/local
@@ -53,9 +56,13 @@ extension/cron_lock--1.1--1.2.sql: $(SCHEMA_FILES)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: deps client client-install test test-versions run bench soak uninstall-client sql-edition \
-	sql-edition-install sql-edition-uninstall
+	sql-edition-install sql-edition-uninstall deb dist
 
+# EXTENSION_ONLY=1: the extension alone (debian/rules builds the client once,
+# the extension once per major).
+ifndef EXTENSION_ONLY
 all: client sql-edition
+endif
 
 deps:
 	test/install-deps.sh
@@ -67,7 +74,9 @@ client:
 		cmake --build $(BUILD_DIR) -j2; \
 	fi
 
+ifndef EXTENSION_ONLY
 install: client-install sql-edition-install
+endif
 
 # cmake --install writes install_manifest.txt into the build tree; under sudo
 # it must stay the build tree owner's, or the next unprivileged build fails.
@@ -81,13 +90,16 @@ client-install: client
 uninstall: uninstall-client sql-edition-uninstall
 
 # The files to remove are those an install of the current PREFIX would write
-# (staged into a scratch directory), not whatever an earlier install listed.
+# (staged into a scratch directory), not whatever an earlier install listed;
+# then the directories of our own (include/cronlock, lib/cmake/cronlock) if empty.
 uninstall-client:
 	@if [ -f $(BUILD_DIR)/cmake_install.cmake ]; then \
 		stage=$$(mktemp -d) && \
 		DESTDIR=$$stage cmake --install $(BUILD_DIR) --prefix $(PREFIX) >/dev/null && \
 		(cd $$stage && find . \( -type f -o -type l \) -print | sed 's|^\.||') | \
 			while read -r f; do rm -f "$(DESTDIR)$$f"; done; \
+		(cd $$stage && find . -depth -mindepth 1 -type d -name '*cronlock*' -print | sed 's|^\.||') | \
+			while read -r d; do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done; \
 		rm -rf $$stage; $(KEEP_BUILD_OWNER); \
 	fi
 
@@ -140,3 +152,16 @@ soak: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	test/faults/soak.sh $(DURATION)
+
+# Debian packages (debian/, test/packages/deb.sh): one major or the whole matrix.
+MAJORS ?= 15 17 18
+deb:
+	test/install-deps.sh
+	$(SUDO) test/packages/deb.sh $(MAJORS)
+
+# The PGXN archive: the committed tree (git archive), named by META.json's version.
+DIST_VERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' META.json)
+dist:
+	mkdir -p build
+	git archive --format=zip --prefix=cron_lock-$(DIST_VERSION)/ -o build/cron_lock-$(DIST_VERSION).zip HEAD
+	@echo build/cron_lock-$(DIST_VERSION).zip

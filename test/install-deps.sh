@@ -10,6 +10,10 @@ packages=(
 	postgresql-15-plpgsql-check
 	openssl libgtest-dev pgbouncer python3 procps iproute2
 	devscripts
+	# the Debian packages (make deb, test/packages): build, lintian, autopkgtest,
+	# hardening-check (devscripts); systemd-analyze for contrib/systemd's units
+	# (the package only: --no-install-recommends leaves the init alone)
+	debhelper dpkg-dev postgresql-server-dev-all lintian autopkgtest systemd
 	# test/cron: a real cron daemon mailing to local mailboxes; crontab(1) for the
 	# documentation's examples; promtool (metrics); headless Chromium (timeline)
 	cron exim4-daemon-light prometheus chromium

@@ -55,6 +55,9 @@ suite edition-migrate test/edition/run.sh migrate
 suite edition-upgrade test/edition/run.sh upgrade
 suite client-unit build/client/test/cronlock_unit_tests
 suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
+suite completion test/packages/completion_test.sh "$CRONLOCK_BIN"
+suite systemd-units test/packages/systemd_test.sh "$CRONLOCK_BIN"
+suite pgxn-meta test/packages/meta_test.py
 suite crontab-examples test/client/crontab_test.sh
 suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
@@ -78,6 +81,9 @@ suite client-integration own_cluster build/client/test/cronlock_integration_test
 [ -x test/server/run.sh ] && suite server test/server/run.sh
 [ -x test/faults/run-fast.sh ] && suite faults test/faults/run-fast.sh
 [ -x test/faults/sanitize.sh ] && suite sanitizers own_cluster test/faults/sanitize.sh
+# Last: the Debian packages for 15 replace `make install`'s files for a while
+# (built, installed, tested, purged), then make install puts them back.
+suite packages test/packages/run.sh
 
 echo
 [ $failed -gt 0 ] && echo "failed suites: ${failed_names[*]}"

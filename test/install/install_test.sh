@@ -28,6 +28,7 @@ root=$stage$prefix
 pgext=$stage$(pg_config --sharedir)/extension
 check "cronlock in PREFIX/bin" test -x "$root/bin/cronlock"
 check "man page" test -f "$root/share/man/man1/cronlock.1"
+check "bash completion" test -f "$root/share/bash-completion/completions/cronlock"
 check "headers" test -f "$root/include/cronlock/cronlock.hpp"
 check "static and shared library" test -f "$root/lib/libcronlock.a" -a -e "$root/lib/libcronlock.so"
 check "pkg-config file" test -f "$root/lib/pkgconfig/cronlock.pc"
