@@ -606,6 +606,9 @@ StoreSweep(Store *st)
 		return;
 	if (pg_prng_uint32(&pg_global_prng_state) % SWEEP_EVERY != 0)
 		return;
+	/* cron_lock.sweep() folds nothing under a transaction snapshot. */
+	if (IsolationUsesXactSnapshot())
+		return;
 	Execute(&sweep, NULL, NULL, SPI_OK_SELECT, 0, NULL, NULL);
 }
 

@@ -5,7 +5,7 @@
 -- (default 30 days) and, when an administrator set a run retention, on
 -- that chance (one sweep in 16: finding the runs that may go reads the
 -- whole history) up to batch old anomalies and runs.  Returns the rows it folded or
--- deleted.  Never waits: one sweep at a time (the others return 0 at once),
+-- deleted; nothing above READ COMMITTED.  Never waits: one sweep at a time (the others return 0 at once),
 -- and raw rows another transaction has locked are left for later.  Runs as
 -- the caller (the API functions' owner); nobody else may execute it.
 CREATE OR REPLACE FUNCTION cron_lock.sweep(batch integer DEFAULT 2000, run_chance float8 DEFAULT 0.0625)
@@ -18,7 +18,11 @@ DECLARE
 	keep interval;
 	cutoff timestamptz;
 BEGIN
-	IF NOT cron_lock.lock_chores(false) THEN
+	-- Under a transaction snapshot, rows another sweep folded after it was
+	-- taken would fail the caller's acquisition or renewal with 40001: the
+	-- next call at READ COMMITTED folds them instead.
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed'
+		OR NOT cron_lock.lock_chores(false) THEN
 		RETURN 0;
 	END IF;
 
