@@ -9,7 +9,7 @@
 #      the tree's files: pg_regress via pg_buildext installcheck, and
 #      /usr/bin/cronlock run
 #   5. reinstall (dpkg --verify), purge, and no file of the packages (dpkg -L)
-#      and no *cron_lock*/*cronlock* file under /usr /etc /var/lib is left
+#      and no new *cron_lock*/*cronlock* file under /usr /etc /var/lib is left
 #   6. `make install` again, as the other suites expect the system
 # Ends with "N passed, N failed".
 set -uo pipefail
@@ -51,14 +51,16 @@ restore() {
 	[ ! -f "$tmp/stale.tar" ] || "${sudo[@]}" tar -xPf "$tmp/stale.tar"
 }
 
-# Files of cron_lock anywhere in the system (not the repository, the Debian
-# roots or the helpers' private copies under /opt).
+# scan DIR...: files of cron_lock under DIR (not in the repository).
 scan() {
-	find /usr /etc /var/lib -xdev \( -iname '*cron_lock*' -o -iname '*cronlock*' \) \
+	find "$@" -xdev \( -iname '*cron_lock*' -o -iname '*cronlock*' \) \
 		-not -path "$repo/*" -print 2>/dev/null | sort
 }
-nothing_left() { # the scan is empty
-	scan >"$tmp/left"
+# Nothing new under /usr, /etc or /var/lib since before the packages came.
+# /etc and /var/lib are compared, never cleared: they hold the machine's own
+# configuration, cronlock's state and maybe a cluster named after it.
+nothing_left() {
+	scan /usr /etc /var/lib | comm -23 - "$tmp/baseline" >"$tmp/left"
 	[ ! -s "$tmp/left" ] || { echo "left behind:"; cat "$tmp/left"; return 1; }
 }
 
@@ -83,11 +85,15 @@ uninstall_system() {
 		awk '/ installed$/ {print $1}')
 	[ -z "$installed" ] || "${sudo[@]}" apt-get purge -y -qq $installed || return 1
 	"${sudo[@]}" make -s uninstall || return 1
-	scan >"$tmp/stale"
-	[ -s "$tmp/stale" ] || return 0
-	echo "kept aside, from an older make install:"
-	cat "$tmp/stale"
-	"${sudo[@]}" tar -cPf "$tmp/stale.tar" -T "$tmp/stale" && xargs -d '\n' "${sudo[@]}" rm -rf <"$tmp/stale"
+	# Only under /usr, where make install writes.
+	scan /usr >"$tmp/stale"
+	if [ -s "$tmp/stale" ]; then
+		echo "kept aside, from an older make install:"
+		cat "$tmp/stale"
+		"${sudo[@]}" tar -cPf "$tmp/stale.tar" -T "$tmp/stale" &&
+			xargs -d '\n' "${sudo[@]}" rm -rf <"$tmp/stale" || return 1
+	fi
+	scan /usr /etc /var/lib >"$tmp/baseline"
 }
 check "make uninstall (and older installs' files kept aside)" uninstall_system
 
