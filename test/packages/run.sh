@@ -25,6 +25,8 @@ chmod 755 "$tmp"
 debs=$repo/build/deb/15
 packages=(postgresql-15-cron-lock cronlock libcronlock2 libcronlock-dev cronlock-sql)
 export DEBIAN_FRONTEND=noninteractive
+# make test's own cluster is in PG*: pg_virtualenv would start on its port.
+unset PGHOST PGPORT PGUSER PGDATABASE
 
 check() { # NAME CMD...: CMD's output is shown only when it fails
 	local name=$1 t0=$SECONDS
