@@ -106,7 +106,7 @@ $$;
 -- job ...") is longer than 4096 bytes.
 CREATE OR REPLACE FUNCTION cron_lock.arg_text_size(value text, what text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
 	IF pg_catalog.octet_length(value) > 4096 THEN
