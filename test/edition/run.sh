@@ -61,7 +61,7 @@ overlay() {
 # expected_dir IN: where the overlaid expected outputs are, for a pg_regress
 # that looks for them in the current directory unless told (16 and later).
 expected_dir() {
-	"$pgxs/src/test/regress/pg_regress" --help 2>/dev/null | grep -q -- --expecteddir &&
+	"$pgxs/src/test/regress/pg_regress" --help 2>/dev/null | grep -- --expecteddir >/dev/null &&
 		echo "--expecteddir=$1"
 }
 

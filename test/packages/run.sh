@@ -109,7 +109,7 @@ check "apt-get install ./build/deb/15/*.deb" install_debs
 # CET cannot show where the C start files carry no IBT note (Debian 12): as
 # test/install/install_test.sh, that line is checked only where they do.
 cf=--nocfprotection
-readelf -n "$(gcc -print-file-name=crt1.o)" 2>/dev/null | grep -q IBT && cf=
+readelf -n "$(gcc -print-file-name=crt1.o)" 2>/dev/null | grep IBT >/dev/null && cf=
 check "hardening-check $cf /usr/bin/cronlock" hardening-check $cf /usr/bin/cronlock
 # owner FILE: the package of FILE, under whichever name dpkg has it (merged
 # /usr: /lib/x86_64-linux-gnu/libm.so.6 may be /usr/lib/... on disk).
@@ -136,9 +136,10 @@ shlibs() {
 			ok=1
 		fi
 	done
-	# libpq shared, no OpenSSL linked in statically.
-	objdump -p /usr/bin/cronlock | grep -q 'NEEDED.*libpq\.so\.5' || { echo "libpq not shared"; ok=1; }
-	! nm -D --defined-only /usr/bin/cronlock 2>/dev/null | grep -q ' SSL_new$' || { echo "OpenSSL inside"; ok=1; }
+	# libpq shared, no OpenSSL linked in statically. (grep reads all its input:
+	# grep -q under pipefail failed when objdump got SIGPIPE.)
+	objdump -p /usr/bin/cronlock | grep 'NEEDED.*libpq\.so\.5' >/dev/null || { echo "libpq not shared"; ok=1; }
+	! nm -D --defined-only /usr/bin/cronlock 2>/dev/null | grep ' SSL_new$' >/dev/null || { echo "OpenSSL inside"; ok=1; }
 	return $ok
 }
 check "dpkg-shlibdeps named every library of /usr/bin/cronlock" shlibs
