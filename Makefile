@@ -91,14 +91,16 @@ uninstall: uninstall-client sql-edition-uninstall
 
 # The files to remove are those an install of the current PREFIX would write
 # (staged into a scratch directory), not whatever an earlier install listed;
-# then the directories of our own (include/cronlock, lib/cmake/cronlock) if empty.
+# then the directories of our own (include/cronlock, lib/cmake/cronlock) and
+# the completion directories install created, if empty.
 uninstall-client:
 	@if [ -f $(BUILD_DIR)/cmake_install.cmake ]; then \
 		stage=$$(mktemp -d) && \
 		DESTDIR=$$stage cmake --install $(BUILD_DIR) --prefix $(PREFIX) >/dev/null && \
 		(cd $$stage && find . \( -type f -o -type l \) -print | sed 's|^\.||') | \
 			while read -r f; do rm -f "$(DESTDIR)$$f"; done; \
-		(cd $$stage && find . -depth -mindepth 1 -type d -name '*cronlock*' -print | sed 's|^\.||') | \
+		(cd $$stage && find . -depth -mindepth 1 -type d \( -name '*cronlock*' -o -path '*/bash-completion/completions' \
+			-o -path '*/share/bash-completion' \) -print | sed 's|^\.||') | \
 			while read -r d; do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done; \
 		rm -rf $$stage; $(KEEP_BUILD_OWNER); \
 	fi

@@ -96,6 +96,9 @@ check "make uninstall" test $? = 0
 left=$(find "$stage" \( -type f -o -type l \) ! -name consumer)
 check "uninstall left no file behind" test -z "$left"
 [ -n "$left" ] && echo "$left"
+left=$(find "$root" -depth -mindepth 1 -type d -empty \( -name '*cronlock*' -o -name completions -o -name bash-completion \))
+check "uninstall left no directory of its own behind" test -z "$left"
+[ -n "$left" ] && echo "$left"
 rm -f "$stage.log"
 
 echo "$passed passed, $failed failed"
