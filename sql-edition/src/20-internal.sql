@@ -762,14 +762,27 @@ DROP FUNCTION IF EXISTS cron_lock.own_backend_start();
 -- where runs only ever expire and are taken over, nothing is released.
 -- The caller draws the one in 8 (random() < 0.125), so that the other
 -- seven pay no call.  Their tables are locked and checked first
--- (use_tables locks only those every call uses).
+-- (use_tables locks only those every call uses; refuse_foreign_objects
+-- written out).  The sweep is called only when it may have work, which
+-- one query tells: raw busy answers to fold, a counter older than the
+-- contention retention (the sweep's own test), a run retention set.  With
+-- none, its call, the chores' row lock (a write) and its four queries are
+-- saved.
 CREATE OR REPLACE FUNCTION cron_lock.maybe_sweep()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.sweep();
+	LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+	IF cron_lock.tables_checked(@OWN_TABLES@)
+		AND (EXISTS (SELECT FROM cron_lock.contention)
+			 OR EXISTS (SELECT FROM cron_lock.settings s WHERE s.name = 'run_retention')
+			 OR (SELECT pg_catalog.min(o.hour) FROM cron_lock.contention_hourly o)
+				< pg_catalog.clock_timestamp()
+				  - coalesce((SELECT s.value FROM cron_lock.settings s WHERE s.name = 'contention_retention'),
+							 interval '30 days')) THEN
+		PERFORM cron_lock.sweep();
+	END IF;
 END
 $$;
 

@@ -245,6 +245,16 @@ suite_install() {
 	check "a busy answer and a write in one statement keep the flush" on \
 		"$(q -c "SET synchronous_commit = on" -c "CREATE TABLE mine (x int)" -c "WITH t AS (SELECT * FROM cron_lock_try('inst.a', 'h3', '1 hour')) INSERT INTO mine SELECT 1 FROM t RETURNING current_setting('synchronous_commit')")"
 
+	# The chores of one call in 8 (maybe_sweep) still run when they have work:
+	# raw busy answers folded, a counter past the contention retention deleted.
+	check "maybe_sweep folds the raw busy answers" "0|t" \
+		"$(q -c "SELECT cron_lock_try('inst.a', 'h9', '1 hour')" -c "SELECT cron_lock.maybe_sweep()" \
+			-c "SELECT (SELECT count(*) FROM cron_lock.contention), (SELECT sum(busy) > 0 FROM cron_lock.contention_hourly WHERE instance = 'h9')" | tail -1)"
+	q -c "INSERT INTO cron_lock.contention_hourly (job, instance, reason, hour, busy, first_seen, last_seen)
+		  VALUES ('inst.old', 'h', 'held', now() - interval '40 days', 1, now() - interval '40 days', now() - interval '40 days')" >/dev/null
+	check "maybe_sweep applies the contention retention" 0 \
+		"$(q -c "SELECT cron_lock.maybe_sweep()" -c "SELECT count(*) FROM cron_lock.contention_hourly WHERE job = 'inst.old'" | tail -1)"
+
 	# backend_alive: NULL for a live backend of another role (the owner may not
 	# see its start time), false once that backend is gone.
 	q -c "CREATE ROLE edition_runner LOGIN IN ROLE cron_lock_user" >/dev/null
