@@ -333,10 +333,15 @@ $$;
 -- other table of cron_lock's (a lease change) is never let off: the statistics
 -- of this transaction's own reads and writes cannot be (they need
 -- track_counts, a superuser's setting, on, as it is by default).  edition_private
--- is not listed (it is not in schema/; no lease change writes it).
+-- is not listed (it is not in schema/; no lease change writes it).  It runs
+-- as the caller, at commit, under the caller's search_path unless pinned:
+-- pinned, so that a caller's operator or type named like pg_catalog's
+-- cannot answer its test (its SET LOCAL of synchronous_commit outlives the
+-- call: only search_path is restored on exit).
 CREATE OR REPLACE FUNCTION cron_lock.commit_lazily()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	armed text := pg_catalog.current_setting('cron_lock_edition.lazy_commit', true);
@@ -612,7 +617,8 @@ BEGIN
 		-- before the first one is recorded, a key only the owner can
 		-- compute (new_job_key of a name no job can have).  Read again:
 		-- under the lock, a new snapshot shows the latest row.
-		IF NOT FOUND AND NOT pg_catalog.pg_try_advisory_xact_lock(cron_lock.new_job_key(E'\n epoch')) THEN
+		IF NOT FOUND AND NOT pg_catalog.pg_try_advisory_xact_lock(
+				cron_lock.new_job_key(E'\n epoch', (SELECT p.secret FROM cron_lock.edition_private p))) THEN
 			RETURN NULL;
 		END IF;
 		SELECT * INTO rec FROM cron_lock.token_epoch FOR NO KEY UPDATE SKIP LOCKED;
@@ -683,12 +689,15 @@ $$;
 -- first (to make the job answer "locked" or a pause wait); a key seen in
 -- pg_locks tells nothing of another job's.  Read only on the paths that
 -- need it: a job's first acquisition and cron_lock_pause.
--- The secret is read by edition_secret, declared IMMUTABLE so that a
--- caller's plan folds it into a constant once per session (it does not
--- change while the functions exist: reinstall keeps it, and a reinstall
--- that adds a new one rewrites the functions, whose plans are then made
--- again), and new_job_key is one expression inlined into the caller; a
--- missing row raises (private_missing), never a key left out.
+-- The caller reads the secret in the same expression, (SELECT p.secret
+-- FROM cron_lock.edition_private p), at every use: a subquery in the
+-- caller's statement, whose plan is kept for the session, while a SQL
+-- function with a FROM would be planned again in every transaction.  No
+-- per-session copy: a secret kept in a plan outlives a change of the row
+-- (test/edition/run.sh install: "same session"), and a setting would show
+-- it to the caller and let the caller forge it.  new_job_key is one
+-- expression inlined into the caller; a missing row raises
+-- (private_missing), never a key left out.
 CREATE OR REPLACE FUNCTION cron_lock.private_missing()
 RETURNS void
 LANGUAGE plpgsql STABLE
@@ -701,19 +710,16 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION cron_lock.edition_secret()
-RETURNS text
-LANGUAGE sql IMMUTABLE
-AS $$
-	SELECT p.secret FROM cron_lock.edition_private p
-$$;
+-- 1.2 before this change: the secret folded per session (IMMUTABLE).
+DROP FUNCTION IF EXISTS cron_lock.new_job_key(text);
+DROP FUNCTION IF EXISTS cron_lock.edition_secret();
 
-CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text)
+CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text, secret text)
 RETURNS bigint
 LANGUAGE sql STABLE
 AS $$
 	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(pg_catalog.textsend(
-				coalesce(cron_lock.edition_secret(), cron_lock.private_missing()::text) || job)), 1, 8), 'hex'))::bit(64)::bigint
+				coalesce(secret, cron_lock.private_missing()::text) || job)), 1, 8), 'hex'))::bit(64)::bigint
 $$;
 
 -- lock_new_job: wait for a first acquisition of the job in progress (the
@@ -723,7 +729,7 @@ CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
 RETURNS void
 LANGUAGE sql VOLATILE
 AS $$
-	SELECT pg_catalog.pg_advisory_xact_lock(cron_lock.new_job_key($1))
+	SELECT pg_catalog.pg_advisory_xact_lock(cron_lock.new_job_key($1, (SELECT p.secret FROM cron_lock.edition_private p)))
 $$;
 
 -- lock_chores: the lock of the sweep and the prune (schema/functions/),
@@ -747,31 +753,36 @@ BEGIN
 END
 $$;
 
--- own_backend_start: this backend's start time as the owner may see it
--- (NULL for another role's backend without pg_read_all_stats).  Declared
--- IMMUTABLE, so that a caller's plan folds it into a constant once per
--- session: it cannot change while the backend lives (only a grant to the
--- owner made during the session would show it later than now).
-CREATE OR REPLACE FUNCTION cron_lock.own_backend_start()
-RETURNS timestamptz
-LANGUAGE sql IMMUTABLE
-AS $$
-	SELECT a.backend_start FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a
-$$;
+-- own_backend_start (1.2 before this change): the backend's start time folded
+-- per session (IMMUTABLE); cron_lock_try now reads it at every acquisition.
+DROP FUNCTION IF EXISTS cron_lock.own_backend_start();
 
 -- maybe_sweep: the chores (contention folded, retention), a batch on one
 -- release, acquisition or renewal in 8, as the extension does (store.c, StoreSweep):
 -- where runs only ever expire and are taken over, nothing is released.
 -- The caller draws the one in 8 (random() < 0.125), so that the other
 -- seven pay no call.  Their tables are locked and checked first
--- (use_tables locks only those every call uses).
+-- (use_tables locks only those every call uses; refuse_foreign_objects
+-- written out).  The sweep is called only when it may have work, which
+-- one query tells: raw busy answers to fold, a counter older than the
+-- contention retention (the sweep's own test), a run retention set.  With
+-- none, its call, the chores' row lock (a write) and its four queries are
+-- saved.
 CREATE OR REPLACE FUNCTION cron_lock.maybe_sweep()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
-	PERFORM cron_lock.refuse_foreign_objects();
-	PERFORM cron_lock.sweep();
+	LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
+	IF cron_lock.tables_checked(@OWN_TABLES@)
+		AND (EXISTS (SELECT FROM cron_lock.contention)
+			 OR EXISTS (SELECT FROM cron_lock.settings s WHERE s.name = 'run_retention')
+			 OR (SELECT pg_catalog.min(o.hour) FROM cron_lock.contention_hourly o)
+				< pg_catalog.clock_timestamp()
+				  - coalesce((SELECT s.value FROM cron_lock.settings s WHERE s.name = 'contention_retention'),
+							 interval '30 days')) THEN
+		PERFORM cron_lock.sweep();
+	END IF;
 END
 $$;
 

@@ -63,7 +63,7 @@ BEGIN
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
 		END IF;
-	ELSIF NOT pg_try_advisory_xact_lock(cron_lock.new_job_key(p_job)) THEN
+	ELSIF NOT pg_try_advisory_xact_lock(cron_lock.new_job_key(p_job, (SELECT p.secret FROM cron_lock.edition_private p))) THEN
 		-- Another session is inserting this job's first lease right now.
 		ans.reason := 'locked';
 	ELSE
@@ -178,8 +178,13 @@ BEGIN
 		RETURN cron_lock.record_busy(ans, p_job, p_instance, ans.holder, now_ts);
 	END IF;
 	new_expiry := now_ts + ttl_usec * interval '1 microsecond';
-	-- This backend's start time, so that status can tell whether it lives.
-	my_start := cron_lock.own_backend_start();
+	-- This backend's start time, so that status can tell whether it lives
+	-- (NULL where the owner may not see it), read at every acquisition: a
+	-- copy kept for the session would go stale (the owner granted
+	-- pg_read_all_stats meanwhile) or could be forged by the caller.
+	-- (By backend index: pg_stat_get_activity builds a row of 30 columns.)
+	my_start := (SELECT pg_stat_get_backend_start(b) FROM pg_stat_get_backend_idset() b
+				  WHERE pg_stat_get_backend_pid(b) = pg_backend_pid());
 	IF current_setting('synchronous_commit') IN ('off', 'local', 'remote_write') THEN
 		PERFORM cron_lock.commit_durably();
 	END IF;

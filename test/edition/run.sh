@@ -245,6 +245,16 @@ suite_install() {
 	check "a busy answer and a write in one statement keep the flush" on \
 		"$(q -c "SET synchronous_commit = on" -c "CREATE TABLE mine (x int)" -c "WITH t AS (SELECT * FROM cron_lock_try('inst.a', 'h3', '1 hour')) INSERT INTO mine SELECT 1 FROM t RETURNING current_setting('synchronous_commit')")"
 
+	# The chores of one call in 8 (maybe_sweep) still run when they have work:
+	# raw busy answers folded, a counter past the contention retention deleted.
+	check "maybe_sweep folds the raw busy answers" "0|t" \
+		"$(q -c "SELECT cron_lock_try('inst.a', 'h9', '1 hour')" -c "SELECT cron_lock.maybe_sweep()" \
+			-c "SELECT (SELECT count(*) FROM cron_lock.contention), (SELECT sum(busy) > 0 FROM cron_lock.contention_hourly WHERE instance = 'h9')" | tail -1)"
+	q -c "INSERT INTO cron_lock.contention_hourly (job, instance, reason, hour, busy, first_seen, last_seen)
+		  VALUES ('inst.old', 'h', 'held', now() - interval '40 days', 1, now() - interval '40 days', now() - interval '40 days')" >/dev/null
+	check "maybe_sweep applies the contention retention" 0 \
+		"$(q -c "SELECT cron_lock.maybe_sweep()" -c "SELECT count(*) FROM cron_lock.contention_hourly WHERE job = 'inst.old'" | tail -1)"
+
 	# backend_alive: NULL for a live backend of another role (the owner may not
 	# see its start time), false once that backend is gone.
 	q -c "CREATE ROLE edition_runner LOGIN IN ROLE cron_lock_user" >/dev/null
@@ -267,6 +277,17 @@ suite_install() {
 	check "the secret of the lock keys: not readable by an admin" 1 \
 		"$(psql -qXAt -U edition_runner -d $db -c "SELECT secret FROM cron_lock.edition_private" 2>&1 | grep -c 'permission denied for table edition_private')"
 
+	# The backend's start time is read at every acquisition, not kept for the
+	# session: granted pg_read_all_stats meanwhile, the owner sees it (a role
+	# the owner is not a member of).
+	q -c "CREATE ROLE edition_other LOGIN IN ROLE cron_lock_user" >/dev/null
+	psql -qXAt -U edition_other -d $db -c "SELECT 1 FROM cron_lock_try('inst.start1', 'h', '1 hour')" \
+		-c "\\! psql -qX -U $super -d $db -c 'GRANT pg_read_all_stats TO postgres'" \
+		-c "SELECT 1 FROM cron_lock_try('inst.start2', 'h', '1 hour')" >/dev/null 2>&1
+	check "backend start read anew in the same session" "false|true" \
+		"$(q -c "SELECT string_agg((backend_start IS NOT NULL)::text, '|' ORDER BY job) FROM cron_lock.leases WHERE job IN ('inst.start1', 'inst.start2')")"
+	psql -qX -U $super -d $db -c "REVOKE pg_read_all_stats FROM postgres" -c "DROP ROLE edition_other" >/dev/null
+
 	# Uninstall keeps the history; a reinstall continues the tokens.
 	q -f "$built/cron_lock_uninstall.sql" >/dev/null
 	check "uninstall: functions gone" 0 "$(q -c "SELECT count(*) FROM pg_proc WHERE proname LIKE 'cron_lock%' OR pronamespace = 'cron_lock'::regnamespace")"
@@ -275,6 +296,20 @@ suite_install() {
 	check "reinstall continues the tokens" "acquired|$(((1 << 32) + 2))" \
 		"$(q -c "SELECT cron_lock_release('inst.a', $(((1 << 32) + 1)))" -c "SELECT reason, token FROM cron_lock_try('inst.a', 'h', '1 hour')" | tail -1)"
 	check "uninstall and reinstall keep the secret" "$secret" "$(q -c "SELECT md5(secret) FROM cron_lock.edition_private")"
+	# The secret is read at every use, not kept for the session: changed or
+	# deleted after a first acquisition, the next one in the same session
+	# uses the new one, or is refused.
+	check "same session: a changed secret makes the key" 1 \
+		"$(q -c "SELECT 1 FROM cron_lock_try('inst.k1', 'h', '1 hour')" -c "BEGIN" \
+			-c "UPDATE cron_lock.edition_private SET secret = 'changed'" \
+			-c "SELECT 1 FROM cron_lock_try('inst.k2', 'h', '1 hour')" \
+			-c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+				   AND ((classid::bigint << 32) | objid::bigint) = ('x' || encode(substr(sha256(textsend('changed' || 'inst.k2'::text)), 1, 8), 'hex'))::bit(64)::bigint" \
+			-c "ROLLBACK" | tail -1)"
+	check "same session: a deleted secret refuses a first acquisition" 1 \
+		"$(q -c "SELECT 1 FROM cron_lock_try('inst.k3', 'h', '1 hour')" -c "BEGIN" \
+			-c "DELETE FROM cron_lock.edition_private" -c "SELECT cron_lock_try('inst.k4', 'h', '1 hour')" |
+			grep -c 'the row of cron_lock.edition_private is missing')"
 	q -c "DELETE FROM cron_lock.edition_private" >/dev/null
 	check "no private row: a first acquisition is refused, not left unlocked" 55000 "$(sqlstate "SELECT cron_lock_try('inst.nokey', 'h', '1 hour')")"
 	check "no private row: the sweep is refused" 55000 "$(sqlstate "SELECT cron_lock.sweep()")"

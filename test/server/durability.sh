@@ -37,6 +37,9 @@ BEGIN
 	PERFORM cron_lock_try('dur.x', 'host-2', '1 hour');
 	INSERT INTO mine VALUES (5);
 END \$\$" >/dev/null
+# A caller's operator that would answer commit_lazily's test (below).
+q "$S" $DB "CREATE SCHEMA evil; CREATE FUNCTION evil.zero(bigint, bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
+	CREATE OPERATOR evil.+ (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.zero)" >/dev/null
 check_eq "the lease is held (busy answers follow)" acquired \
 	"$(q "$S" $DB "SELECT reason FROM cron_lock_try('dur.x', 'host-1', '1 hour')")"
 q "$S" $DB "ALTER SYSTEM SET synchronous_standby_names = 'nobody'" >/dev/null
@@ -148,8 +151,14 @@ check_eq "a lease and a busy answer in one statement, lazy setting forged: synch
 check_eq "an expectation (no lease) and a busy answer in one statement, lazy setting forged: synchronous" sync \
 	"$(commit_kind forged_jobs sql "SELECT cron_lock_expect('dur.expected', every => '1 hour') IS NULL, b.reason, set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true) IS NOT NULL FROM cron_lock_try('dur.x', 'h2', '1 hour') b")"
 
+# ... and under a caller's search_path that puts its own + operator first
+# (the edition's trigger runs as the caller, at commit: its search_path is
+# pinned; schema evil is made before the harness's setting).
+check_eq "a lease and a busy answer, lazy setting forged, the caller's + first in search_path: synchronous" sync \
+	"$(commit_kind hijack env PGOPTIONS='-c search_path=evil,pg_catalog,public' psql $(psql_args "$S") -U postgres -d $DB -c "SELECT m.reason, b.reason, set_config('cron_lock_edition.lazy_commit', statement_timestamp()::text, true) IS NOT NULL FROM cron_lock_try('dur.hijack', 'h2', '1 hour') m, cron_lock_try('dur.x', 'h2', '1 hour') b")"
+
 # Raw rows or folded into counters: an acquisition may sweep (one in 8).
-check_eq "every busy answer was recorded" 19 \
+check_eq "every busy answer was recorded" 20 \
 	"$(q "$S" $DB "SELECT (SELECT count(*) FROM cron_lock.contention WHERE job = 'dur.x')
 		+ coalesce((SELECT sum(busy) FROM cron_lock.contention_hourly WHERE job = 'dur.x'), 0)")"
 summary
