@@ -767,12 +767,18 @@ DROP FUNCTION IF EXISTS cron_lock.own_backend_start();
 -- one query tells: raw busy answers to fold, a counter older than the
 -- contention retention (the sweep's own test), a run retention set.  With
 -- none, its call, the chores' row lock (a write) and its four queries are
--- saved.
+-- saved.  Nothing above READ COMMITTED, before any read: the sweep folds
+-- nothing there, and at SERIALIZABLE the reads of contention would make
+-- the caller's acquisition fail at commit against the busy answers
+-- written meanwhile (test/isolation/specs/serializable.spec).
 CREATE OR REPLACE FUNCTION cron_lock.maybe_sweep()
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
+	IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+		RETURN;
+	END IF;
 	LOCK TABLE @OWN_TABLE_LIST@ IN ROW EXCLUSIVE MODE;
 	IF cron_lock.tables_checked(@OWN_TABLES@)
 		AND (EXISTS (SELECT FROM cron_lock.contention)
