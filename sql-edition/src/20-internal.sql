@@ -687,7 +687,8 @@ $$;
 -- of the job with the install's secret (cron_lock.edition_private), so
 -- that no role that may not read it can compute a job's key and hold it
 -- first (to make the job answer "locked" or a pause wait); a key seen in
--- pg_locks tells nothing of another job's.  Read only on the paths that
+-- pg_locks tells nothing of another job's, but it can be held once seen
+-- (docs/managed.md, known gaps: a row lock would not be).  Read only on the paths that
 -- need it: a job's first acquisition and cron_lock_pause.
 -- The caller reads the secret in the same expression, (SELECT p.secret
 -- FROM cron_lock.edition_private p), at every use: a subquery in the
