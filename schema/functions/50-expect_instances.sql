@@ -40,10 +40,10 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) TO cron_lock_admin;
 
--- cron_lock_stray(job, run_id): when run_id is the first run of its
--- instance on job since the instances expected there were declared, and
--- that instance is not among them, a sentence saying so (the runner's
--- stray_instance alert, once per stray instance and declaration); NULL
+-- cron_lock_stray(job, run_id): when run_id is the first run (the earliest
+-- start) of its instance on job since the instances expected there were
+-- declared, and that instance is not among them, a sentence saying so (the
+-- runner's stray_instance alert, once per stray instance and declaration); NULL
 -- otherwise, and for a run that is not job's.  It only reads: a runner
 -- calls it once it holds the lease.
 CREATE OR REPLACE FUNCTION @extschema@.cron_lock_stray(job text, run_id bigint)
@@ -66,9 +66,11 @@ AS $$
 	 WHERE r.run_id = $2 AND r.job = $1
 	   AND r.started_at >= e.declared_at
 	   AND r.instance <> ALL (e.ids)
-	   AND NOT EXISTS (SELECT FROM cron_lock.job_runs o
-						WHERE o.job = r.job AND o.instance = r.instance
-						  AND o.started_at >= e.declared_at AND o.run_id < r.run_id)
+	   -- The instance's earliest start on the job since then: one probe of
+	   -- job_runs_job_instance_started_idx, however long the history.
+	   AND r.started_at = (SELECT pg_catalog.min(o.started_at) FROM cron_lock.job_runs o
+							WHERE o.job = r.job AND o.instance = r.instance
+							  AND o.started_at >= e.declared_at)
 $$;
 REVOKE ALL ON FUNCTION @extschema@.cron_lock_stray(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_stray(text, bigint) TO cron_lock_user, cron_lock_admin;
