@@ -37,11 +37,11 @@ BEGIN
 	-- The sweep's lock: no sweep folds into a counter deleted here.
 	PERFORM cron_lock.lock_chores(true);
 
-	DELETE FROM cron_lock.contention c WHERE c.at < cutoff;
+	DELETE FROM ONLY cron_lock.contention c WHERE c.at < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
-	DELETE FROM cron_lock.contention_hourly h WHERE h.last_seen < cutoff;
+	DELETE FROM ONLY cron_lock.contention_hourly h WHERE h.last_seen < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
