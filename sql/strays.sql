@@ -87,6 +87,23 @@ SELECT cron_lock_expect_instances(ARRAY['h1', ''], 'stray.a');
 SELECT cron_lock_expect_instances(ARRAY[['h1'], ['h2']], 'stray.a');
 SELECT cron_lock_expect_instances(ARRAY['h1'], '');
 
+-- cron_lock_stray costs an index probe, not a read of the job's history: a
+-- stray with 5000 runs of the job before the declaration, on its first run
+-- since, reads a few blocks of job_runs (the whole history is 50 and more).
+INSERT INTO cron_lock.job_runs (job, instance, token, status, started_at, heartbeat_at, expires_at, finished_at)
+SELECT 'stray.c', 'h9', g, 'succeeded', t, t, t, t
+  FROM generate_series(1, 5000) g, LATERAL (SELECT now() - interval '1 day' + g * interval '1 s' AS t) x;
+SELECT cron_lock_expect_instances(ARRAY['h1'], 'stray.c');
+INSERT INTO cron_lock.job_runs (job, instance, token, status, started_at, heartbeat_at, expires_at)
+SELECT 'stray.c', 'h9', 5001, 'running', t, t, t + interval '1 hour' FROM clock_timestamp() t
+RETURNING run_id AS stray_run \gset
+BEGIN;
+SELECT pg_stat_get_xact_blocks_fetched('cron_lock.job_runs'::regclass) AS blocks \gset
+SELECT cron_lock_stray('stray.c', :stray_run) IS NOT NULL AS alert;
+SELECT pg_stat_get_xact_blocks_fetched('cron_lock.job_runs'::regclass) - :blocks < 20 AS one_probe;
+COMMIT;
+SELECT cron_lock_expect_instances('{}', 'stray.c');
+
 DROP ROLE regress_stray_runner;
 -- Leave nothing behind for the tests that count rows.
 DELETE FROM cron_lock.leases WHERE job LIKE 'stray.%';

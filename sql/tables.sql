@@ -191,3 +191,25 @@ SELECT cron_lock.require_writable(NULL, 'j');
 SELECT cron_lock.require_authority(NULL, 'j', 'r');
 SELECT cron_lock.require_authority('a', NULL, 'r');
 SELECT cron_lock.lock_new_job(NULL);
+
+-- An inheritance child of a table is not cron_lock's (only a superuser can
+-- add one here; the edition refuses any): the shared SQL functions and views,
+-- like the C code, read and write ONLY their own tables.  Before, the prune
+-- deleted the children's old rows and the views and duplicates showed them.
+\set VERBOSITY terse
+CREATE TABLE regress_kid_runs () INHERITS (cron_lock.job_runs);
+CREATE TABLE regress_kid_busy () INHERITS (cron_lock.contention);
+CREATE TABLE regress_kid_anomalies () INHERITS (cron_lock.anomaly_log);
+INSERT INTO regress_kid_runs (run_id, job, instance, token, status, started_at, heartbeat_at, expires_at, finished_at)
+VALUES (-1, 'tab.kid', 'host-1', 1, 'succeeded', now() - interval '1 year', now() - interval '1 year',
+		now() - interval '1 year', now() - interval '1 year');
+INSERT INTO regress_kid_busy (job, instance, holder, reason, at)
+VALUES ('tab.kid', 'host-2', 'host-1', 'held', now() - interval '1 year');
+INSERT INTO regress_kid_anomalies (kind, job, run_id, instance, detected_at, detail)
+VALUES ('stale_takeover', 'tab.kid', -1, 'host-2', now() - interval '1 year', 'not cron_lock''s');
+SELECT count(*) AS kid_anomalies FROM cron_lock.anomalies WHERE job = 'tab.kid';
+SELECT count(*) AS kid_duplicates FROM cron_lock_duplicates('2 years') WHERE job = 'tab.kid';
+SELECT cron_lock_prune('1 day') AS pruned;
+SELECT (SELECT count(*) FROM regress_kid_runs) AS runs_kept, (SELECT count(*) FROM regress_kid_busy) AS busy_kept,
+	   (SELECT count(*) FROM regress_kid_anomalies) AS anomalies_kept;
+DROP TABLE regress_kid_runs, regress_kid_busy, regress_kid_anomalies;

@@ -13,8 +13,8 @@ DECLARE
 	n bigint;
 	total bigint := 0;
 BEGIN
-	DELETE FROM cron_lock.anomaly_log a
-	 WHERE a.ctid IN (SELECT o.ctid FROM cron_lock.anomaly_log o
+	DELETE FROM ONLY cron_lock.anomaly_log a
+	 WHERE a.ctid IN (SELECT o.ctid FROM ONLY cron_lock.anomaly_log o
 					   WHERE o.detected_at < cutoff LIMIT batch);
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
@@ -24,24 +24,24 @@ BEGIN
 	-- kept run on).
 	WITH RECURSIVE old AS (
 		SELECT r.run_id
-		  FROM cron_lock.job_runs r
+		  FROM ONLY cron_lock.job_runs r
 		 WHERE r.status <> 'running'
 		   AND r.finished_at < cutoff
-		   AND NOT EXISTS (SELECT FROM cron_lock.leases l WHERE l.run_id = r.run_id)
-		   AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a WHERE a.run_id = r.run_id)
+		   AND NOT EXISTS (SELECT FROM ONLY cron_lock.leases l WHERE l.run_id = r.run_id)
+		   AND NOT EXISTS (SELECT FROM ONLY cron_lock.anomaly_log a WHERE a.run_id = r.run_id)
 		 ORDER BY r.run_id
 		 LIMIT batch
 	), referenced (run_id) AS (
 		SELECT k.taken_over_by
-		  FROM cron_lock.job_runs k
+		  FROM ONLY cron_lock.job_runs k
 		 WHERE k.taken_over_by IS NOT NULL
 		   AND NOT EXISTS (SELECT FROM old WHERE old.run_id = k.run_id)
 		UNION
 		SELECT r.taken_over_by
-		  FROM referenced f JOIN cron_lock.job_runs r ON r.run_id = f.run_id
+		  FROM referenced f JOIN ONLY cron_lock.job_runs r ON r.run_id = f.run_id
 		 WHERE r.taken_over_by IS NOT NULL
 	)
-	DELETE FROM cron_lock.job_runs r
+	DELETE FROM ONLY cron_lock.job_runs r
 	 USING old
 	 WHERE r.run_id = old.run_id
 	   AND NOT EXISTS (SELECT FROM referenced f WHERE f.run_id = r.run_id);

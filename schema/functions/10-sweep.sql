@@ -33,11 +33,11 @@ BEGIN
 	-- batch is locked first, so that with none the big statement below is
 	-- not run (its executor start alone costs more than the rest).
 	SELECT pg_catalog.array_agg(r.ctid) INTO tids
-	  FROM (SELECT r.ctid FROM cron_lock.contention r
+	  FROM (SELECT r.ctid FROM ONLY cron_lock.contention r
 			 LIMIT batch FOR UPDATE SKIP LOCKED) r;
 	IF tids IS NOT NULL THEN
 		WITH raw AS (
-			DELETE FROM cron_lock.contention c
+			DELETE FROM ONLY cron_lock.contention c
 			 WHERE c.ctid = ANY (tids)
 			RETURNING c.job, c.instance, c.holder, c.reason, c.at, c.backend_pid, c.client_addr
 		), agg AS (
@@ -51,7 +51,7 @@ BEGIN
 			  FROM raw r
 			 GROUP BY 1, 2, 3, 4, 5
 		), bumped AS (
-			UPDATE cron_lock.contention_hourly h
+			UPDATE ONLY cron_lock.contention_hourly h
 			   SET busy = h.busy + a.busy,
 				   first_seen = LEAST(h.first_seen, a.first_seen),
 				   last_seen = GREATEST(h.last_seen, a.last_seen),
@@ -76,15 +76,15 @@ BEGIN
 	END IF;
 
 	-- Contention retention.
-	keep := coalesce((SELECT s.value FROM cron_lock.settings s WHERE s.name = 'contention_retention'),
+	keep := coalesce((SELECT s.value FROM ONLY cron_lock.settings s WHERE s.name = 'contention_retention'),
 					 interval '30 days');
 	cutoff := pg_catalog.clock_timestamp() - keep;
 	-- The oldest hour from the index: nothing older than the cutoff, nothing
 	-- to delete, without reading the table.
-	oldest := (SELECT pg_catalog.min(o.hour) FROM cron_lock.contention_hourly o);
+	oldest := (SELECT pg_catalog.min(o.hour) FROM ONLY cron_lock.contention_hourly o);
 	IF oldest < cutoff THEN
-		DELETE FROM cron_lock.contention_hourly h
-		 WHERE h.ctid IN (SELECT o.ctid FROM cron_lock.contention_hourly o
+		DELETE FROM ONLY cron_lock.contention_hourly h
+		 WHERE h.ctid IN (SELECT o.ctid FROM ONLY cron_lock.contention_hourly o
 						   WHERE o.hour < cutoff AND o.last_seen < cutoff
 						   LIMIT batch FOR UPDATE SKIP LOCKED);
 		GET DIAGNOSTICS n = ROW_COUNT;
@@ -92,7 +92,7 @@ BEGIN
 	END IF;
 
 	-- Run retention, only when set.
-	keep := (SELECT s.value FROM cron_lock.settings s WHERE s.name = 'run_retention');
+	keep := (SELECT s.value FROM ONLY cron_lock.settings s WHERE s.name = 'run_retention');
 	IF keep IS NOT NULL AND pg_catalog.random() < run_chance THEN
 		total := total + cron_lock.prune_history(pg_catalog.clock_timestamp() - keep, batch);
 	END IF;

@@ -135,7 +135,7 @@ BEGIN
 	tz := cron_lock.arg_expectation(p_job, every, schedule, late_after, timezone);
 	PERFORM cron_lock.prepare_write('set the expectation of', p_job);
 	IF every IS NULL AND schedule IS NULL THEN
-		UPDATE cron_lock.jobs
+		UPDATE ONLY cron_lock.jobs
 		   SET every = NULL, schedule = NULL, timezone = NULL, late_after = NULL,
 			   expectation_source = NULL, expectation_by = NULL, expectation_at = NULL
 		 WHERE job = p_job AND expectation_source IS NOT NULL;
@@ -190,7 +190,7 @@ BEGIN
 	PERFORM cron_lock.refuse_foreign_objects();
 	-- Only the instance holding the job's lease declares, with the authority
 	-- a heartbeat needs: another runner must not move a job's expectation.
-	SELECT l.role INTO holder_role FROM cron_lock.leases l
+	SELECT l.role INTO holder_role FROM ONLY cron_lock.leases l
 	 WHERE l.job = p_job AND l.held AND l.instance = p_instance
 	   AND l.expires_at > pg_catalog.clock_timestamp();
 	IF NOT FOUND THEN
@@ -202,10 +202,10 @@ BEGIN
 	PERFORM cron_lock.require_authority('declare the expectation of', p_job, holder_role);
 	PERFORM cron_lock.commit_durably();
 
-	SELECT * INTO j FROM cron_lock.jobs WHERE job = p_job;
+	SELECT * INTO j FROM ONLY cron_lock.jobs WHERE job = p_job;
 	IF NOT FOUND THEN
 		INSERT INTO cron_lock.jobs (job) VALUES (p_job) ON CONFLICT (job) DO NOTHING;
-		SELECT * INTO j FROM cron_lock.jobs WHERE job = p_job;
+		SELECT * INTO j FROM ONLY cron_lock.jobs WHERE job = p_job;
 	END IF;
 	now_ts := clock_timestamp();
 
@@ -215,7 +215,7 @@ BEGIN
 			IS DISTINCT FROM ($3, $4, tz, $5) THEN
 		n := 0;
 		IF j.expectation_source IS NULL OR j.expectation_by = p_instance THEN
-			UPDATE cron_lock.jobs
+			UPDATE ONLY cron_lock.jobs
 			   SET every = $3, schedule = $4, timezone = tz, late_after = $5,
 				   expectation_source = 'run', expectation_by = p_instance, expectation_at = now_ts
 			 WHERE job = p_job
@@ -224,12 +224,12 @@ BEGIN
 			GET DIAGNOSTICS n = ROW_COUNT;
 			IF n = 0 THEN
 				-- Another declaration (or an administrator's) came first.
-				SELECT * INTO j FROM cron_lock.jobs WHERE job = p_job;
+				SELECT * INTO j FROM ONLY cron_lock.jobs WHERE job = p_job;
 			END IF;
 		END IF;
 		IF n = 0 AND j.expectation_source = 'run'
 			AND (j.every, j.schedule, j.timezone, j.late_after) IS DISTINCT FROM ($3, $4, tz, $5)
-			AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a
+			AND NOT EXISTS (SELECT FROM ONLY cron_lock.anomaly_log a
 							 WHERE a.detected_at > now_ts - interval '1 hour'
 							   AND a.kind = 'expectation_mismatch' AND a.job = p_job
 							   AND a.instance = p_instance) THEN
@@ -244,7 +244,7 @@ BEGIN
 	END IF;
 
 	IF p_warn IS NOT NULL AND p_warn IS DISTINCT FROM j.warn_after_skips THEN
-		UPDATE cron_lock.jobs SET warn_after_skips = p_warn WHERE job = p_job;
+		UPDATE ONLY cron_lock.jobs SET warn_after_skips = p_warn WHERE job = p_job;
 	END IF;
 END
 $$;
@@ -283,7 +283,7 @@ BEGIN
 	   SET paused_until = excluded.paused_until, paused_by = excluded.paused_by,
 		   paused_at = excluded.paused_at, pause_reason = excluded.pause_reason;
 	PERFORM cron_lock.lock_new_job(p_job);
-	UPDATE cron_lock.leases SET paused_until = p_until WHERE job = p_job;
+	UPDATE ONLY cron_lock.leases SET paused_until = p_until WHERE job = p_job;
 END
 $$;
 
@@ -303,11 +303,11 @@ BEGIN
 	PERFORM cron_lock.require_read_committed('resume', p_job);
 	PERFORM cron_lock.prepare_write('resume', p_job);
 	SELECT paused_until > clock_timestamp() INTO was
-	  FROM cron_lock.jobs WHERE job = p_job FOR NO KEY UPDATE;
-	UPDATE cron_lock.jobs
+	  FROM ONLY cron_lock.jobs WHERE job = p_job FOR NO KEY UPDATE;
+	UPDATE ONLY cron_lock.jobs
 	   SET paused_until = NULL, paused_by = NULL, paused_at = NULL, pause_reason = NULL
 	 WHERE job = p_job AND paused_until IS NOT NULL;
-	UPDATE cron_lock.leases SET paused_until = NULL WHERE job = p_job AND paused_until IS NOT NULL;
+	UPDATE ONLY cron_lock.leases SET paused_until = NULL WHERE job = p_job AND paused_until IS NOT NULL;
 	RETURN coalesce(was, false);
 END
 $$;
@@ -341,12 +341,12 @@ BEGIN
 	END IF;
 	PERFORM cron_lock.arg_text_size(p_detail, format('detail for job "%s"', p_job));
 	PERFORM cron_lock.prepare_write('report on', p_job);
-	SELECT * INTO r FROM cron_lock.job_runs WHERE job = p_job AND token = $2;
+	SELECT * INTO r FROM ONLY cron_lock.job_runs WHERE job = p_job AND token = $2;
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
 	PERFORM cron_lock.require_authority('report on', p_job, r.role);
-	IF NOT EXISTS (SELECT FROM cron_lock.anomaly_log a
+	IF NOT EXISTS (SELECT FROM ONLY cron_lock.anomaly_log a
 					WHERE a.kind = p_kind AND a.job = p_job AND a.run_id = r.run_id) THEN
 		INSERT INTO cron_lock.anomaly_log (kind, job, run_id, instance, detected_at, detail)
 		VALUES (p_kind, p_job, r.run_id, r.instance, clock_timestamp(),
@@ -378,12 +378,12 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
 	SELECT (SELECT pg_catalog.count(*)
-			  FROM cron_lock.contention c
+			  FROM ONLY cron_lock.contention c
 			 WHERE c.at >= $3 AND ($4 IS NULL OR c.at <= $4)
 			   AND c.job = $1 AND c.holder = $2 AND c.instance <> $2
 			   AND c.reason IN ('held', 'locked'))
 		 + (SELECT coalesce(pg_catalog.sum(h.busy), 0)::bigint
-			  FROM cron_lock.contention_hourly h
+			  FROM ONLY cron_lock.contention_hourly h
 			 WHERE h.hour >= pg_catalog.date_trunc('hour', $3, 'UTC')
 			   AND h.first_seen >= $3 AND ($4 IS NULL OR h.last_seen <= $4)
 			   AND h.job = $1 AND h.holder = $2 AND h.instance <> $2
@@ -407,7 +407,7 @@ BEGIN
 	IF token IS NULL THEN
 		RAISE EXCEPTION 'token must not be null' USING ERRCODE = '22004';
 	END IF;
-	SELECT * INTO r FROM cron_lock.job_runs WHERE job = p_job AND token = $2;
+	SELECT * INTO r FROM ONLY cron_lock.job_runs WHERE job = p_job AND token = $2;
 	IF NOT FOUND THEN
 		RETURN NULL;
 	END IF;

@@ -1,10 +1,13 @@
 -- Deletes contention evidence (raw and folded), anomalies and finished runs
 -- older than keep; returns the rows deleted (cron_lock.prune_history says
--- which runs are kept).
+-- which runs are kept).  Waits at most 5 s for a lock (lock_timeout, as
+-- cron_lock_pause), then fails with 55P03: a sweep or prune in another
+-- session's open transaction holds the chores lock until that ends.
 CREATE OR REPLACE FUNCTION @extschema@.cron_lock_prune(keep interval DEFAULT '30 days')
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
+SET lock_timeout = '5s'
 AS $$
 DECLARE
 	cutoff timestamptz;
@@ -34,11 +37,11 @@ BEGIN
 	-- The sweep's lock: no sweep folds into a counter deleted here.
 	PERFORM cron_lock.lock_chores(true);
 
-	DELETE FROM cron_lock.contention c WHERE c.at < cutoff;
+	DELETE FROM ONLY cron_lock.contention c WHERE c.at < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 
-	DELETE FROM cron_lock.contention_hourly h WHERE h.last_seen < cutoff;
+	DELETE FROM ONLY cron_lock.contention_hourly h WHERE h.last_seen < cutoff;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	total := total + n;
 

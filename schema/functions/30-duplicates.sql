@@ -27,19 +27,19 @@ BEGIN
 	RETURN QUERY
 	WITH e AS (
 		SELECT c.job, c.instance, c.holder, 1::bigint AS busy, c.at AS first_at, c.at AS last_at
-		  FROM cron_lock.contention c
+		  FROM ONLY cron_lock.contention c
 		 WHERE c.at >= cutoff
 		   AND c.holder IS NOT NULL
 		   AND c.holder <> c.instance
 		UNION ALL
 		SELECT h.job, h.instance, h.holder, h.busy, h.first_seen, h.last_seen
-		  FROM cron_lock.contention_hourly h
+		  FROM ONLY cron_lock.contention_hourly h
 		 WHERE h.last_seen >= cutoff
 		   AND h.holder IS NOT NULL
 		   AND h.holder <> h.instance
 	), declared AS (
 		SELECT x.job, array_agg(x.instance) AS ids
-		  FROM cron_lock.expected_instances x
+		  FROM ONLY cron_lock.expected_instances x
 		 GROUP BY x.job
 	), who AS (
 		SELECT e.job, e.instance AS id FROM e

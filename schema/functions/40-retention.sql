@@ -21,7 +21,7 @@ BEGIN
 			USING ERRCODE = '25006', HINT = 'Connect to the primary, outside a READ ONLY transaction.';
 	END IF;
 	PERFORM cron_lock.refuse_foreign_objects();
-	DELETE FROM cron_lock.settings s WHERE s.name IN ('contention_retention', 'run_retention');
+	DELETE FROM ONLY cron_lock.settings s WHERE s.name IN ('contention_retention', 'run_retention');
 	INSERT INTO cron_lock.settings (name, value)
 	VALUES ('contention_retention', contention), ('run_retention', runs);
 END

@@ -31,7 +31,7 @@ BEGIN
 			USING ERRCODE = '25006', HINT = 'Connect to the primary, outside a READ ONLY transaction.';
 	END IF;
 	PERFORM cron_lock.refuse_foreign_objects();
-	DELETE FROM cron_lock.expected_instances x WHERE x.job IS NOT DISTINCT FROM p_job;
+	DELETE FROM ONLY cron_lock.expected_instances x WHERE x.job IS NOT DISTINCT FROM p_job;
 	INSERT INTO cron_lock.expected_instances (job, instance, declared_at, declared_by)
 	SELECT DISTINCT p_job, u.i, now_ts, session_user
 	  FROM unnest(instances) AS u(i);
@@ -40,10 +40,10 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_expect_instances(text[], text) TO cron_lock_admin;
 
--- cron_lock_stray(job, run_id): when run_id is the first run of its
--- instance on job since the instances expected there were declared, and
--- that instance is not among them, a sentence saying so (the runner's
--- stray_instance alert, once per stray instance and declaration); NULL
+-- cron_lock_stray(job, run_id): when run_id is the first run (the earliest
+-- start) of its instance on job since the instances expected there were
+-- declared, and that instance is not among them, a sentence saying so (the
+-- runner's stray_instance alert, once per stray instance and declaration); NULL
 -- otherwise, and for a run that is not job's.  It only reads: a runner
 -- calls it once it holds the lease.
 CREATE OR REPLACE FUNCTION @extschema@.cron_lock_stray(job text, run_id bigint)
@@ -54,21 +54,23 @@ AS $$
 	SELECT pg_catalog.format('Instance "%s" is not among the instances expected to run job "%s" (%s); this is its first run of the job since they were declared at %s. Stop cron_lock for this job on that host, or add the instance with cron_lock_expect_instances.',
 							 r.instance, r.job, pg_catalog.array_to_string(e.ids, ', '),
 							 pg_catalog.to_char(e.declared_at, 'YYYY-MM-DD HH24:MI:SS TZ'))
-	  FROM cron_lock.job_runs r
+	  FROM ONLY cron_lock.job_runs r
 	 CROSS JOIN LATERAL (
 		-- The job's own declaration wins over the one for every job.
 		SELECT pg_catalog.min(x.declared_at) AS declared_at,
 			   pg_catalog.array_agg(x.instance ORDER BY x.instance) AS ids
-		  FROM cron_lock.expected_instances x
+		  FROM ONLY cron_lock.expected_instances x
 		 WHERE x.job = r.job
-			OR (x.job IS NULL AND NOT EXISTS (SELECT FROM cron_lock.expected_instances y
+			OR (x.job IS NULL AND NOT EXISTS (SELECT FROM ONLY cron_lock.expected_instances y
 											   WHERE y.job = r.job))) e
 	 WHERE r.run_id = $2 AND r.job = $1
 	   AND r.started_at >= e.declared_at
 	   AND r.instance <> ALL (e.ids)
-	   AND NOT EXISTS (SELECT FROM cron_lock.job_runs o
-						WHERE o.job = r.job AND o.instance = r.instance
-						  AND o.started_at >= e.declared_at AND o.run_id < r.run_id)
+	   -- The instance's earliest start on the job since then: one probe of
+	   -- job_runs_job_instance_started_idx, however long the history.
+	   AND r.started_at = (SELECT pg_catalog.min(o.started_at) FROM ONLY cron_lock.job_runs o
+							WHERE o.job = r.job AND o.instance = r.instance
+							  AND o.started_at >= e.declared_at)
 $$;
 REVOKE ALL ON FUNCTION @extschema@.cron_lock_stray(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.cron_lock_stray(text, bigint) TO cron_lock_user, cron_lock_admin;

@@ -14,9 +14,9 @@ SELECT l.job,
 	   l.acquired_at,
 	   l.heartbeat_at,
 	   CASE WHEN l.held THEN l.expires_at END AS expires_at,
-	   (SELECT r.finished_at FROM cron_lock.job_runs r
+	   (SELECT r.finished_at FROM ONLY cron_lock.job_runs r
 		 WHERE r.job = l.job AND r.status = 'succeeded'
 		 ORDER BY r.token DESC LIMIT 1) AS last_success,
 	   CASE WHEN l.paused_until > pg_catalog.clock_timestamp() THEN l.paused_until END AS paused_until
-  FROM cron_lock.leases l;
+  FROM ONLY cron_lock.leases l;
 GRANT SELECT ON cron_lock.status TO cron_lock_user, cron_lock_admin;

@@ -4,13 +4,13 @@ CREATE OR REPLACE VIEW cron_lock.sightings AS
 WITH seen AS (
 	SELECT r.job, r.instance, r.started_at AS first_at, r.started_at AS at, 1::bigint AS acquired,
 		   0::bigint AS busy, r.backend_pid, r.client_addr
-	  FROM cron_lock.job_runs r
+	  FROM ONLY cron_lock.job_runs r
 	UNION ALL
 	SELECT c.job, c.instance, c.at, c.at, 0, 1, c.backend_pid, c.client_addr
-	  FROM cron_lock.contention c
+	  FROM ONLY cron_lock.contention c
 	UNION ALL
 	SELECT h.job, h.instance, h.first_seen, h.last_seen, 0, h.busy, h.last_backend_pid, h.last_client_addr
-	  FROM cron_lock.contention_hourly h
+	  FROM ONLY cron_lock.contention_hourly h
 )
 SELECT s.job, s.instance,
 	   pg_catalog.min(s.first_at) AS first_seen,

@@ -6,7 +6,7 @@
 -- (cron_lock.stray_instances).
 CREATE OR REPLACE VIEW cron_lock.anomalies AS
 SELECT a.kind, a.job, a.run_id, a.instance, a.detected_at, a.detail
-  FROM cron_lock.anomaly_log a
+  FROM ONLY cron_lock.anomaly_log a
 UNION ALL
 SELECT 'overlong_run', l.job, l.run_id, l.instance,
 	   l.expires_at + (l.expires_at - l.heartbeat_at),
@@ -15,7 +15,7 @@ SELECT 'overlong_run', l.job, l.run_id, l.instance,
 						 coalesce(l.backend_pid::text, 'unknown'),
 						 pg_catalog.date_trunc('second', pg_catalog.clock_timestamp() - l.expires_at),
 						 l.job, l.token)
-  FROM cron_lock.leases l
+  FROM ONLY cron_lock.leases l
  WHERE l.held
    AND l.expires_at + (l.expires_at - l.heartbeat_at) < pg_catalog.clock_timestamp()
 UNION ALL
@@ -24,12 +24,12 @@ SELECT 'many_skips', l.job, l.run_id, l.instance, pg_catalog.clock_timestamp(),
 						 l.run_id, l.job, l.instance,
 						 pg_catalog.to_char(l.acquired_at, 'YYYY-MM-DD HH24:MI:SS TZ'),
 						 b.n, j.warn_after_skips)
-  FROM cron_lock.leases l
-  JOIN cron_lock.jobs j ON j.job = l.job
+  FROM ONLY cron_lock.leases l
+  JOIN ONLY cron_lock.jobs j ON j.job = l.job
  CROSS JOIN LATERAL (SELECT cron_lock.busy_answers(l.job, l.instance, l.acquired_at, NULL) AS n) b
  WHERE l.held AND j.warn_after_skips IS NOT NULL
    AND b.n >= j.warn_after_skips
-   AND NOT EXISTS (SELECT FROM cron_lock.anomaly_log a
+   AND NOT EXISTS (SELECT FROM ONLY cron_lock.anomaly_log a
 					WHERE a.kind = 'many_skips' AND a.run_id = l.run_id)
 UNION ALL
 SELECT 'stray_instance', s.job, s.last_run_id, s.instance, s.first_seen,

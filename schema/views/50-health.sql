@@ -33,24 +33,24 @@ SELECT n.job,
 			WHEN j.every IS NOT NULL OR j.schedule IS NOT NULL THEN 'ok'
 			ELSE 'unknown' END AS state,
 	   coalesce((SELECT pg_catalog.array_agg(x.instance::text ORDER BY x.instance)
-				   FROM cron_lock.expected_instances x WHERE x.job = n.job),
+				   FROM ONLY cron_lock.expected_instances x WHERE x.job = n.job),
 				(SELECT pg_catalog.array_agg(x.instance::text ORDER BY x.instance)
-				   FROM cron_lock.expected_instances x WHERE x.job IS NULL)) AS expected_instances,
+				   FROM ONLY cron_lock.expected_instances x WHERE x.job IS NULL)) AS expected_instances,
 	   (SELECT pg_catalog.array_agg(s.instance::text ORDER BY s.instance)
 		  FROM cron_lock.stray_instances s WHERE s.job = n.job) AS stray_instances
-  FROM (SELECT l.job FROM cron_lock.leases l UNION SELECT j.job FROM cron_lock.jobs j) n
+  FROM (SELECT l.job FROM ONLY cron_lock.leases l UNION SELECT j.job FROM ONLY cron_lock.jobs j) n
  CROSS JOIN (SELECT pg_catalog.clock_timestamp() AS now) c
-  LEFT JOIN cron_lock.jobs j ON j.job = n.job
-  LEFT JOIN cron_lock.leases l ON l.job = n.job
-  LEFT JOIN LATERAL (SELECT r.started_at FROM cron_lock.job_runs r
+  LEFT JOIN ONLY cron_lock.jobs j ON j.job = n.job
+  LEFT JOIN ONLY cron_lock.leases l ON l.job = n.job
+  LEFT JOIN LATERAL (SELECT r.started_at FROM ONLY cron_lock.job_runs r
 					  WHERE r.job = n.job ORDER BY r.token DESC LIMIT 1) last ON true
-  LEFT JOIN LATERAL (SELECT r.token, r.finished_at FROM cron_lock.job_runs r
+  LEFT JOIN LATERAL (SELECT r.token, r.finished_at FROM ONLY cron_lock.job_runs r
 					  WHERE r.job = n.job AND r.status = 'succeeded'
 					  ORDER BY r.token DESC LIMIT 1) ok ON true
-  LEFT JOIN LATERAL (SELECT r.status, r.started_at, r.finished_at FROM cron_lock.job_runs r
+  LEFT JOIN LATERAL (SELECT r.status, r.started_at, r.finished_at FROM ONLY cron_lock.job_runs r
 					  WHERE r.job = n.job AND r.status <> 'running'
 					  ORDER BY r.token DESC LIMIT 1) fin ON true
- CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM cron_lock.job_runs r
+ CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM ONLY cron_lock.job_runs r
 					  WHERE r.job = n.job AND r.status IN ('failed', 'expired')
 						AND r.token > coalesce(ok.token, 0)) fails;
 GRANT SELECT ON cron_lock.health TO cron_lock_user, cron_lock_admin;
