@@ -36,7 +36,7 @@ ALTER SEQUENCE cron_lock.job_runs_run_id_seq OWNED BY cron_lock.job_runs.run_id;
 ALTER TABLE cron_lock.job_runs ADD COLUMN IF NOT EXISTS role text;
 -- cron_lock_stray (1.2) asks whether a run is its instance's first on the
 -- job since a time: one probe here, not a read of the job's history.  Every
--- new run pays for it (2-3 % of a try + release cycle's instructions, both
+-- new run pays for it (3-4 % of a try + release cycle's instructions, both
 -- editions); renewals and releases stay HOT (they change no indexed column).
 CREATE INDEX IF NOT EXISTS job_runs_job_instance_started_idx
 	ON cron_lock.job_runs (job, instance, started_at);
