@@ -1,8 +1,8 @@
 -- Contention evidence folded (1.2): one row per (job, instance, holder,
 -- reason, hour) with how many busy answers it counts and when the first and
 -- last were given, so that the evidence grows with pairs of instances, not
--- with ticks.  Only cron_lock.sweep() writes here, one sweep at a time (an
--- advisory lock), so no unique index is needed; a busy answer never touches
+-- with ticks.  Only cron_lock.sweep() writes here, one sweep at a time (the chores'
+-- lock), so no unique index is needed; a busy answer never touches
 -- this table.
 CREATE TABLE IF NOT EXISTS cron_lock.contention_hourly (
 	job              text COLLATE "C" NOT NULL,

@@ -18,16 +18,16 @@ BEGIN
 END
 $$;
 
--- The edition's private row (1.2), for no one but the owner (no grants;
--- read only inside the owner's functions): a secret from which the
--- advisory lock keys of first acquisitions are derived (new_job_key), so
--- that no other role can compute and hold a key before cron_lock_try or
--- cron_lock_pause takes it; and the row the chores (sweep, prune) lock,
--- which only the owner may lock.  Not part of the extension's layout.  Kept
--- by uninstall and reinstall; --purge drops it with the schema.
-CREATE TABLE IF NOT EXISTS cron_lock.edition_private (
-	id boolean PRIMARY KEY DEFAULT true CHECK (id),
-	secret text NOT NULL
+-- The edition's lock rows (1.2), for no one but the owner (no grants; locked
+-- only inside the owner's functions, and locking a row needs a privilege on
+-- its table, so no other role can take one first, as any role could take an
+-- advisory lock key once it has seen it in pg_locks): -2 the chores (sweep,
+-- prune), -1 the first record of the token epoch, and 0-16383 the gates of
+-- first acquisitions, cron_lock.gate(job).  Not part of the extension's
+-- layout.  Kept by uninstall and reinstall (a reinstall adds missing rows);
+-- --purge drops it with the schema.
+CREATE TABLE IF NOT EXISTS cron_lock.edition_locks (
+	id integer PRIMARY KEY
 );
 -- Default privileges may have granted it to others: nobody keeps any.
 DO $$
@@ -36,12 +36,10 @@ DECLARE
 BEGIN
 	FOR r IN SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)) END
 			   FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
-			  WHERE c.oid = 'cron_lock.edition_private'::regclass AND a.grantee <> c.relowner LOOP
-		EXECUTE 'REVOKE ALL ON cron_lock.edition_private FROM ' || r;
+			  WHERE c.oid = 'cron_lock.edition_locks'::regclass AND a.grantee <> c.relowner LOOP
+		EXECUTE 'REVOKE ALL ON cron_lock.edition_locks FROM ' || r;
 	END LOOP;
 END
 $$;
-INSERT INTO cron_lock.edition_private (secret)
-SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(
-		pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8')), 'hex')
- WHERE NOT EXISTS (SELECT FROM cron_lock.edition_private);
+INSERT INTO cron_lock.edition_locks (id) SELECT pg_catalog.generate_series(-2, 16383)
+ON CONFLICT (id) DO NOTHING;

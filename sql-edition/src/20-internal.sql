@@ -332,7 +332,7 @@ $$;
 -- setting can be forged by the caller, so a transaction that wrote any
 -- other table of cron_lock's (a lease change) is never let off: the statistics
 -- of this transaction's own reads and writes cannot be (they need
--- track_counts, a superuser's setting, on, as it is by default).  edition_private
+-- track_counts, a superuser's setting, on, as it is by default).  edition_locks
 -- is not listed (it is not in schema/; no lease change writes it).  It runs
 -- as the caller, at commit, under the caller's search_path unless pinned:
 -- pinned, so that a caller's operator or type named like pg_catalog's
@@ -614,11 +614,9 @@ BEGIN
 		v_epoch := rec.epoch;
 	ELSE
 		-- The row locked without waiting (no other role may lock it), or,
-		-- before the first one is recorded, a key only the owner can
-		-- compute (new_job_key of a name no job can have).  Read again:
-		-- under the lock, a new snapshot shows the latest row.
-		IF NOT FOUND AND NOT pg_catalog.pg_try_advisory_xact_lock(
-				cron_lock.new_job_key(E'\n epoch', (SELECT p.secret FROM cron_lock.edition_private p))) THEN
+		-- before the first one is recorded, the edition's lock row -1.
+		-- Read again: under the lock, a new snapshot shows the latest row.
+		IF NOT FOUND AND NOT cron_lock.lock_row(-1, false) THEN
 			RETURN NULL;
 		END IF;
 		SELECT * INTO rec FROM cron_lock.token_epoch FOR NO KEY UPDATE SKIP LOCKED;
@@ -683,80 +681,60 @@ BEGIN
 END
 $$;
 
--- new_job_key: the advisory lock key of a job's first acquisition, a hash
--- of the job with the install's secret (cron_lock.edition_private), so
--- that no role that may not read it can compute a job's key and hold it
--- first (to make the job answer "locked" or a pause wait); a key seen in
--- pg_locks tells nothing of another job's, but it can be held once seen
--- (docs/managed.md, known gaps: a row lock would not be).  Read only on the paths that
--- need it: a job's first acquisition and cron_lock_pause.
--- The caller reads the secret in the same expression, (SELECT p.secret
--- FROM cron_lock.edition_private p), at every use: a subquery in the
--- caller's statement, whose plan is kept for the session, while a SQL
--- function with a FROM would be planned again in every transaction.  No
--- per-session copy: a secret kept in a plan outlives a change of the row
--- (test/edition/run.sh install: "same session"), and a setting would show
--- it to the caller and let the caller forge it.  new_job_key is one
--- expression inlined into the caller; a missing row raises
--- (private_missing), never a key left out.
-CREATE OR REPLACE FUNCTION cron_lock.private_missing()
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $$
-BEGIN
-	RAISE EXCEPTION 'the row of cron_lock.edition_private is missing'
-		USING ERRCODE = '55000',
-			  DETAIL = 'It holds the secret of cron_lock''s lock keys and the lock of its chores.',
-			  HINT = 'Install the edition again: that adds a new one.';
-END
-$$;
-
--- 1.2 before this change: the secret folded per session (IMMUTABLE).
-DROP FUNCTION IF EXISTS cron_lock.new_job_key(text);
-DROP FUNCTION IF EXISTS cron_lock.edition_secret();
-
-CREATE OR REPLACE FUNCTION cron_lock.new_job_key(job text, secret text)
-RETURNS bigint
-LANGUAGE sql STABLE
-AS $$
-	SELECT ('x' || pg_catalog.encode(pg_catalog.substr(pg_catalog.sha256(pg_catalog.textsend(
-				coalesce(secret, cron_lock.private_missing()::text) || job)), 1, 8), 'hex'))::bit(64)::bigint
-$$;
-
--- lock_new_job: wait for a first acquisition of the job in progress (the
--- advisory lock cron_lock_try takes without waiting around a job's first
--- lease row), and keep new ones out until this transaction ends.
-CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
-RETURNS void
-LANGUAGE sql VOLATILE
-AS $$
-	SELECT pg_catalog.pg_advisory_xact_lock(cron_lock.new_job_key($1, (SELECT p.secret FROM cron_lock.edition_private p)))
-$$;
-
--- lock_chores: the lock of the sweep and the prune (schema/functions/),
--- waited for when wait, else only if free; returns whether it is had.  A
--- row lock on the edition's private row, which no other role may lock
--- (an advisory key would be anyone's to take first).
-CREATE OR REPLACE FUNCTION cron_lock.lock_chores(wait boolean)
+-- lock_row: lock the edition's lock row id (cron_lock.edition_locks), only
+-- if free unless wait; returns whether it is had.  A missing row raises
+-- 55000: never a call without its lock.
+CREATE OR REPLACE FUNCTION cron_lock.lock_row(id integer, wait boolean)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
 	IF wait THEN
-		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE;
+		PERFORM FROM cron_lock.edition_locks l WHERE l.id = lock_row.id FOR NO KEY UPDATE;
 	ELSE
-		PERFORM FROM cron_lock.edition_private FOR NO KEY UPDATE SKIP LOCKED;
+		PERFORM FROM cron_lock.edition_locks l WHERE l.id = lock_row.id FOR NO KEY UPDATE SKIP LOCKED;
 	END IF;
-	IF NOT FOUND AND NOT EXISTS (SELECT FROM cron_lock.edition_private) THEN
-		PERFORM cron_lock.private_missing();
+	IF FOUND THEN
+		RETURN true;
+	ELSIF EXISTS (SELECT FROM cron_lock.edition_locks l WHERE l.id = lock_row.id) THEN
+		RETURN false;
 	END IF;
-	RETURN FOUND;
+	RAISE EXCEPTION 'row % of cron_lock.edition_locks is missing', id
+		USING ERRCODE = '55000',
+			  DETAIL = 'The edition''s locks are rows of that table.',
+			  HINT = 'Install the edition again: that adds the missing rows.';
 END
 $$;
 
--- own_backend_start (1.2 before this change): the backend's start time folded
--- per session (IMMUTABLE); cron_lock_try now reads it at every acquisition.
-DROP FUNCTION IF EXISTS cron_lock.own_backend_start();
+-- gate: the lock row of a job's first acquisition, one of 16384.  Every
+-- first insert of a job's lease happens under it, so two jobs that share
+-- one are not first acquired at the same moment: the second answers
+-- "locked" (try again shortly), as with any lock held right now.
+CREATE OR REPLACE FUNCTION cron_lock.gate(job text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+AS $$
+	SELECT pg_catalog.hashtext(job) & 16383
+$$;
+
+-- lock_new_job: wait for a first acquisition of the job in progress (its
+-- gate, which cron_lock_try takes without waiting around a job's first
+-- lease row), and keep new ones out until this transaction ends.
+CREATE OR REPLACE FUNCTION cron_lock.lock_new_job(job text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT FROM cron_lock.lock_row(cron_lock.gate($1), true)
+$$;
+
+-- lock_chores: the lock of the sweep and the prune (schema/functions/),
+-- waited for when wait, else only if free; returns whether it is had.
+CREATE OR REPLACE FUNCTION cron_lock.lock_chores(wait boolean)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+AS $$
+	SELECT cron_lock.lock_row(-2, $1)
+$$;
 
 -- maybe_sweep: the chores (contention folded, retention), a batch on one
 -- release, acquisition or renewal in 8, as the extension does (store.c, StoreSweep):

@@ -9,9 +9,9 @@
  * LOCKED and everything is decided again on the locked row, with the clock
  * read after the lock.  A job seen for the first time has no row to lock:
  * INSERT would wait for another session's uncommitted first insert of the
- * same job, so every first insert happens under a transaction-scoped
- * advisory lock taken without waiting (pg_try_advisory_xact_lock), whose
- * key no other role can compute (cron_lock.new_job_key). */
+ * same job, so every first insert happens under the job's gate, a row of
+ * cron_lock.edition_locks locked without waiting until the transaction
+ * ends, which no other role may lock (cron_lock.gate, lock_row). */
 
 CREATE OR REPLACE FUNCTION cron_lock_try(
 	job text, instance text, ttl interval,
@@ -63,8 +63,9 @@ BEGIN
 			AND now_ts - l.acquired_at < gap_usec * interval '1 microsecond' THEN
 			ans.reason := 'too_soon';
 		END IF;
-	ELSIF NOT pg_try_advisory_xact_lock(cron_lock.new_job_key(p_job, (SELECT p.secret FROM cron_lock.edition_private p))) THEN
-		-- Another session is inserting this job's first lease right now.
+	ELSIF NOT cron_lock.lock_row(cron_lock.gate(p_job), false) THEN
+		-- Another session is inserting this job's (or its gate's other
+		-- jobs') first lease right now.
 		ans.reason := 'locked';
 	ELSE
 		-- Every first insert holds that lock until it commits, so a snapshot
