@@ -62,10 +62,12 @@ static CommitPlan commit_plan = COMMIT_AS_SET;
 static XLogRecPtr lazy_end = InvalidXLogRecPtr;
 
 /*
- * At pre-commit, the caller's statements are all done: skip the flush only
- * if the last WAL this backend wrote for the transaction is still the end
- * of our last contention row.  The setting is transaction-local, read by
- * the commit record that follows and undone with the transaction.
+ * At pre-commit, the caller's statements are all done: a lease change
+ * commits with at least "on" again, whatever the caller set after it; a
+ * busy answer skips the flush only if the last WAL this backend wrote for
+ * the transaction is still the end of our last contention row.  The
+ * setting is transaction-local, read by the commit record that follows and
+ * undone with the transaction.
  */
 static void
 DurabilityXactCallback(XactEvent event, void *arg)
@@ -73,8 +75,11 @@ DurabilityXactCallback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (commit_plan == COMMIT_LAZY_ARMED && XactLastRecEnd == lazy_end &&
-				synchronous_commit != SYNCHRONOUS_COMMIT_OFF)
+			if (commit_plan == COMMIT_DURABLE &&
+				synchronous_commit < SYNCHRONOUS_COMMIT_REMOTE_FLUSH)
+				SetSynchronousCommit("on");
+			else if (commit_plan == COMMIT_LAZY_ARMED && XactLastRecEnd == lazy_end &&
+					 synchronous_commit != SYNCHRONOUS_COMMIT_OFF)
 				SetSynchronousCommit("off");
 			break;
 		case XACT_EVENT_PRE_PREPARE:

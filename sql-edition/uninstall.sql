@@ -26,6 +26,9 @@ BEGIN
 	IF pg_catalog.to_regclass('cron_lock.contention') IS NOT NULL THEN
 		DROP TRIGGER IF EXISTS commit_lazily ON cron_lock.contention;
 	END IF;
+	IF pg_catalog.to_regclass('cron_lock.leases') IS NOT NULL THEN
+		DROP TRIGGER IF EXISTS commit_durably ON cron_lock.leases;
+	END IF;
 	-- Every helper: schema cron_lock holds the edition's and nothing else's.
 	FOR f IN SELECT pg_catalog.format('cron_lock.%I(%s)', p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid))
 			   FROM pg_catalog.pg_proc p

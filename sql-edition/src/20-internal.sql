@@ -321,7 +321,7 @@ AS $$
 	 WHERE c.oid = rel
 $$;
 
--- commit_lazily: the edition's only trigger (cron_lock.contention, deferred
+-- commit_lazily: the edition's trigger on cron_lock.contention (deferred
 -- to commit): skip the WAL flush of a busy answer that is the whole
 -- transaction.  record_busy arms it with the statement's start
 -- time once the answer's row is written; at commit, an unchanged
@@ -371,10 +371,43 @@ BEGIN
 END
 $$;
 
+-- commit_durably_at_commit: the edition's other trigger (cron_lock.leases,
+-- deferred to commit): a transaction that changed a lease commits with at
+-- least synchronous_commit = on, whatever the caller set after the change
+-- (a SET LOCAL synchronous_commit = off after cron_lock_try would let a
+-- token be issued again after a crash), as the extension's pre-commit
+-- callback does.  It fires before the commit only where the caller made it
+-- immediate (SET CONSTRAINTS ... IMMEDIATE): docs/managed.md.  Pinned
+-- search_path, as commit_lazily.
+CREATE OR REPLACE FUNCTION cron_lock.commit_durably_at_commit()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	was text := pg_catalog.current_setting('synchronous_commit');
+BEGIN
+	IF was = 'off' OR was = 'local' OR was = 'remote_write' THEN
+		was := pg_catalog.set_config('synchronous_commit', 'on', true);
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid = 'cron_lock.leases'::regclass AND t.tgname = 'commit_durably') THEN
+		CREATE CONSTRAINT TRIGGER commit_durably AFTER INSERT OR UPDATE ON cron_lock.leases
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cron_lock.commit_durably_at_commit();
+	END IF;
+END
+$$;
+
 -- refuse_foreign_objects: 55000, as the extension raises it, while anything
 -- is attached to the tables that would run or apply inside the API
 -- functions, which write them as their owner: a trigger (a foreign key's
--- too; commit_lazily is the edition's own), a rule, a CHECK or exclusion
+-- too; commit_lazily and commit_durably are the edition's own), a rule, a CHECK or exclusion
 -- constraint, an extra unique index (updates of leases must stay "no key"
 -- updates), a generated column, row security or a policy, an inheritance
 -- child.  Plain indexes are fine.  thorough: the catalog queries, as tables_checked runs them
@@ -404,9 +437,11 @@ BEGIN
 			  FROM pg_catalog.pg_trigger t
 			  LEFT JOIN pg_catalog.pg_constraint k ON k.oid = t.tgconstraint
 			 WHERE t.tgrelid IN (@OWN_TABLES@)
-			   -- The edition's own, exactly as 20-internal.sql creates it.
-			   AND NOT (t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
-						AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5
+			   -- The edition's own two, exactly as 20-internal.sql creates them.
+			   AND NOT (((t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily'
+						  AND t.tgfoid = 'cron_lock.commit_lazily()'::regprocedure AND t.tgtype = 5)
+						 OR (t.tgrelid = 'cron_lock.leases'::regclass AND t.tgname = 'commit_durably'
+						  AND t.tgfoid = 'cron_lock.commit_durably_at_commit()'::regprocedure AND t.tgtype = 21))
 						AND t.tgenabled = 'O' AND t.tgdeferrable AND t.tginitdeferred AND t.tgnargs = 0
 						AND t.tgqual IS NULL AND t.tgattr = ''::pg_catalog.int2vector)
 			UNION ALL

@@ -118,6 +118,12 @@ SELECT p.oid::regprocedure || ': ' || c
    -- The extension's own definition (cron_lock--1.0.sql, STABLE with
    -- clock_timestamp()), which plpgsql_check 2.8+ flags; kept identical.
    AND p.proname <> 'cron_lock_duplicates';
+-- Trigger functions, checked against the table they are attached to.
+SELECT t.tgfoid::regprocedure || ': ' || c
+  FROM pg_trigger t
+  CROSS JOIN LATERAL plpgsql_check_function(t.tgfoid, t.tgrelid, fatal_errors => false,
+		extra_warnings => true, performance_warnings => false, security_warnings => true) AS c
+ WHERE t.tgrelid IN (SELECT r.oid FROM pg_class r WHERE r.relnamespace = 'cron_lock'::regnamespace);
 SELECT 'checked ' || count(*) || ' functions' FROM pg_proc p
   JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
  WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace);

@@ -10,8 +10,8 @@
 # until cancelled, while one with synchronous_commit = off returns at once.
 # Every case below is therefore decided, not timed.
 # EDITION=1: the same cases against the plain-SQL edition (sql-edition/),
-# which decides at commit through its deferred trigger; the two cases where
-# it stays synchronous (README: differences) say so.
+# which decides at commit through its deferred triggers; the three cases
+# where it differs (docs/managed.md) say so.
 source "$(dirname "$0")/lib.sh"
 
 edition=${EDITION:-0}
@@ -27,9 +27,11 @@ if [ "$edition" = 1 ]; then
 	PGOPTIONS='-c client_min_messages=warning' psql $(psql_args "$S") -U postgres -d $DB -qX \
 		-v ON_ERROR_STOP=1 -1 -f "$ROOT/edition/cron_lock.sql" >/dev/null || exit 1
 	many=sync
+	late_immediate=async
 else
 	q "$S" $DB "CREATE EXTENSION cron_lock" >/dev/null
 	many=async
+	late_immediate=sync
 fi
 q "$S" $DB "CREATE TABLE mine (x int)" >/dev/null
 q "$S" $DB "CREATE PROCEDURE busy_then_write() LANGUAGE plpgsql AS \$\$
@@ -143,6 +145,17 @@ check_eq "pipeline: SET CONSTRAINTS ALL IMMEDIATE, a busy answer, the caller's w
 	"$(commit_kind immediate pipeline "$ROOT/pipeline_immediate.sql")"
 check_eq "a busy answer with the session at synchronous_commit = off stays off" async \
 	"$(commit_kind off env PGOPTIONS='-c synchronous_commit=off' psql $(psql_args "$S") -U postgres -d $DB -c "SELECT cron_lock_try('dur.x', 'h2', '1 hour')")"
+
+# A lease change commits durably whatever the caller sets after the call in
+# the same transaction (the flush is decided at commit).
+check_eq "a lease taken, then SET LOCAL synchronous_commit = off: synchronous" sync \
+	"$(commit_kind late_off sql "BEGIN; SELECT reason FROM cron_lock_try('dur.late', 'h', '1 hour'); SET LOCAL synchronous_commit = off; COMMIT")"
+check_eq "a lease released, then SET LOCAL synchronous_commit = off: synchronous" sync \
+	"$(commit_kind late_off_release sql "BEGIN; SELECT cron_lock_release('dur.late', token) FROM cron_lock.leases WHERE job = 'dur.late'; SET LOCAL synchronous_commit = off; COMMIT")"
+# The edition's decision is a deferred trigger: made immediate by the caller,
+# it fires before the caller's SET LOCAL (docs/managed.md, the one case).
+check_eq "SET CONSTRAINTS ALL IMMEDIATE, a lease taken, then SET LOCAL synchronous_commit = off: $late_immediate" $late_immediate \
+	"$(commit_kind late_off_immediate sql "BEGIN; SET CONSTRAINTS ALL IMMEDIATE; SELECT reason FROM cron_lock_try('dur.late2', 'h', '1 hour'); SET LOCAL synchronous_commit = off; COMMIT")"
 
 # The edition's commit_lazily is armed by a setting any session may write: a
 # lease taken in the same transaction must commit durably all the same.
