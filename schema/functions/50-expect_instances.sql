@@ -51,10 +51,13 @@ RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, cron_lock, pg_temp
 AS $$
+	-- The run by its key, whatever the statistics say: searched by the job's
+	-- name instead (job_runs_job_token_key), it would read the job's history.
+	WITH r AS MATERIALIZED (SELECT * FROM ONLY cron_lock.job_runs WHERE run_id = $2)
 	SELECT pg_catalog.format('Instance "%s" is not among the instances expected to run job "%s" (%s); this is its first run of the job since they were declared at %s. Stop cron_lock for this job on that host, or add the instance with cron_lock_expect_instances.',
 							 r.instance, r.job, pg_catalog.array_to_string(e.ids, ', '),
 							 pg_catalog.to_char(e.declared_at, 'YYYY-MM-DD HH24:MI:SS TZ'))
-	  FROM ONLY cron_lock.job_runs r
+	  FROM r
 	 CROSS JOIN LATERAL (
 		-- The job's own declaration wins over the one for every job.
 		SELECT pg_catalog.min(x.declared_at) AS declared_at,
@@ -63,7 +66,7 @@ AS $$
 		 WHERE x.job = r.job
 			OR (x.job IS NULL AND NOT EXISTS (SELECT FROM ONLY cron_lock.expected_instances y
 											   WHERE y.job = r.job))) e
-	 WHERE r.run_id = $2 AND r.job = $1
+	 WHERE r.job = $1
 	   AND r.started_at >= e.declared_at
 	   AND r.instance <> ALL (e.ids)
 	   -- The instance's earliest start on the job since then: one probe of
