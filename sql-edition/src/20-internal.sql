@@ -310,6 +310,24 @@ $$;
 -- 1.1's helpers that are no longer used.
 DROP FUNCTION IF EXISTS cron_lock.layout_natts(name);
 DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
+-- Earlier 1.2 builds' per-install secret for first acquisitions' advisory
+-- keys (now rows of edition_locks): dropped without a notice where absent.
+DO $$
+DECLARE
+	f text;
+BEGIN
+	FOREACH f IN ARRAY ARRAY['cron_lock.new_job_key(text,text)', 'cron_lock.new_job_key(text)',
+							 'cron_lock.edition_secret()', 'cron_lock.private_missing()',
+							 'cron_lock.own_backend_start()'] LOOP
+		IF pg_catalog.to_regprocedure(f) IS NOT NULL THEN
+			EXECUTE 'DROP FUNCTION ' || f;
+		END IF;
+	END LOOP;
+	IF pg_catalog.to_regclass('cron_lock.edition_private') IS NOT NULL THEN
+		DROP TABLE cron_lock.edition_private;
+	END IF;
+END
+$$;
 
 -- table_name: a relation's name, schema-qualified whatever the search_path.
 CREATE OR REPLACE FUNCTION cron_lock.table_name(rel oid)

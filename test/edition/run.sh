@@ -50,6 +50,24 @@ fresh_db() {
 	PGOPTIONS=$quiet psql -qX -U postgres -d "$1" -v ON_ERROR_STOP=1 -1 -f "$edition" || return 1
 }
 
+# describe DB: an md5 of the edition's objects in DB, without OIDs; where the
+# query fails, its error and a random number, so that no two failures match.
+describe() {
+	local out
+	out=$(psql -qXAt -v ON_ERROR_STOP=1 -U postgres -d "$1" -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
+		SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
+		 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
+		UNION ALL
+		SELECT c.relname || ' ' || c.relkind::text || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
+			   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
+		 WHERE c.relnamespace = 'cron_lock'::regnamespace
+		UNION ALL
+		SELECT a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+		  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		 WHERE c.relnamespace = 'cron_lock'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped) s" 2>&1)
+	if grep -qxE '[0-9a-f]{32}' <<<"$out"; then echo "$out"; else echo "describe failed ($RANDOM): $out"; fi
+}
+
 # overlay OUT BASE EDITION: expected outputs, the edition's replacing the extension's.
 overlay() {
 	mkdir -p "$1"
@@ -150,19 +168,6 @@ suite_install() {
 		fi
 	}
 	q() { psql -qXAt -v ON_ERROR_STOP=1 -d $db "$@" 2>&1; }
-	describe() {	# the edition's objects, without OIDs
-		q -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
-			SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
-			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
-			UNION ALL
-			SELECT c.relname || ' ' || c.relkind || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
-				   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace
-			UNION ALL
-			SELECT a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-			  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND a.attnum > 0) s"
-	}
 	sqlstate() {	# the SQLSTATE a statement raises, or ok
 		q -c "DO \$\$ BEGIN EXECUTE \$s\$$1\$s\$; RAISE NOTICE 'ok'; EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', SQLSTATE; END \$\$" |
 			sed -n 's/^psql:.*NOTICE:  //p; s/^NOTICE:  //p'
@@ -189,9 +194,9 @@ suite_install() {
 	check "roles created NOLOGIN" "cron_lock_admin|f|f cron_lock_user|f|f" \
 		"$(q -c "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'cron_lock_%' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 	q -c "SELECT token FROM cron_lock_try('inst.a', 'h', '1 hour')" >/dev/null
-	before=$(describe)
+	before=$(describe $db)
 	q -1 -f "$edition" >/dev/null
-	after=$(describe)
+	after=$(describe $db)
 	check "reinstall is a no-op" "$before" "$after"
 	check "the lock rows: the chores', the epoch's, 16384 gates" "16386|-2|16383" \
 		"$(q -c "SELECT count(*), min(id), max(id) FROM cron_lock.edition_locks")"
@@ -621,32 +626,19 @@ suite_upgrade() {
 		fi
 	}
 	q() { psql -qXAt -v ON_ERROR_STOP=1 -U postgres -d $db "$@" 2>&1; }
-	describe() {	# the edition's objects, without OIDs
-		q -c "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
-			SELECT pg_get_functiondef(p.oid) || coalesce(p.proacl::text, '') AS d FROM pg_proc p
-			 WHERE p.pronamespace IN ('public'::regnamespace, 'cron_lock'::regnamespace)
-			UNION ALL
-			SELECT c.relname || ' ' || c.relkind || coalesce(c.relacl::text, '') || coalesce(array_to_string(c.reloptions, ','), '')
-				   || coalesce(pg_get_viewdef(c.oid), '') FROM pg_class c
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace
-			UNION ALL
-			SELECT a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
-			  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-			 WHERE c.relnamespace = 'cron_lock'::regnamespace AND a.attnum > 0 AND NOT a.attisdropped) s"
-	}
 	ref=$(git log --format=%H -S"default_version = '1.1'" -- extension/cron_lock.control | head -1)
 	rm -rf "$old" && mkdir -p "$old" &&
 		git archive "$ref^" sql-edition | tar -x -C "$old" &&
 		"$old/sql-edition/build.sh" "$old/out" 1.1 >/dev/null || return 1
 	fresh_db $db || return 1
-	fresh=$(describe)
+	fresh=$(describe $db)
 	PGOPTIONS=$quiet psql -qX -U $super -d postgres -c "DROP DATABASE $db" -c "CREATE DATABASE $db TEMPLATE template0 OWNER postgres" || return 1
 	PGOPTIONS=$quiet psql -qX -U postgres -d $db -v ON_ERROR_STOP=1 -1 -f "$old/out/cron_lock.sql" || return 1
 	check "1.1 installed" 1.1 "$(q -c "SELECT version FROM cron_lock.edition()")"
 	q -c "SELECT cron_lock_try('up.held', 'host-1', '1 hour')" -c "SELECT cron_lock_release('up.done', token) FROM cron_lock_try('up.done', 'host-1', '1 hour')" >/dev/null
 	PGOPTIONS=$quiet psql -qX -U postgres -d $db -v ON_ERROR_STOP=1 -1 -f "$edition" >/dev/null || return 1
 	check "upgraded to $version" "$version" "$(q -c "SELECT version FROM cron_lock.edition()")"
-	check "the same objects as a fresh install" "$fresh" "$(describe)"
+	check "the same objects as a fresh install" "$fresh" "$(describe $db)"
 	check "the held lease is kept" "held|host-1|" "$(q -c "SELECT state, holder, paused_until FROM cron_lock.status WHERE job = 'up.held'")"
 	check "a busy answer on it" held "$(q -c "SELECT reason FROM cron_lock_try('up.held', 'host-2', '1 hour')")"
 	q -c "SELECT cron_lock_pause('up.held')" >/dev/null
@@ -657,6 +649,19 @@ suite_upgrade() {
 	q -c "SELECT cron_lock_expect('up.done', every => '1 hour')" >/dev/null
 	check "health of the old history" "up.done|running|succeeded|0
 up.held|unknown|succeeded|0" "$(q -c "SELECT job, state, last_status, consecutive_failures FROM cron_lock.health ORDER BY job")"
+	# An earlier build of this version (first acquisitions keyed by a secret
+	# in cron_lock.edition_private, landed before 9ad4fb9): its objects go.
+	ref=$(git log --format=%H -S"edition_private" -- sql-edition/src/10-tables.sql | head -1)
+	rm -rf "$old" && mkdir -p "$old" &&
+		git archive "$ref^" sql-edition schema | tar -x -C "$old" &&
+		"$old/sql-edition/build.sh" "$old/out" "$version" >/dev/null || return 1
+	PGOPTIONS=$quiet psql -qX -U $super -d postgres -c "DROP DATABASE $db" -c "CREATE DATABASE $db TEMPLATE template0 OWNER postgres" || return 1
+	PGOPTIONS=$quiet psql -qX -U postgres -d $db -v ON_ERROR_STOP=1 -1 -f "$old/out/cron_lock.sql" || return 1
+	q -c "SELECT cron_lock_release('up.done', token) FROM cron_lock_try('up.done', 'host-1', '1 hour')" >/dev/null
+	check "the secret's build has it" 1 "$(q -c "SELECT count(*) FROM cron_lock.edition_private")"
+	PGOPTIONS=$quiet psql -qX -U postgres -d $db -v ON_ERROR_STOP=1 -1 -f "$edition" >/dev/null || return 1
+	check "over the secret's build: the same objects as a fresh install" "$fresh" "$(describe $db)"
+	check "over the secret's build: tokens continue" "acquired|2" "$(q -c "SELECT reason, token FROM cron_lock_try('up.done', 'host-2', '1 hour')")"
 	echo "$passed passed, $failed failed"
 	[ $failed -eq 0 ]
 }
