@@ -39,6 +39,10 @@ BEGIN
 	PERFORM cron_lock_try('dur.x', 'host-2', '1 hour');
 	INSERT INTO mine VALUES (5);
 END \$\$" >/dev/null
+# A caller's deferred trigger that lowers synchronous_commit at commit (below).
+q "$S" $DB "CREATE TABLE lowers (x int);
+	CREATE FUNCTION lower_sync() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN PERFORM set_config('synchronous_commit', 'off', true); RETURN NULL; END \$\$;
+	CREATE CONSTRAINT TRIGGER lower_sync AFTER INSERT ON lowers DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION lower_sync()" >/dev/null
 # A caller's operator that would answer commit_lazily's test (below).
 q "$S" $DB "CREATE SCHEMA evil; CREATE FUNCTION evil.zero(bigint, bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
 	CREATE OPERATOR evil.+ (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.zero)" >/dev/null
@@ -153,9 +157,12 @@ check_eq "a lease taken, then SET LOCAL synchronous_commit = off: synchronous" s
 check_eq "a lease released, then SET LOCAL synchronous_commit = off: synchronous" sync \
 	"$(commit_kind late_off_release sql "BEGIN; SELECT cron_lock_release('dur.late', token) FROM cron_lock.leases WHERE job = 'dur.late'; SET LOCAL synchronous_commit = off; COMMIT")"
 # The edition's decision is a deferred trigger: made immediate by the caller,
-# it fires before the caller's SET LOCAL (docs/managed.md, the one case).
+# it fires before the caller's SET LOCAL (docs/managed.md).
 check_eq "SET CONSTRAINTS ALL IMMEDIATE, a lease taken, then SET LOCAL synchronous_commit = off: $late_immediate" $late_immediate \
 	"$(commit_kind late_off_immediate sql "BEGIN; SET CONSTRAINTS ALL IMMEDIATE; SELECT reason FROM cron_lock_try('dur.late2', 'h', '1 hour'); SET LOCAL synchronous_commit = off; COMMIT")"
+# ... and so does a caller's own deferred trigger queued after it (docs/managed.md).
+check_eq "a lease taken, then a write whose deferred trigger lowers synchronous_commit: $late_immediate" $late_immediate \
+	"$(commit_kind late_trigger sql "BEGIN; SELECT reason FROM cron_lock_try('dur.late3', 'h', '1 hour'); INSERT INTO lowers VALUES (1); COMMIT")"
 
 # The edition's commit_lazily is armed by a setting any session may write: a
 # lease taken in the same transaction must commit durably all the same.
