@@ -379,24 +379,15 @@ BEGIN
 END
 $$;
 
-DO $$
-BEGIN
-	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
-					WHERE t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily') THEN
-		CREATE CONSTRAINT TRIGGER commit_lazily AFTER INSERT ON cron_lock.contention
-			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cron_lock.commit_lazily();
-	END IF;
-END
-$$;
-
 -- commit_durably_at_commit: the edition's other trigger (cron_lock.leases,
 -- deferred to commit): a transaction that changed a lease commits with at
 -- least synchronous_commit = on, whatever the caller set after the change
 -- (a SET LOCAL synchronous_commit = off after cron_lock_try would let a
 -- token be issued again after a crash), as the extension's pre-commit
--- callback does.  It fires before the commit only where the caller made it
--- immediate (SET CONSTRAINTS ... IMMEDIATE): docs/managed.md.  Pinned
--- search_path, as commit_lazily.
+-- callback does.  A caller's SET after it still wins where the caller made
+-- it immediate (SET CONSTRAINTS ... IMMEDIATE) or a deferred trigger of the
+-- caller's fires after it: docs/managed.md.  Pinned search_path, as
+-- commit_lazily.
 CREATE OR REPLACE FUNCTION cron_lock.commit_durably_at_commit()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
@@ -412,8 +403,14 @@ BEGIN
 END
 $$;
 
+-- The two triggers, where missing.
 DO $$
 BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid = 'cron_lock.contention'::regclass AND t.tgname = 'commit_lazily') THEN
+		CREATE CONSTRAINT TRIGGER commit_lazily AFTER INSERT ON cron_lock.contention
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION cron_lock.commit_lazily();
+	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
 					WHERE t.tgrelid = 'cron_lock.leases'::regclass AND t.tgname = 'commit_durably') THEN
 		CREATE CONSTRAINT TRIGGER commit_durably AFTER INSERT OR UPDATE ON cron_lock.leases
