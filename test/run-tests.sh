@@ -58,11 +58,16 @@ suite cli sh test/client/cli_test.sh "$CRONLOCK_BIN"
 suite completion test/packages/completion_test.sh "$CRONLOCK_BIN"
 suite systemd-units test/packages/systemd_test.sh "$CRONLOCK_BIN"
 suite pgxn-meta test/packages/meta_test.py
-suite crontab-examples test/client/crontab_test.sh
+# Crontabs of other users and a cron daemon need root: a sudo user's run
+# asks sudo for these two (-n: an error, never a prompt).
+as_root=()
+[ "$(id -u)" = 0 ] || as_root=(sudo -n env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER="$PGUSER"
+	PGDATABASE="$PGDATABASE" CRONLOCK_BIN="$CRONLOCK_BIN")
+suite crontab-examples "${as_root[@]}" test/client/crontab_test.sh
 suite ops-subcommands test/client/ops_test.sh "$CRONLOCK_BIN"
 suite install test/install/install_test.sh
 # Debian's cron with mail to local mailboxes: what a cron host sees (about 2 minutes).
-suite cron test/cron/cron_test.sh
+suite cron "${as_root[@]}" test/cron/cron_test.sh
 # The application recipes (Node with pg and Neon's driver, Python, Java)
 # against both editions, on a cluster of their own.
 suite recipes test/recipes/run.sh

@@ -101,8 +101,8 @@ TEST(Connect, CertificateVerificationFailureIsPermanent)
 		"cd " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
 		"-keyout server.key -out server.crt 2>/dev/null && openssl req -x509 -newkey rsa:2048 "
 		"-nodes -days 1 -subj /CN=other -keyout other.key -out other.crt 2>/dev/null && "
-		"cp server.crt server.key " + data + "/ && chown postgres " + data + "/server.crt " + data +
-		"/server.key && chmod 600 " + data + "/server.key && echo ok";
+		"cp server.crt server.key " + data + "/ && chown --reference=" + data + "/PG_VERSION " +
+		data + "/server.crt " + data + "/server.key && chmod 600 " + data + "/server.key && echo ok";
 	ASSERT_EQ(sh(gen), "ok\n");
 	sql.column("ALTER SYSTEM SET ssl = on");
 	sql.column("SELECT pg_reload_conf()");
