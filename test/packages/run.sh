@@ -54,8 +54,8 @@ restore() {
 }
 
 # scan DIR...: files of cron_lock under DIR (not in the repository).
-scan() {
-	find "$@" -xdev \( -iname '*cron_lock*' -o -iname '*cronlock*' \) \
+scan() {	# as root: a user's find cannot read every directory, and fails
+	"${sudo[@]}" find "$@" -xdev \( -iname '*cron_lock*' -o -iname '*cronlock*' \) \
 		-not -path "$repo/*" -print 2>/dev/null | sort
 }
 # Nothing new under /usr, /etc or /var/lib since before the packages came.
