@@ -307,16 +307,15 @@ BEGIN
 END
 $$;
 
--- 1.1's helpers that are no longer used.
-DROP FUNCTION IF EXISTS cron_lock.layout_natts(name);
-DROP FUNCTION IF EXISTS cron_lock.commit_lazily_if_alone();
--- Earlier 1.2 builds' per-install secret for first acquisitions' advisory
--- keys (now rows of edition_locks): dropped without a notice where absent.
+-- Helpers no longer used (1.1's, and earlier 1.2 builds' per-install secret
+-- for first acquisitions' advisory keys, now rows of edition_locks): dropped
+-- without a notice where absent.
 DO $$
 DECLARE
 	f text;
 BEGIN
-	FOREACH f IN ARRAY ARRAY['cron_lock.new_job_key(text,text)', 'cron_lock.new_job_key(text)',
+	FOREACH f IN ARRAY ARRAY['cron_lock.layout_natts(name)', 'cron_lock.commit_lazily_if_alone()',
+							 'cron_lock.new_job_key(text,text)', 'cron_lock.new_job_key(text)',
 							 'cron_lock.edition_secret()', 'cron_lock.private_missing()',
 							 'cron_lock.own_backend_start()'] LOOP
 		IF pg_catalog.to_regprocedure(f) IS NOT NULL THEN

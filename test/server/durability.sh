@@ -20,6 +20,8 @@ new_cluster d "fsync = off" || exit 1
 S=$ROOT/d
 DB=postgres
 
+# lowered_after: how a lease commits when the caller lowers synchronous_commit
+# after the edition's trigger ran (docs/managed.md); the extension decides later.
 if [ "$edition" = 1 ]; then
 	"$REPO/sql-edition/build.sh" "$ROOT/edition" \
 		"$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$REPO/extension/cron_lock.control")" || exit 1
@@ -27,11 +29,11 @@ if [ "$edition" = 1 ]; then
 	PGOPTIONS='-c client_min_messages=warning' psql $(psql_args "$S") -U postgres -d $DB -qX \
 		-v ON_ERROR_STOP=1 -1 -f "$ROOT/edition/cron_lock.sql" >/dev/null || exit 1
 	many=sync
-	late_immediate=async
+	lowered_after=async
 else
 	q "$S" $DB "CREATE EXTENSION cron_lock" >/dev/null
 	many=async
-	late_immediate=sync
+	lowered_after=sync
 fi
 q "$S" $DB "CREATE TABLE mine (x int)" >/dev/null
 q "$S" $DB "CREATE PROCEDURE busy_then_write() LANGUAGE plpgsql AS \$\$
@@ -158,10 +160,10 @@ check_eq "a lease released, then SET LOCAL synchronous_commit = off: synchronous
 	"$(commit_kind late_off_release sql "BEGIN; SELECT cron_lock_release('dur.late', token) FROM cron_lock.leases WHERE job = 'dur.late'; SET LOCAL synchronous_commit = off; COMMIT")"
 # The edition's decision is a deferred trigger: made immediate by the caller,
 # it fires before the caller's SET LOCAL (docs/managed.md).
-check_eq "SET CONSTRAINTS ALL IMMEDIATE, a lease taken, then SET LOCAL synchronous_commit = off: $late_immediate" $late_immediate \
+check_eq "SET CONSTRAINTS ALL IMMEDIATE, a lease taken, then SET LOCAL synchronous_commit = off: $lowered_after" $lowered_after \
 	"$(commit_kind late_off_immediate sql "BEGIN; SET CONSTRAINTS ALL IMMEDIATE; SELECT reason FROM cron_lock_try('dur.late2', 'h', '1 hour'); SET LOCAL synchronous_commit = off; COMMIT")"
 # ... and so does a caller's own deferred trigger queued after it (docs/managed.md).
-check_eq "a lease taken, then a write whose deferred trigger lowers synchronous_commit: $late_immediate" $late_immediate \
+check_eq "a lease taken, then a write whose deferred trigger lowers synchronous_commit: $lowered_after" $lowered_after \
 	"$(commit_kind late_trigger sql "BEGIN; SELECT reason FROM cron_lock_try('dur.late3', 'h', '1 hour'); INSERT INTO lowers VALUES (1); COMMIT")"
 
 # The edition's commit_lazily is armed by a setting any session may write: a
